@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bootstrap system-deps venv migrate lint bench soak clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	@# The project root goes first on sys.path for every venv entry point (pytest,
+	@# celery, gunicorn), so the `numbers` app wins over the stdlib module it shadows.
+	echo "import sys; sys.path.insert(0, '$(CURDIR)')" > "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/switchboard.pth"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	scripts/system-deps.sh --browser
+
+bootstrap: system-deps venv
+
+run: bootstrap
+	scripts/run.sh
+
+test: bootstrap
+	scripts/test.sh $(ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --config .importlinter
+
+clean:
+	-scripts/services.sh down
+	rm -rf var/test-media

@@ -1,0 +1,29 @@
+from rest_framework import serializers
+
+from .models import ALL_SCOPES, ApiKey, Tenant
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["id", "name", "slug", "timezone", "default_currency", "active"]
+        read_only_fields = fields
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(ALL_SCOPES)), allow_empty=False
+    )
+    created_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "scopes", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = ["id", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+
+
+class IssuedApiKeySerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The secret; shown only in this response.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]

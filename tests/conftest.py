@@ -1,0 +1,123 @@
+"""Shared two-tenant fixtures every test builds on.
+
+Tenant A has an owner, a member and a viewer; tenant B has its own owner; an outsider
+belongs to no tenant; staff is an operator. Passwords are all `pw`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey, Membership, Role, Tenant, User
+
+PASSWORD = "pw"
+
+
+def _user(email: str, **extra) -> User:
+    return User.objects.create_user(email, PASSWORD, **extra)
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:
+    return Tenant.objects.create(
+        name="Tenant A", slug="tenant-a", timezone="Europe/Stockholm", default_currency="SEK"
+    )
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:
+    return Tenant.objects.create(
+        name="Tenant B", slug="tenant-b", timezone="Europe/London", default_currency="GBP"
+    )
+
+
+def _member(tenant: Tenant, email: str, role: str) -> User:
+    user = _user(email)
+    Membership.objects.create(tenant=tenant, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def owner_a(tenant_a) -> User:
+    return _member(tenant_a, "owner@a.test", Role.OWNER)
+
+
+@pytest.fixture
+def member_a(tenant_a) -> User:
+    return _member(tenant_a, "member@a.test", Role.MEMBER)
+
+
+@pytest.fixture
+def viewer_a(tenant_a) -> User:
+    return _member(tenant_a, "viewer@a.test", Role.VIEWER)
+
+
+@pytest.fixture
+def user_b(tenant_b) -> User:
+    return _member(tenant_b, "owner@b.test", Role.OWNER)
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return _user("outsider@nowhere.test")
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return _user("operator@switchboard.test", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def login(client):
+    """login(user) -> the Django test client, logged in as that user."""
+
+    def _login(user: User):
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def api_key_a(tenant_a, owner_a) -> str:
+    """A raw API key of tenant A with every scope."""
+    return ApiKey.issue(tenant_a, "tests", created_by=owner_a)[1]
+
+
+@pytest.fixture
+def api_key_b(tenant_b, user_b) -> str:
+    return ApiKey.issue(tenant_b, "tests", created_by=user_b)[1]
+
+
+@pytest.fixture
+def api():
+    """api(raw_key=None) -> a DRF APIClient sending `Authorization: Bearer <key>`."""
+
+    def _client(raw_key: str | None = None) -> APIClient:
+        client = APIClient()
+        if raw_key:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        return client
+
+    return _client
+
+
+@pytest.fixture
+def api_a(api, api_key_a) -> APIClient:
+    return api(api_key_a)
+
+
+@pytest.fixture
+def api_b(api, api_key_b) -> APIClient:
+    return api(api_key_b)
+
+
+@pytest.fixture
+def key_with_scopes(tenant_a, owner_a):
+    """key_with_scopes("read") -> a raw key of tenant A with just those scopes."""
+
+    def _key(*scopes: str) -> str:
+        return ApiKey.issue(tenant_a, "scoped", list(scopes), created_by=owner_a)[1]
+
+    return _key
