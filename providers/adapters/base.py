@@ -1,0 +1,172 @@
+"""The adapter contract. One subclass per provider, mostly data (code, name, base URL,
+capabilities, credential shapes) plus the operations the provider supports.
+
+An adapter takes a `Connection` (credentials and ids, already decrypted) and a
+`ProviderHttp`, speaks one provider's API, and returns dataclasses from `records`.
+Anything the provider cannot do raises `NotSupported`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .errors import NotSupported
+from .http import ProviderHttp
+from .records import (
+    AccountBalance,
+    AccountInfo,
+    CallRequest,
+    Capability,
+    InboundEvent,
+    NumberConfig,
+    Page,
+    PriceEstimate,
+    RemoteCall,
+    RemoteMessage,
+    RemoteNumber,
+    RemoteRecording,
+    RemoteSubaccount,
+    SendResult,
+    SmsRequest,
+    WebhookRequest,
+)
+
+# History resources a sync walks, in order.
+RESOURCES = ("numbers", "subaccounts", "messages", "calls", "recordings")
+
+
+@dataclass
+class Connection:
+    """What an adapter needs to talk to one account."""
+
+    base_url: str
+    credentials: Mapping[str, str]
+    remote_account_id: str = ""  # Sipcentric customer id, jambonz account_sid, …
+    webhook_secret: str = ""  # Callr hmac_secret, jambonz webhook secret
+    # Provider-specific settings, e.g. {"allowed_ips": ["176.10.154.199"]}.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Adapter:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # Accepted credential shapes: each a tuple of required keys.
+    credential_shapes: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    # Webhook kinds this provider posts to `/hooks/<code>/<token>/<kind>/`.
+    webhook_kinds: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, connection: Connection, http: ProviderHttp):
+        self.connection = connection
+        self.http = http
+
+    # -- helpers ----------------------------------------------------------------
+    @classmethod
+    def http_auth(cls, connection: Connection) -> Any:
+        """Auth for ProviderHttp: a (user, password) tuple, an httpx.Auth, or None."""
+        return None
+
+    @classmethod
+    def http_headers(cls, connection: Connection) -> dict[str, str]:
+        return {}
+
+    @classmethod
+    def validate_credentials(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
+        """Return the credentials reduced to one accepted shape, or raise ValueError."""
+        for shape in cls.credential_shapes:
+            if all(str(credentials.get(k) or "").strip() for k in shape):
+                return {k: str(credentials[k]).strip() for k in shape}
+        wanted = " or ".join("{" + ", ".join(shape) + "}" for shape in cls.credential_shapes)
+        raise ValueError(f"{cls.name} credentials need {wanted}.")
+
+    @classmethod
+    def supports(cls, capability: Capability) -> bool:
+        return capability in cls.capabilities
+
+    def _unsupported(self, what: str) -> NotSupported:
+        return NotSupported(f"{self.name} does not support {what}.")
+
+    # -- account ------------------------------------------------------------------
+    def check_credentials(self) -> AccountInfo:
+        raise self._unsupported("checking credentials")
+
+    def get_balance(self) -> AccountBalance:
+        raise self._unsupported("balances")
+
+    # -- history (each returns one page; pass the previous page's cursor) ------------
+    def list_messages(self, cursor: str | None) -> Page[RemoteMessage]:
+        raise self._unsupported("message history")
+
+    def list_calls(self, cursor: str | None) -> Page[RemoteCall]:
+        raise self._unsupported("call history")
+
+    def list_recordings(self, cursor: str | None) -> Page[RemoteRecording]:
+        raise self._unsupported("recordings")
+
+    def list_numbers(self, cursor: str | None) -> Page[RemoteNumber]:
+        raise self._unsupported("numbers")
+
+    def list_subaccounts(self, cursor: str | None) -> Page[RemoteSubaccount]:
+        raise self._unsupported("subaccounts")
+
+    def list_page(self, resource: str, cursor: str | None) -> Page:
+        return getattr(self, f"list_{resource}")(cursor)
+
+    def get_message(self, remote_id: str) -> RemoteMessage:
+        raise self._unsupported("fetching one message")
+
+    def get_call(self, remote_id: str) -> RemoteCall:
+        raise self._unsupported("fetching one call")
+
+    def download_recording(self, recording: RemoteRecording) -> Iterator[bytes]:
+        raise self._unsupported("recording downloads")
+
+    def download_media(self, remote_id: str) -> Iterator[bytes]:
+        raise self._unsupported("media downloads")
+
+    # -- sending ---------------------------------------------------------------------
+    def send_sms(self, request: SmsRequest) -> SendResult:
+        raise self._unsupported("sending SMS")
+
+    def estimate_sms(self, request: SmsRequest) -> PriceEstimate:
+        raise self._unsupported("price estimates (dry run)")
+
+    def send_mms(self, request: SmsRequest) -> SendResult:
+        raise self._unsupported("sending MMS")
+
+    def place_call(self, request: CallRequest) -> SendResult:
+        raise self._unsupported("placing calls")
+
+    # -- numbers and subaccounts ------------------------------------------------------
+    def allocate_number(self, country: str, capabilities: list[str]) -> RemoteNumber:
+        raise self._unsupported("allocating numbers")
+
+    def configure_number(self, remote_id: str, config: NumberConfig) -> RemoteNumber:
+        raise self._unsupported("configuring numbers")
+
+    def release_number(self, remote_id: str) -> RemoteNumber:
+        raise self._unsupported("releasing numbers")
+
+    def create_subaccount(self, name: str, usage_limit: Any = None) -> RemoteSubaccount:
+        raise self._unsupported("creating subaccounts")
+
+    def update_subaccount(
+        self, remote_id: str, *, name: str | None = None, usage_limit: Any = None
+    ) -> RemoteSubaccount:
+        raise self._unsupported("updating subaccounts")
+
+    # -- webhooks ------------------------------------------------------------------------
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        """Raise WebhookRejected unless the request is authentic. The per-account URL
+        token has already been checked by the caller."""
+        allowed = self.connection.options.get("allowed_ips") or []
+        if allowed and request.remote_addr not in allowed:
+            from .errors import WebhookRejected
+
+            raise WebhookRejected("Webhook source address is not allowed.")
+
+    def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:
+        raise self._unsupported("webhooks")
