@@ -121,3 +121,59 @@ def key_with_scopes(tenant_a, owner_a):
         return ApiKey.issue(tenant_a, "scoped", list(scopes), created_by=owner_a)[1]
 
     return _key
+
+
+# -- provider sandbox ------------------------------------------------------------------------
+@pytest.fixture
+def sandbox(monkeypatch):
+    """An in-process provider sandbox; every adapter built for an account talks to it."""
+    from providers import connect
+    from providers.sandbox import Sandbox
+
+    sb = Sandbox()
+    sb.sleep = lambda seconds: None
+    monkeypatch.setattr(connect, "transport_factory", lambda account: sb.transport())
+    return sb
+
+
+@pytest.fixture
+def sandbox_account(sandbox):
+    """sandbox_account(tenant, "46elks", seed=1, size=50) -> a ProviderAccount whose twin
+    lives in the sandbox (same credentials, seeded history, webhooks to /hooks/...)."""
+    from providers.sandbox_accounts import connect_sandbox_account, sandbox_registration
+
+    counter = iter(range(1, 10_000))
+
+    def make(tenant, provider: str = "46elks", *, seed: int = 1, size: int = 50, label: str = "", **fields):
+        label = label or f"{tenant.slug}-{provider}-{next(counter)}"
+        account = connect_sandbox_account(
+            tenant, provider, "http://sandbox", label=label, seed=seed, size=size, **fields
+        )
+        reg = sandbox_registration(account)
+        sandbox.add_account(
+            provider,
+            reg["credentials"],
+            remote_id=reg["remote_id"],
+            seed=seed,
+            size=size,
+            webhook_base=reg["webhook_base"],
+            webhook_secret=reg["webhook_secret"],
+        )
+        return account
+
+    return make
+
+
+@pytest.fixture
+def deliver_webhooks(sandbox):
+    """deliver_webhooks() -> POST every pending sandbox webhook into our Django app."""
+    import httpx
+    from django.core.handlers.wsgi import WSGIHandler
+
+    def deliver():
+        with httpx.Client(
+            transport=httpx.WSGITransport(app=WSGIHandler()), base_url="http://testserver"
+        ) as client:
+            return sandbox.deliver_webhooks(client)
+
+    return deliver

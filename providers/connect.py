@@ -1,0 +1,69 @@
+"""From a ProviderAccount row to a working adapter: decrypted credentials, the account's
+base URL, a recorder writing ProviderLog rows, and (in tests) the sandbox transport."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+from django.conf import settings
+
+from .adapters import Adapter, Connection, build_adapter
+from .adapters.http import Exchange
+from .models import ProviderAccount, ProviderLog
+
+# Tests (and the in-process sandbox) replace the network here: account -> transport.
+transport_factory: Callable[[ProviderAccount], httpx.BaseTransport | None] = lambda account: None  # noqa: E731
+
+
+def connection_for(account: ProviderAccount) -> Connection:
+    options = dict(account.options or {})
+    if account.currency:
+        options.setdefault("currency", account.currency)
+    return Connection(
+        base_url=account.effective_base_url,
+        credentials=account.credentials,
+        remote_account_id=account.remote_account_id,
+        webhook_secret=account.webhook_secret,
+        options=options,
+    )
+
+
+def log_recorder(account: ProviderAccount) -> Callable[[Exchange], None] | None:
+    if not settings.PROVIDER_LOG_ENABLED:
+        return None
+
+    def record(exchange: Exchange) -> None:
+        ProviderLog.objects.create(
+            tenant_id=account.tenant_id,
+            account=account,
+            method=exchange.method,
+            url=exchange.url[:2000],
+            status=exchange.status,
+            duration_ms=exchange.duration_ms,
+            request_body=exchange.request_body,
+            response_body=exchange.response_body,
+            error=exchange.error[:200],
+        )
+
+    return record
+
+
+def adapter_for(account: ProviderAccount, *, record: bool = True) -> Adapter:
+    return build_adapter(
+        account.provider,
+        connection_for(account),
+        transport=transport_factory(account),
+        recorder=log_recorder(account) if record else None,
+        timeout=settings.PROVIDER_HTTP_TIMEOUT,
+    )
+
+
+@contextmanager
+def open_adapter(account: ProviderAccount, *, record: bool = True) -> Iterator[Adapter]:
+    adapter = adapter_for(account, record=record)
+    try:
+        yield adapter
+    finally:
+        adapter.http.close()

@@ -1,0 +1,73 @@
+"""ProviderAccount rows connected to the sandbox, for the demo and the tests.
+
+Each account gets credentials unique to it; the sandbox learns them (with a seed and a
+history size) through `Sandbox.add_account` in-process or `POST /_sandbox/accounts`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+
+from accounts.models import Tenant
+
+from .models import ProviderAccount
+from .sandbox.core import SIM_ROOTS
+
+
+def sandbox_credentials(provider: str, label: str) -> tuple[dict[str, str], str, str]:
+    """(credentials, remote_account_id, webhook_secret) for a sandbox account called `label`."""
+    if provider == "callr":
+        return {"api_key": f"sbx-{label}-key"}, "", f"hmac-{label}"
+    if provider == "jambonz":
+        sid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"switchboard-sandbox:{label}"))
+        return {"api_key": f"sbx-{label}-token", "account_sid": sid}, sid, f"wh_secret_{label}"
+    return {"username": f"sbx-{label}", "password": f"pw-{label}"}, "", ""
+
+
+@transaction.atomic
+def connect_sandbox_account(
+    tenant: Tenant,
+    provider: str,
+    sandbox_url: str,
+    *,
+    label: str,
+    name: str = "",
+    seed: int = 1,
+    size: int = 200,
+    **fields,
+) -> ProviderAccount:
+    """Create (or find, by label) a ProviderAccount pointing at the sandbox."""
+    credentials, remote_id, secret = sandbox_credentials(provider, label)
+    base_url = f"{sandbox_url.rstrip('/')}/{provider}{SIM_ROOTS[provider]}"
+    account = (
+        ProviderAccount.objects.for_tenant(tenant)
+        .filter(provider=provider, options__sandbox_label=label)
+        .first()
+    )
+    if account is None:
+        account = ProviderAccount(tenant=tenant, provider=provider)
+    account.name = name or f"{provider} sandbox"
+    account.base_url = base_url
+    account.remote_account_id = remote_id
+    account.options = {**account.options, "sandbox_label": label, "sandbox_seed": seed, "sandbox_size": size}
+    account.set_credentials(credentials)
+    account.set_webhook_secret(secret)
+    for key, value in fields.items():
+        setattr(account, key, value)
+    account.save()
+    return account
+
+
+def sandbox_registration(account: ProviderAccount) -> dict:
+    """What the sandbox needs to know of an account (the body of POST /_sandbox/accounts)."""
+    return {
+        "provider": account.provider,
+        "credentials": account.credentials,
+        "remote_id": account.remote_account_id,
+        "seed": int(account.options.get("sandbox_seed", account.pk)),
+        "size": int(account.options.get("sandbox_size", 200)),
+        "webhook_base": account.webhook_url("x").rsplit("/x/", 1)[0],
+        "webhook_secret": account.webhook_secret,
+    }
