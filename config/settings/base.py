@@ -199,4 +199,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
-DEMO_LOADERS: list[str] = []
+# Dotted paths called by `load_demo` with the demo tenants (apps add their demo data).
+DEMO_LOADERS = ["providers.demo.load_demo_connections"]

@@ -1,0 +1,75 @@
+"""Run the provider sandbox as its own process (started by `make run`).
+
+It serves every ProviderAccount whose base URL points at SANDBOX_URL, rescanning for new
+ones, delivers webhooks to PUBLIC_BASE_URL and emits inbound traffic for the demo.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from providers.models import ProviderAccount
+from providers.sandbox import Sandbox
+from providers.sandbox.server import SandboxServer
+from providers.sandbox_accounts import sandbox_registration
+
+
+class Command(BaseCommand):
+    help = "Serve the local 46elks / Sipcentric / Callr / jambonz simulator."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8025)
+        parser.add_argument(
+            "--emit-every",
+            type=float,
+            default=20.0,
+            help="Seconds between simulated inbound SMS/calls (0 = never).",
+        )
+        parser.add_argument("--rescan-every", type=float, default=10.0)
+
+    def handle(self, *args, host, port, emit_every, rescan_every, **opts):
+        logging.getLogger("providers.sandbox").setLevel(logging.INFO)
+        sandbox = Sandbox()
+        self.known: set[int] = set()
+        self.register_accounts(sandbox)
+        server = SandboxServer(sandbox, host, port)
+        stop = threading.Event()
+
+        def rescan():
+            while not stop.wait(rescan_every):
+                self.register_accounts(sandbox)
+
+        threading.Thread(target=rescan, daemon=True).start()
+        self.stdout.write(f"Sandbox listening on {server.url} ({len(self.known)} accounts)")
+        try:
+            server.serve_forever(emit_every=emit_every)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop.set()
+
+    def register_accounts(self, sandbox: Sandbox) -> None:
+        close_old_connections()
+        prefix = settings.SANDBOX_URL.rstrip("/") + "/"
+        # cross-tenant: the sandbox serves every tenant's sandbox-connected accounts
+        accounts = ProviderAccount.objects.filter(base_url__startswith=prefix, parent__isnull=True)
+        for account in accounts.exclude(pk__in=self.known):
+            if account.provider not in sandbox.sims:
+                continue
+            reg = sandbox_registration(account)
+            sandbox.add_account(
+                reg["provider"],
+                reg["credentials"],
+                remote_id=reg["remote_id"],
+                seed=reg["seed"],
+                size=reg["size"],
+                webhook_base=reg["webhook_base"],
+                webhook_secret=reg["webhook_secret"],
+            )
+            self.known.add(account.pk)
