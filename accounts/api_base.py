@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import exceptions, permissions, viewsets
 
+from .api_errors import ApiAutoSchema
+from .api_pagination import KeysetPagination
 from .models import ApiKey, Membership, Scope
 from .tenancy import TenantAccess, tenant_access_for
 
@@ -55,7 +57,11 @@ class HasScope(permissions.BasePermission):
 
 class TenantScopedViewSetMixin:
     action_scopes: dict[str, str] = {}
+    # Error statuses an action may answer beyond the ones every operation documents.
+    extra_error_statuses: dict[str, list[int]] = {}
     permission_classes = [permissions.IsAuthenticated, HasScope]
+    pagination_class = KeysetPagination
+    schema = ApiAutoSchema()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

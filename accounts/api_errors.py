@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -58,3 +59,51 @@ def exception_handler(exc, context):
 
 def _headers(response: Response) -> dict:
     return {k: v for k, v in response.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")}
+
+
+# -- documentation ---------------------------------------------------------------------------
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. not_found, invalid.")
+    message = serializers.CharField(help_text="Human-readable explanation.")
+    fields = serializers.DictField(
+        required=False, help_text="Per-field messages, present on validation errors (400)."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input or filter; `fields` names each problem.",
+    401: "Missing, unknown or revoked API key.",
+    403: "The key or role lacks the scope this action needs.",
+    404: "No such object in your tenant.",
+    409: "Conflicts with the current state.",
+    422: "Valid input the provider or the current state cannot act on.",
+    429: "Throttled; retry after the `Retry-After` header's seconds.",
+}
+
+
+class ApiAutoSchema(AutoSchema):
+    """Adds the shared error shape to every operation: 401/403/429 always, 404 on detail
+    routes, 400 where input or filters are read, plus a view's `extra_error_statuses`
+    (e.g. {"test": [422]})."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        codes = {401, 403, 429}
+        if "{" in self.path:
+            codes.add(404)
+        if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
+            codes.add(400)
+        extra = getattr(self.view, "extra_error_statuses", {})
+        codes.update(extra.get(getattr(self.view, "action", None), ()))
+        for code in sorted(codes):
+            if str(code) not in responses:
+                response = self._get_response_for_code(ErrorSerializer, str(code), direction=direction)
+                response["description"] = ERROR_DESCRIPTIONS.get(code, "Error")
+                responses[str(code)] = response
+        return responses

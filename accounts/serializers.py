@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import ALL_SCOPES, ApiKey, Tenant
+from .models import ALL_SCOPES, ApiKey, AuditLog, Tenant
 
 
 class TenantSerializer(serializers.ModelSerializer):
@@ -27,3 +27,23 @@ class IssuedApiKeySerializer(ApiKeySerializer):
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class AuditLogSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    api_key = serializers.SlugRelatedField(slug_field="prefix", read_only=True)
+
+    class Meta:
+        model = AuditLog
+        fields = [
+            "id",
+            "action",
+            "actor",
+            "api_key",
+            "object_type",
+            "object_id",
+            "summary",
+            "data",
+            "created_at",
+        ]
+        read_only_fields = fields
