@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from providers.adapters import ProviderError
+from providers.models import ProviderAccount
+
+from .alerts import recipients
+from .balances import take_snapshot
+from .models import Notification
+
+log = logging.getLogger(__name__)
+
+
+@shared_task
+def snapshot_balances() -> dict:
+    """Beat: enqueue one balance snapshot per active root account that has a balance."""
+    # cross-tenant: the schedule covers every tenant's accounts
+    ids = list(ProviderAccount.objects.active().filter(parent__isnull=True).values_list("pk", flat=True))
+    for pk in ids:
+        snapshot_balance.delay(pk)
+    return {"enqueued": len(ids)}
+
+
+@shared_task(autoretry_for=(ProviderError,), retry_backoff=30, max_retries=3)
+def snapshot_balance(account_id: int) -> dict:
+    account = ProviderAccount.objects.select_related("tenant").filter(pk=account_id).first()
+    if account is None:
+        return {"skipped": "gone"}
+    snapshot = take_snapshot(account)
+    return {"amount": str(snapshot.amount) if snapshot else None}
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=60, max_retries=5)
+def email_notification(notification_id: int) -> dict:
+    note = (
+        Notification.objects.select_related("tenant")
+        .filter(pk=notification_id, emailed_at__isnull=True)
+        .first()
+    )
+    if note is None:
+        return {"skipped": True}
+    to = recipients(note.tenant)
+    if to:
+        send_mail(
+            f"[Switchboard] {note.tenant.name}: {note.title}",
+            note.body or note.title,
+            settings.DEFAULT_FROM_EMAIL,
+            to,
+        )
+    Notification.objects.filter(pk=note.pk).update(emailed_at=timezone.now())
+    return {"sent_to": len(to)}
