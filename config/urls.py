@@ -12,6 +12,7 @@ tenant_patterns = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("hooks/", include("providers.urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -8,6 +8,7 @@ Every variable is listed with a comment in `.env.example`. Local values written 
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -151,7 +152,17 @@ CELERY_TASK_ROUTES = {
     "calls.tasks.place_*": {"queue": "send"},
     "providers.tasks.apply_webhook_event": {"queue": "hooks"},
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "sync-due-accounts": {"task": "providers.tasks.sync_due_accounts", "schedule": 60.0},
+    "retry-pending-webhook-events": {
+        "task": "providers.tasks.retry_pending_webhook_events",
+        "schedule": 300.0,
+    },
+    "prune-provider-logs": {
+        "task": "providers.tasks.prune_provider_logs",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}
 
 # --- REST API -----------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,0 +1,227 @@
+"""The history sync engine: walk each resource an account's provider supports, one page
+at a time from the stored cursor, and hand every page to the domain importer registered
+for it (providers never imports the domain apps).
+
+A page's rows, its new cursor and the run's progress are committed in one transaction, so
+a crash or a failure mid-history never loses or double-counts a page: the next run resumes
+from the last committed cursor. Only one page is held in memory at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import transaction
+from django.db.models import F, Func, JSONField, Value
+from django.utils import timezone
+
+from . import connect
+from .adapters import RESOURCES, Adapter
+from .adapters.errors import AuthFailed, ProviderError
+from .adapters.records import Capability
+from .adapters.retry import READ_POLICY, call_with_retry
+from .importing import importer_for
+from .locks import sync_lock
+from .models import ProviderAccount, SyncRun
+
+logger = logging.getLogger(__name__)
+
+ALREADY_RUNNING = "skipped: already running"
+NO_IMPORTER = "skipped: no importer registered"
+# Tests replace this to retry without waiting.
+sleep: Callable[[float], None] = time.sleep
+
+Progress = Callable[[str, dict[str, Any]], None]
+FINISHED = ("succeeded", "skipped")
+
+
+def run_sync(
+    run: SyncRun,
+    *,
+    resources: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    enqueue_subaccounts: bool = True,
+) -> SyncRun:
+    """Run a queued SyncRun to the end (also resumes a run orphaned by a dead worker).
+
+    A run that finds another one holding the account's lock ends at once as failed with
+    "skipped: already running"; the dispatcher simply tries again on its next tick.
+    """
+    with sync_lock(run.account_id) as lock:
+        run.refresh_from_db()
+        if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED):
+            return run  # a redelivered task: already done
+        if not lock.held:
+            _finish(run, SyncRun.Status.FAILED, ALREADY_RUNNING)
+            return run
+        run.status = SyncRun.Status.RUNNING
+        run.started_at = run.started_at or timezone.now()
+        run.resources = {}
+        run.save(update_fields=["status", "started_at", "resources"])
+        account = ProviderAccount.objects.select_related("parent").get(pk=run.account_id)
+        _walk(run, account, resources or RESOURCES, progress, lock.refresh, enqueue_subaccounts)
+    return run
+
+
+def _walk(
+    run: SyncRun,
+    account: ProviderAccount,
+    resources: Sequence[str],
+    progress: Progress | None,
+    heartbeat: Callable[[], bool],
+    enqueue_subaccounts: bool,
+) -> None:
+    abort: str = ""
+    auth_failed = False
+    try:
+        with connect.open_adapter(account) as adapter:
+            for resource in resources:
+                state = _new_state(account, resource)
+                run.resources[resource] = state
+                if abort:
+                    state.update(status="failed", error=abort)
+                elif not account.can(Capability(resource)):
+                    state["status"] = "skipped"
+                else:
+                    try:
+                        importer = importer_for(resource)
+                    except LookupError:
+                        state.update(status="skipped", error=NO_IMPORTER)
+                    else:
+                        try:
+                            _sync_resource(
+                                run, account, adapter, resource, importer, state, progress, heartbeat
+                            )
+                        except AuthFailed as exc:
+                            auth_failed = True
+                            abort = f"not attempted: {exc.message}"
+                        except SoftTimeLimitExceeded:
+                            state.update(status="failed", error="time limit reached; the next run resumes")
+                            abort = "not attempted: time limit reached"
+                run.save(update_fields=["resources"])
+                if progress:
+                    progress(resource, state)
+                if resource == "subaccounts" and state["status"] == "succeeded" and enqueue_subaccounts:
+                    _enqueue_subaccount_syncs(account, run.trigger)
+    except ProviderError as exc:  # building the adapter failed
+        run.error = exc.message
+    except Exception as exc:  # never leave a run "running": record it and move on
+        logger.exception("Sync run %s of account %s crashed", run.pk, account.pk)
+        run.error = f"Internal error ({type(exc).__name__})."
+    failed = {r: s for r, s in run.resources.items() if s["status"] not in FINISHED}
+    error = run.error or "; ".join(f"{r}: {s['error']}" for r, s in failed.items())
+    _finish(run, SyncRun.Status.FAILED if failed or run.error else SyncRun.Status.SUCCEEDED, error)
+    _record_on_account(account, run, auth_failed)
+
+
+def _new_state(account: ProviderAccount, resource: str) -> dict[str, Any]:
+    cursor = (account.sync_cursors or {}).get(resource)
+    return {
+        "status": "running",
+        "pages": 0,
+        "fetched": 0,
+        "created": 0,
+        "updated": 0,
+        "error": "",
+        "cursor_before": cursor,
+        "cursor_after": cursor,
+    }
+
+
+def _sync_resource(
+    run: SyncRun,
+    account: ProviderAccount,
+    adapter: Adapter,
+    resource: str,
+    importer: Callable,
+    state: dict[str, Any],
+    progress: Progress | None,
+    heartbeat: Callable[[], bool],
+) -> None:
+    cursor = state["cursor_before"]
+    try:
+        while True:
+            page = call_with_retry(lambda c=cursor: adapter.list_page(resource, c), READ_POLICY, sleep)
+            with transaction.atomic():
+                result = importer(account, page.items)
+                _save_cursor(account, resource, page.cursor)
+                state["pages"] += 1
+                state["fetched"] += len(page.items)
+                state["created"] += result.created
+                state["updated"] += result.updated
+                state["cursor_after"] = cursor = page.cursor
+                if page.done:
+                    state["status"] = "succeeded"
+                run.save(update_fields=["resources"])
+            if progress:
+                progress(resource, state)
+            if page.done:
+                return
+            if not heartbeat():
+                raise _LockLost
+    except _LockLost:
+        state.update(status="failed", error="lost the sync lock; the next run resumes")
+    except ProviderError as exc:
+        # The provider's message is safe to store; credentials never reach it.
+        state.update(status="failed", error=exc.message)
+        if isinstance(exc, AuthFailed):
+            raise
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
+        logger.exception("Importing %s of account %s failed", resource, account.pk)
+        state.update(status="failed", error=f"Internal error while importing ({type(exc).__name__}).")
+
+
+class _LockLost(Exception):
+    pass
+
+
+def _save_cursor(account: ProviderAccount, resource: str, cursor: str | None) -> None:
+    # A key-level jsonb merge, so a concurrent save of other fields cannot interleave badly.
+    merged = Func(
+        F("sync_cursors"),
+        Value({resource: cursor}, output_field=JSONField()),
+        function="",
+        arg_joiner=" || ",
+        output_field=JSONField(),
+    )
+    ProviderAccount.objects.filter(pk=account.pk).update(sync_cursors=merged)
+    account.sync_cursors = {**(account.sync_cursors or {}), resource: cursor}
+
+
+def _finish(run: SyncRun, status: str, error: str) -> None:
+    run.status = status
+    run.error = error[:5000]
+    run.finished_at = timezone.now()
+    run.started_at = run.started_at or run.finished_at
+    run.save(update_fields=["status", "error", "finished_at", "started_at", "resources"])
+
+
+def _record_on_account(account: ProviderAccount, run: SyncRun, auth_failed: bool) -> None:
+    # last_synced_at moves on failures too: it paces the dispatcher, so a broken account is
+    # retried every sync_interval rather than every minute. last_error says how it went.
+    fields: dict[str, Any] = {"last_synced_at": run.finished_at, "last_error": run.error}
+    if auth_failed:
+        fields["status"] = ProviderAccount.Status.ERROR
+    elif run.status == SyncRun.Status.SUCCEEDED and account.status == ProviderAccount.Status.ERROR:
+        fields["status"] = ProviderAccount.Status.ACTIVE  # the credentials work again
+    ProviderAccount.objects.filter(pk=account.pk).update(**fields, updated_at=timezone.now())
+    for name, value in fields.items():
+        setattr(account, name, value)
+
+
+def _enqueue_subaccount_syncs(account: ProviderAccount, trigger: str) -> None:
+    if account.parent_id:
+        return
+    from .tasks import start_sync  # tasks imports this module
+
+    subaccounts = ProviderAccount.objects.filter(
+        parent=account, status=ProviderAccount.Status.ACTIVE, sync_enabled=True
+    ).exclude(sync_runs__status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+    for sub in subaccounts:
+        start_sync(sub, trigger)

@@ -1,0 +1,139 @@
+"""Celery tasks of the providers app: thin, taking ids and returning small dicts.
+
+Routes (config/settings/base.py): `sync_*` run on the "sync" queue, `apply_webhook_event`
+on "hooks". `acks_late` is used where a redelivery is harmless: a sync resumes from its
+committed cursors and refuses to run twice at once; applying an event is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DurationField, ExpressionWrapper, F, Q, Value
+from django.utils import timezone
+
+from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+
+PRUNE_BATCH = 5000
+# Pending events older than this lost their task (or the worker died): apply them again.
+WEBHOOK_STUCK_AFTER = timedelta(minutes=5)
+WEBHOOK_MAX_ATTEMPTS = 5
+# A queued run whose task never arrived, or a running one whose worker vanished.
+RUN_ABANDONED_AFTER = timedelta(hours=2)
+
+
+# -- services ---------------------------------------------------------------------------------
+def start_sync(account: ProviderAccount, trigger: str) -> SyncRun:
+    """Queue a sync of `account` (dashboard, API, admin, command, schedule). An account with
+    a run already queued gets that run back instead of a second one."""
+    existing = SyncRun.objects.filter(account=account, status=SyncRun.Status.QUEUED).first()
+    if existing is not None:
+        return existing
+    run = SyncRun.objects.create(tenant_id=account.tenant_id, account=account, trigger=trigger)
+    transaction.on_commit(lambda: sync_account.delay(run_id=run.pk))
+    return run
+
+
+def due_accounts(now=None):
+    now = now or timezone.now()
+    interval = ExpressionWrapper(
+        F("sync_interval") * Value(timedelta(minutes=1)), output_field=DurationField()
+    )
+    # cross-tenant: the beat fan-out looks at every tenant's accounts.
+    return (
+        ProviderAccount.objects.active()
+        .filter(sync_enabled=True, tenant__active=True)
+        .alias(due_at=F("last_synced_at") + interval)
+        .filter(Q(last_synced_at__isnull=True) | Q(due_at__lte=now))
+        .exclude(sync_runs__status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+    )
+
+
+# -- tasks ------------------------------------------------------------------------------------
+@shared_task(acks_late=True)
+def sync_due_accounts() -> dict[str, Any]:
+    """Beat, every minute: queue a sync of each account whose interval has passed."""
+    abandoned = _fail_abandoned_runs()
+    enqueued = [start_sync(account, SyncRun.Trigger.SCHEDULE).account_id for account in due_accounts()]
+    return {"enqueued": len(enqueued), "abandoned": abandoned}
+
+
+@shared_task(acks_late=True)
+def sync_account(run_id: int | None = None, account_id: int | None = None) -> dict[str, Any]:
+    """Run one sync. Given an account id, a run is created (trigger: schedule) first."""
+    from .sync import run_sync
+
+    if run_id is None:
+        if account_id is None:
+            raise ValueError("sync_account needs run_id or account_id")
+        account = ProviderAccount.objects.get(pk=account_id)
+        run = SyncRun.objects.create(tenant_id=account.tenant_id, account=account)
+    else:
+        run = SyncRun.objects.filter(pk=run_id).first()
+        if run is None:
+            return {"run": run_id, "status": "missing"}
+    run = run_sync(run)
+    return {"run": run.pk, "status": run.status}
+
+
+@shared_task(acks_late=True)
+def apply_webhook_event(event_id: int) -> dict[str, Any]:
+    from .webhooks import apply_event
+
+    return {"event": event_id, "status": apply_event(event_id)}
+
+
+@shared_task(acks_late=True)
+def retry_pending_webhook_events() -> dict[str, Any]:
+    """Every few minutes: re-enqueue events stuck in pending (their task was lost) and
+    failed ones that have attempts left."""
+    cutoff = timezone.now() - WEBHOOK_STUCK_AFTER
+    # cross-tenant: a sweep over every tenant's stuck events.
+    ids = list(
+        WebhookEvent.objects.filter(received_at__lt=cutoff)
+        .filter(
+            Q(status=WebhookEvent.Status.PENDING)
+            | Q(status=WebhookEvent.Status.FAILED, attempts__lt=WEBHOOK_MAX_ATTEMPTS)
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for event_id in ids:
+        apply_webhook_event.delay(event_id)
+    return {"enqueued": len(ids)}
+
+
+@shared_task
+def prune_provider_logs() -> dict[str, Any]:
+    """Daily: delete ProviderLog rows past the retention, in batches (short transactions)."""
+    cutoff = timezone.now() - timedelta(days=settings.PROVIDER_LOG_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        # cross-tenant: retention applies to every tenant's logs.
+        batch = list(
+            ProviderLog.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH]
+        )
+        if not batch:
+            return {"deleted": deleted}
+        deleted += ProviderLog.objects.filter(pk__in=batch).delete()[0]
+
+
+def _fail_abandoned_runs() -> int:
+    from .locks import is_sync_locked
+
+    cutoff = timezone.now() - RUN_ABANDONED_AFTER
+    # cross-tenant: housekeeping over every tenant's runs.
+    stale = SyncRun.objects.filter(
+        Q(status=SyncRun.Status.QUEUED, created_at__lt=cutoff)
+        | Q(status=SyncRun.Status.RUNNING, started_at__lt=cutoff)
+    ).only("pk", "account_id")
+    ids = [run.pk for run in stale if not is_sync_locked(run.account_id)]
+    return SyncRun.objects.filter(
+        pk__in=ids, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+    ).update(
+        status=SyncRun.Status.FAILED, error="abandoned: the task never finished", finished_at=timezone.now()
+    )
