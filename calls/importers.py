@@ -1,0 +1,381 @@
+"""Provider call and recording records to rows. A sync page and a status webhook both go
+through `upsert_calls`: one INSERT … ON CONFLICT per page that merges in SQL (state only
+moves forward, a known cost is never lost, our number is linked), legs replaced set-based,
+and the billing rollup adjusted by the difference in the same transaction."""
+
+from __future__ import annotations
+
+import mimetypes
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from numbers.models import PhoneNumber
+from typing import Any
+
+from django.db import connection, transaction
+
+from accounts.models import Tenant
+from billing.models import UsageKind
+from billing.usage import UsageDelta, UsageKey, record_changes
+from providers.adapters.records import InboundEvent, RemoteCall, RemoteRecording
+from providers.importers import lock_account, owner_ids, scrub, to_json
+from providers.importing import UpsertResult
+from providers.models import ProviderAccount
+
+from .models import FINAL_RANK, STATE_RANK, Call, CallLeg, Recording
+
+CALLS = Call._meta.db_table
+LEGS = CallLeg._meta.db_table
+RECORDINGS = Recording._meta.db_table
+NUMBERS = PhoneNumber._meta.db_table
+LOCK_NAMESPACE = 0x63616C6C  # "call": calls of one account are written by one transaction at a time
+
+
+def _rank(expr: str) -> str:
+    cases = " ".join(f"WHEN '{state}' THEN {rank}" for state, rank in STATE_RANK.items())
+    return f"(CASE {expr} {cases} ELSE -1 END)"
+
+
+NEW, OLD = _rank("EXCLUDED.state"), _rank("c.state")
+# The report moves the call on (or re-states a non-final state): take its state.
+ADVANCES = f"({NEW} > {OLD} OR ({NEW} = {OLD} AND {OLD} < {FINAL_RANK}))"
+# The report is not older than what we hold: its known values win, otherwise they only fill gaps.
+CURRENT = f"({NEW} >= {OLD})"
+
+
+def _merge(column: str) -> str:
+    return (
+        f"CASE WHEN {CURRENT} THEN COALESCE(EXCLUDED.{column}, c.{column}) "
+        f"ELSE COALESCE(c.{column}, EXCLUDED.{column}) END"
+    )
+
+
+# The provider's cost replaces our estimate and a newer known cost; NULL never erases one.
+TAKE_COST = f"(EXCLUDED.cost IS NOT NULL AND (c.cost IS NULL OR c.cost_estimated OR {CURRENT}))"
+
+UPSERT_CALLS_SQL = f"""
+    INSERT INTO {CALLS} AS c (
+        tenant_id, provider_account_id, subaccount_id, number_id, remote_id, idempotency_key,
+        direction, from_number, to_number, state, raw_state, created_at, answered_at, ended_at,
+        duration, cost, currency, cost_estimated, actions, send_attempts, last_attempt_at, raw,
+        updated_at)
+    SELECT %s, %s, i.subaccount_id, n.id, i.remote_id, NULL, i.direction, i.from_number,
+           i.to_number, i.state, i.raw_state, i.created_at, i.answered_at, i.ended_at, i.duration,
+           i.cost, i.currency, false, i.actions::jsonb, 0, NULL, i.raw::jsonb, now()
+    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::integer[],
+                %s::numeric[], %s::text[], %s::text[], %s::text[])
+         AS i(subaccount_id, remote_id, direction, from_number, to_number, state, raw_state,
+              created_at, answered_at, ended_at, duration, cost, currency, actions, raw)
+    LEFT JOIN LATERAL (
+        SELECT p.id FROM {NUMBERS} p
+        WHERE p.tenant_id = %s AND p.provider_account_id = %s
+          AND p.number = CASE WHEN i.direction = 'inbound' THEN i.to_number ELSE i.from_number END
+        ORDER BY p.active DESC, p.id
+        LIMIT 1
+    ) n ON true
+    ON CONFLICT (provider_account_id, remote_id) WHERE NOT (remote_id = '') DO UPDATE SET
+        subaccount_id = COALESCE(EXCLUDED.subaccount_id, c.subaccount_id),
+        number_id = COALESCE(EXCLUDED.number_id, c.number_id),
+        from_number = COALESCE(NULLIF(EXCLUDED.from_number, ''), c.from_number),
+        to_number = COALESCE(NULLIF(EXCLUDED.to_number, ''), c.to_number),
+        state = CASE WHEN {ADVANCES} THEN EXCLUDED.state ELSE c.state END,
+        raw_state = CASE WHEN {ADVANCES} THEN EXCLUDED.raw_state ELSE c.raw_state END,
+        created_at = LEAST(c.created_at, EXCLUDED.created_at),
+        answered_at = {_merge("answered_at")},
+        ended_at = {_merge("ended_at")},
+        duration = {_merge("duration")},
+        cost = CASE WHEN {TAKE_COST} THEN EXCLUDED.cost ELSE c.cost END,
+        currency = CASE WHEN {TAKE_COST} THEN EXCLUDED.currency ELSE c.currency END,
+        cost_estimated = CASE WHEN {TAKE_COST} THEN false ELSE c.cost_estimated END,
+        actions = CASE WHEN EXCLUDED.actions = '[]'::jsonb THEN c.actions
+                       WHEN c.actions = '[]'::jsonb OR {CURRENT} THEN EXCLUDED.actions
+                       ELSE c.actions END,
+        raw = CASE WHEN {CURRENT} THEN c.raw || EXCLUDED.raw ELSE EXCLUDED.raw || c.raw END,
+        updated_at = now()
+    RETURNING c.id, (c.xmax = 0), c.remote_id, c.direction, c.subaccount_id, c.created_at,
+              c.duration, c.cost, c.currency, c.state, c.raw_state, c.ended_at, c.number_id
+"""  # noqa: S608 - table names are ours, values are parameters
+
+# What the rollup and the "changed" answer depend on, in RETURNING order from direction on.
+ROW_FIELDS = (
+    "direction",
+    "subaccount_id",
+    "created_at",
+    "duration",
+    "cost",
+    "currency",
+    "state",
+    "raw_state",
+    "ended_at",
+    "number_id",
+)
+
+
+@dataclass
+class CallWrite:
+    result: UpsertResult
+    changed: int  # rows inserted or whose stored values moved
+    call_ids: dict[str, int]  # remote_id -> id
+
+
+def _tenant_zone(tenant_id: int) -> zoneinfo.ZoneInfo:
+    name = Tenant.objects.filter(pk=tenant_id).values_list("timezone", flat=True).first() or "UTC"
+    return zoneinfo.ZoneInfo(name)
+
+
+def _usage(
+    tenant_id: int, root_id: int, zone: zoneinfo.ZoneInfo, row: dict[str, Any], sign: int
+) -> UsageDelta:
+    key = UsageKey(
+        tenant_id=tenant_id,
+        provider_account_id=root_id,
+        subaccount_id=row["subaccount_id"],
+        kind=UsageKind.CALL,
+        direction=row["direction"],
+        day=row["created_at"].astimezone(zone).date(),
+        currency=row["currency"] or "",
+    )
+    return UsageDelta(
+        key, count=sign, seconds=sign * (row["duration"] or 0), cost=sign * (row["cost"] or Decimal(0))
+    )
+
+
+def _latest(records: Sequence[RemoteCall]) -> list[RemoteCall]:
+    """One record per remote id (ON CONFLICT cannot touch a row twice): the most advanced,
+    the later one on a tie."""
+    best: dict[str, RemoteCall] = {}
+    for record in records:
+        if not record.remote_id:
+            continue  # nothing to match on; a queued call is the sending service's row
+        held = best.get(record.remote_id)
+        if held is None or STATE_RANK.get(record.state, -1) >= STATE_RANK.get(held.state, -1):
+            best[record.remote_id] = record
+    return list(best.values())
+
+
+def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> CallWrite:
+    unique = _latest(records)
+    if not unique:
+        return CallWrite(UpsertResult(), 0, {})
+    tenant_id = account.tenant_id
+    root_id, subs = owner_ids(account, (r.subaccount_remote_id for r in unique))
+    lock_account(root_id, LOCK_NAMESPACE)
+    remote_ids = [r.remote_id for r in unique]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT remote_id, {', '.join(ROW_FIELDS)} FROM {CALLS}"  # noqa: S608
+            " WHERE provider_account_id = %s AND remote_id = ANY(%s::text[])",
+            [root_id, remote_ids],
+        )
+        before = {r[0]: dict(zip(ROW_FIELDS, r[1:], strict=True)) for r in cursor.fetchall()}
+        cursor.execute(
+            UPSERT_CALLS_SQL,
+            [
+                tenant_id,
+                root_id,
+                [subs.get(r.subaccount_remote_id) for r in unique],
+                remote_ids,
+                [str(r.direction) for r in unique],
+                [r.from_number for r in unique],
+                [r.to_number for r in unique],
+                [str(r.state) for r in unique],
+                [r.raw_state[:32] for r in unique],
+                [r.created_at for r in unique],
+                [r.answered_at for r in unique],
+                [r.ended_at for r in unique],
+                [r.duration for r in unique],
+                [r.cost for r in unique],
+                [r.currency if r.cost is not None else "" for r in unique],
+                [to_json(r.actions) for r in unique],
+                [to_json(scrub(r.raw)) for r in unique],
+                tenant_id,
+                root_id,
+            ],
+        )
+        returned = cursor.fetchall()
+
+    zone = _tenant_zone(tenant_id)
+    deltas: list[UsageDelta] = []
+    created = changed = 0
+    ids: dict[str, int] = {}
+    new_ids: list[int] = []
+    for row in returned:
+        call_id, inserted, remote_id = row[:3]
+        after = dict(zip(ROW_FIELDS, row[3:], strict=True))
+        ids[remote_id] = call_id
+        old = before.get(remote_id)
+        if inserted or old is None:
+            created += 1
+            new_ids.append(call_id)
+            deltas.append(_usage(tenant_id, root_id, zone, after, +1))
+        elif old != after:
+            deltas += [_usage(tenant_id, root_id, zone, old, -1), _usage(tenant_id, root_id, zone, after, +1)]
+        changed += inserted or old != after
+
+    # Legs come from reports that are not older than the stored call; they replace the set.
+    legs = [
+        (ids[r.remote_id], position, leg)
+        for r in unique
+        if r.legs
+        and STATE_RANK.get(r.state, -1) >= STATE_RANK.get((before.get(r.remote_id) or {}).get("state"), -1)
+        for position, leg in enumerate(r.legs)
+    ]
+    _replace_legs(tenant_id, legs)
+    if new_ids:
+        _link_recordings(tenant_id, root_id, new_ids)
+    record_changes(deltas)
+    return CallWrite(UpsertResult(created=created, updated=len(returned) - created), changed, ids)
+
+
+def _replace_legs(tenant_id: int, legs: list[tuple[int, int, Any]]) -> None:
+    if not legs:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {LEGS} WHERE call_id = ANY(%s::bigint[])",  # noqa: S608
+            [sorted({call_id for call_id, _, _ in legs})],
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {LEGS} (tenant_id, call_id, position, from_number, to_number, state,
+                                raw_state, duration, remote_id, raw)
+            SELECT %s, l.call_id, l.position, l.from_number, l.to_number, l.state, l.raw_state,
+                   l.duration, l.remote_id, l.raw::jsonb
+            FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::text[], %s::text[],
+                        %s::text[], %s::integer[], %s::text[], %s::text[])
+                 AS l(call_id, position, from_number, to_number, state, raw_state, duration,
+                      remote_id, raw)
+            """,  # noqa: S608
+            [
+                tenant_id,
+                [c for c, _, _ in legs],
+                [p for _, p, _ in legs],
+                [leg.from_number for _, _, leg in legs],
+                [leg.to_number for _, _, leg in legs],
+                [str(leg.state) for _, _, leg in legs],
+                [leg.raw_state[:32] for _, _, leg in legs],
+                [leg.duration for _, _, leg in legs],
+                [leg.remote_id for _, _, leg in legs],
+                [to_json(scrub(leg.raw)) for _, _, leg in legs],
+            ],
+        )
+
+
+def _link_recordings(tenant_id: int, root_id: int, call_ids: list[int]) -> None:
+    """Recordings that arrived before their call (a webhook race) find it now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {RECORDINGS} r SET call_id = c.id
+            FROM {CALLS} c
+            WHERE c.id = ANY(%s::bigint[]) AND r.tenant_id = %s AND r.provider_account_id = %s
+              AND r.call_id IS NULL AND r.call_remote_id = c.remote_id
+            """,  # noqa: S608
+            [call_ids, tenant_id, root_id],
+        )
+
+
+@transaction.atomic
+def upsert_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> UpsertResult:
+    return write_calls(account, records).result
+
+
+@transaction.atomic
+def apply_call_status(account: ProviderAccount, event: InboundEvent) -> bool:
+    """A call status webhook: the (maybe partial) call goes through the same write path as a
+    sync, so a late or replayed report cannot move a call backwards."""
+    if event.call is None or not event.call.remote_id:
+        return False
+    return write_calls(account, [event.call]).changed > 0
+
+
+# -- recordings -------------------------------------------------------------------------------
+UPSERT_RECORDINGS_SQL = f"""
+    INSERT INTO {RECORDINGS} AS r (
+        tenant_id, provider_account_id, subaccount_id, call_id, remote_id, call_remote_id,
+        created_at, duration, size, content_type, file, fetch_status, fetch_error,
+        fetch_attempts, fetched_at, raw, updated_at)
+    SELECT %s, %s, i.subaccount_id, c.id, i.remote_id, i.call_remote_id, i.created_at,
+           i.duration, i.size, i.content_type, '', 'pending', '', 0, NULL, i.raw::jsonb, now()
+    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::integer[],
+                %s::bigint[], %s::text[], %s::text[])
+         AS i(subaccount_id, remote_id, call_remote_id, created_at, duration, size,
+              content_type, raw)
+    LEFT JOIN {CALLS} c ON c.provider_account_id = %s AND NOT (c.remote_id = '')
+                          AND c.remote_id = i.call_remote_id
+    ON CONFLICT (provider_account_id, remote_id) DO UPDATE SET
+        call_id = COALESCE(EXCLUDED.call_id, r.call_id),
+        call_remote_id = COALESCE(NULLIF(EXCLUDED.call_remote_id, ''), r.call_remote_id),
+        subaccount_id = COALESCE(EXCLUDED.subaccount_id, r.subaccount_id),
+        created_at = EXCLUDED.created_at,
+        duration = COALESCE(EXCLUDED.duration, r.duration),
+        size = CASE WHEN r.fetch_status = 'fetched' THEN r.size ELSE COALESCE(EXCLUDED.size, r.size) END,
+        content_type = CASE WHEN r.fetch_status = 'fetched' OR EXCLUDED.content_type = ''
+                            THEN r.content_type ELSE EXCLUDED.content_type END,
+        raw = EXCLUDED.raw,
+        updated_at = now()
+    RETURNING r.id, (r.xmax = 0)
+"""  # noqa: S608 - table names are ours, values are parameters
+
+
+def _enqueue_fetches(recording_ids: list[int]) -> None:
+    from .tasks import fetch_recording
+
+    for recording_id in recording_ids:
+        fetch_recording.delay(recording_id)
+
+
+@transaction.atomic
+def upsert_recordings(account: ProviderAccount, records: Sequence[RemoteRecording]) -> UpsertResult:
+    """Recordings linked to their call by the provider's call id; new ones are fetched right
+    after commit (46elks keeps the audio for 72 hours only)."""
+    unique = list({r.remote_id: r for r in records if r.remote_id}.values())
+    if not unique:
+        return UpsertResult()
+    root_id, subs = owner_ids(account, ())
+    sub_id = subs[""]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            UPSERT_RECORDINGS_SQL,
+            [
+                account.tenant_id,
+                root_id,
+                [sub_id] * len(unique),
+                [r.remote_id for r in unique],
+                [r.call_remote_id for r in unique],
+                [r.created_at for r in unique],
+                [r.duration for r in unique],
+                [r.size for r in unique],
+                [r.content_type[:64] for r in unique],
+                [to_json(scrub(r.raw)) for r in unique],
+                root_id,
+            ],
+        )
+        rows = cursor.fetchall()
+    new_ids = [recording_id for recording_id, inserted in rows if inserted]
+    if new_ids:
+        transaction.on_commit(partial(_enqueue_fetches, new_ids))
+    return UpsertResult(created=len(new_ids), updated=len(rows) - len(new_ids))
+
+
+def file_extension(content_type: str) -> str:
+    known = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3", "audio/ogg": ".ogg"}
+    return known.get(content_type) or mimetypes.guess_extension(content_type or "") or ".bin"
+
+
+def remote_recording(recording: Recording) -> RemoteRecording:
+    """The adapter's view of a stored recording (what download_recording takes)."""
+    created: datetime = recording.created_at
+    return RemoteRecording(
+        remote_id=recording.remote_id,
+        call_remote_id=recording.call_remote_id,
+        created_at=created,
+        duration=recording.duration,
+        size=recording.size,
+        content_type=recording.content_type,
+        raw=recording.raw,
+    )

@@ -1,0 +1,44 @@
+"""Celery tasks of the calls app: thin wrappers over services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from providers.adapters.errors import ProviderError, RateLimited, Unavailable
+
+from . import services
+from .models import Recording
+
+FETCH_MAX_RETRIES = 8  # 1, 2, 4 … 60 minutes apart: about 4 hours, well inside 46elks' 72
+
+
+def fetch_backoff(retries: int, error: Exception) -> int:
+    """Seconds before the next attempt: exponential, capped at an hour, and never sooner
+    than a rate limit asks."""
+    delay = min(60 * 2**retries, 3600)
+    retry_after = getattr(error, "retry_after", None)
+    return max(delay, int(retry_after or 0))
+
+
+@shared_task(bind=True, max_retries=FETCH_MAX_RETRIES, acks_late=True)
+def fetch_recording(self, recording_id: int) -> dict[str, Any]:
+    recording = (
+        Recording.objects.select_related("provider_account", "subaccount").filter(pk=recording_id).first()
+    )
+    if recording is None or recording.fetch_status == Recording.FetchStatus.FETCHED:
+        return {"recording": recording_id, "status": "skipped"}
+    try:
+        services.fetch_recording(recording)
+    except (Unavailable, RateLimited) as exc:
+        final = self.request.retries >= self.max_retries
+        services.record_fetch_failure(recording_id, exc.message, final=final)
+        if final:
+            return {"recording": recording_id, "status": "failed"}
+        raise self.retry(exc=exc, countdown=fetch_backoff(self.request.retries, exc)) from None
+    except ProviderError as exc:
+        # Rejected (gone, e.g. past the provider's retention), auth or unsupported: retrying won't help.
+        services.record_fetch_failure(recording_id, exc.message, final=True)
+        return {"recording": recording_id, "status": "failed"}
+    return {"recording": recording_id, "status": "fetched"}
