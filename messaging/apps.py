@@ -3,3 +3,14 @@ from django.apps import AppConfig
 
 class MessagingConfig(AppConfig):
     name = "messaging"
+    verbose_name = "Messaging"
+
+    def ready(self) -> None:
+        from providers.adapters.records import EventType
+        from providers.importing import register_event_handler, register_importer
+
+        from .importers import apply_inbound_message, apply_message_status, upsert_messages
+
+        register_importer("messages", upsert_messages)
+        register_event_handler(EventType.MESSAGE_INBOUND, apply_inbound_message)
+        register_event_handler(EventType.MESSAGE_STATUS, apply_message_status)

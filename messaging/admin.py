@@ -1,0 +1,253 @@
+"""Operators' view of message history (cross-tenant, staff only). Synced fields are read-only:
+rows change through the importers, which also keep the rollups right."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from .models import Message, MessageMedia
+
+CSV_COLUMNS = (
+    "id",
+    "tenant",
+    "provider",
+    "provider_account",
+    "created_at",
+    "direction",
+    "kind",
+    "from_number",
+    "to_number",
+    "status",
+    "raw_status",
+    "parts",
+    "encoding",
+    "cost",
+    "currency",
+    "cost_estimated",
+    "remote_id",
+    "error",
+    "body",
+)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: str) -> str:
+    # Free text that a spreadsheet would run as a formula is quoted (CSV injection).
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _csv_rows(queryset: QuerySet[Message]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    for m in queryset.iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                m.pk,
+                m.tenant.slug,
+                m.provider_account.provider,
+                m.provider_account.name,
+                m.created_at.isoformat(),
+                m.direction,
+                m.kind,
+                m.from_number,
+                m.to_number,
+                m.status,
+                m.raw_status,
+                "" if m.parts is None else m.parts,
+                m.encoding,
+                "" if m.cost is None else m.cost,
+                m.currency,
+                m.cost_estimated,
+                m.remote_id,
+                _cell(m.error),
+                _cell(m.body),
+            ]
+        )
+
+
+@admin.action(description="Export selected messages as CSV")
+def export_csv(modeladmin: admin.ModelAdmin, request, queryset: QuerySet[Message]) -> StreamingHttpResponse:
+    # Streamed: "select all" on a filtered million-row list must not build it in memory.
+    queryset = queryset.select_related("tenant", "provider_account").order_by("-created_at", "-id")
+    response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="messages-{timezone.now():%Y%m%d-%H%M%S}.csv"'
+    return response
+
+
+class MessageMediaInline(admin.TabularInline):
+    model = MessageMedia
+    extra = 0
+    can_delete = False
+    fields = ["remote_id", "content_type", "size", "digest", "fetch_status", "fetch_error", "file"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# cross-tenant: the admin is for staff operators and lists every tenant's messages.
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "tenant",
+        "provider_account",
+        "direction",
+        "kind",
+        "from_number",
+        "to_number",
+        "short_body",
+        "status",
+        "price",
+        "remote_id",
+    ]
+    list_filter = [
+        "tenant",
+        "provider_account__provider",
+        "direction",
+        "status",
+        "kind",
+        ("created_at", admin.DateFieldListFilter),
+    ]
+    # Exact matches for numbers and ids (what operators paste); the body is a substring search.
+    search_fields = ["=from_number", "=to_number", "=remote_id", "body"]
+    search_help_text = "Exact phone number or remote id, or words of the body."
+    date_hierarchy = "created_at"
+    list_select_related = ["tenant", "provider_account"]
+    show_full_result_count = False
+    list_per_page = 50
+    raw_id_fields = ["tenant", "provider_account", "subaccount", "number"]
+    actions = [export_csv]
+    inlines = [MessageMediaInline]
+    # Only the link to our number may be corrected by hand; the rest is the provider's word.
+    readonly_fields = [
+        "tenant",
+        "provider_account",
+        "subaccount",
+        "kind",
+        "direction",
+        "from_number",
+        "to_number",
+        "body",
+        "status",
+        "raw_status",
+        "error",
+        "parts",
+        "encoding",
+        "cost",
+        "currency",
+        "cost_estimated",
+        "created_at",
+        "sent_at",
+        "delivered_at",
+        "updated_at",
+        "remote_id",
+        "idempotency_key",
+        "send_attempts",
+        "last_attempt_at",
+        "raw",
+    ]
+    fieldsets = [
+        (None, {"fields": ["tenant", "provider_account", "subaccount", "number"]}),
+        (
+            "Message",
+            {"fields": ["kind", "direction", "from_number", "to_number", "body", "parts", "encoding"]},
+        ),
+        ("Status", {"fields": ["status", "raw_status", "error", "created_at", "sent_at", "delivered_at"]}),
+        ("Price", {"fields": ["cost", "currency", "cost_estimated"]}),
+        (
+            "Provider and sending",
+            {
+                "fields": [
+                    "remote_id",
+                    "idempotency_key",
+                    "send_attempts",
+                    "last_attempt_at",
+                    "updated_at",
+                    "raw",
+                ]
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="Body")
+    def short_body(self, obj: Message) -> str:
+        return Truncator(obj.body).chars(60)
+
+    @admin.display(description="Cost", ordering="cost")
+    def price(self, obj: Message) -> str:
+        if obj.cost is None:
+            return "—"
+        return f"{obj.cost} {obj.currency}{' (est.)' if obj.cost_estimated else ''}"
+
+
+# cross-tenant: staff operators see every tenant's media.
+@admin.register(MessageMedia)
+class MessageMediaAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "tenant",
+        "message",
+        "remote_id",
+        "content_type",
+        "size",
+        "fetch_status",
+        "created_at",
+    ]
+    list_filter = ["fetch_status", "tenant"]
+    search_fields = ["=remote_id", "=message__remote_id", "=digest"]
+    list_select_related = ["tenant", "message"]
+    show_full_result_count = False
+    raw_id_fields = ["tenant", "message"]
+    readonly_fields = [
+        "tenant",
+        "message",
+        "remote_id",
+        "digest",
+        "size",
+        "content_type",
+        "stored_file",
+        "fetch_status",
+        "fetch_error",
+        "fetch_attempts",
+        "created_at",
+        "fetched_at",
+        "raw",
+    ]
+    exclude = ["file"]
+    actions = ["fetch_again"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="File")
+    def stored_file(self, obj: MessageMedia) -> str:
+        # The storage path only: media is never served directly (views check tenancy).
+        return format_html("<code>{}</code>", obj.file.name) if obj.file else "—"
+
+    @admin.action(description="Fetch the bytes again")
+    def fetch_again(self, request, queryset: QuerySet[MessageMedia]) -> None:
+        from .tasks import fetch_media
+
+        pending = queryset.exclude(fetch_status=MessageMedia.FetchStatus.FETCHED)
+        ids = list(pending.values_list("pk", flat=True)[:1000])
+        queryset.filter(pk__in=ids).update(fetch_status=MessageMedia.FetchStatus.PENDING, fetch_error="")
+        transaction.on_commit(lambda: [fetch_media.delay(pk) for pk in ids])
+        self.message_user(request, f"Queued {len(ids)} media fetches.", messages.SUCCESS)

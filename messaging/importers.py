@@ -1,0 +1,523 @@
+"""Provider message records to rows: the one write path a sync, a webhook and a send's
+outcome share for `Message` and `MessageMedia`.
+
+A page is written set-based, in a handful of statements whatever its size:
+1. reconcile: outbound sends whose outcome was unknown (no remote id) get the remote id
+   of the synced record that matches them, instead of a duplicate row;
+2. lock the page's existing rows and read what the rollups counted for them;
+3. one `INSERT … ON CONFLICT … DO UPDATE … RETURNING` that never moves a status
+   backwards, never forgets a known cost, and writes nothing when nothing changed;
+4. one `record_changes` with the rollup differences;
+5. one insert of new media rows; their bytes are fetched by `messaging.tasks.fetch_media`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import tempfile
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+
+from django.core.files import File
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing.usage import UsageDelta, UsageKey, record_changes
+from providers.adapters.errors import ProviderError
+from providers.adapters.records import Direction, InboundEvent, MessageStatusUpdate, RemoteMessage
+from providers.connect import open_adapter
+from providers.importing import UpsertResult, owners
+from providers.models import ProviderAccount
+
+from .models import STATUS_RANK, Message, MessageMedia, Status
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_TABLE = Message._meta.db_table
+MEDIA_TABLE = MessageMedia._meta.db_table
+# An unknown-outcome send matches a synced record created this close to it.
+RECONCILE_WINDOW_SECONDS = 600
+MAX_MEDIA_BYTES = 25 * 1024 * 1024
+
+
+def _rank_sql(expr: str) -> str:
+    whens = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items())
+    return f"(CASE {expr} {whens} ELSE 0 END)"
+
+
+def _status_assignments(new: str) -> dict[str, str]:
+    """SET expressions for the status columns, new values read from alias `new`: a known
+    status replaces a less advanced one (or repeats itself), never the other way round."""
+    advance = f"({_rank_sql(f'{new}.status')} > {_rank_sql('m.status')} OR {new}.status = m.status)"
+    return {
+        "status": f"CASE WHEN {advance} THEN {new}.status ELSE m.status END",
+        "raw_status": f"CASE WHEN {advance} THEN {new}.raw_status ELSE m.raw_status END",
+        "error": f"CASE WHEN {advance} THEN {new}.error ELSE m.error END",
+        "sent_at": f"COALESCE({new}.sent_at, m.sent_at)",
+        "delivered_at": f"COALESCE({new}.delivered_at, m.delivered_at)",
+        # The provider's price replaces our estimate; a record without one keeps what we know.
+        "cost": f"COALESCE({new}.cost, m.cost)",
+        "currency": f"CASE WHEN {new}.cost IS NULL THEN m.currency ELSE {new}.currency END",
+        "cost_estimated": f"CASE WHEN {new}.cost IS NULL THEN m.cost_estimated ELSE false END",
+    }
+
+
+def _message_assignments() -> dict[str, str]:
+    advance = f"({_rank_sql('excluded.status')} > {_rank_sql('m.status')} OR excluded.status = m.status)"
+    return {
+        **_status_assignments("excluded"),
+        "kind": "excluded.kind",
+        "from_number": "COALESCE(NULLIF(excluded.from_number, ''), m.from_number)",
+        "to_number": "COALESCE(NULLIF(excluded.to_number, ''), m.to_number)",
+        "body": "COALESCE(NULLIF(excluded.body, ''), m.body)",
+        "parts": "COALESCE(excluded.parts, m.parts)",
+        "encoding": "COALESCE(NULLIF(excluded.encoding, ''), m.encoding)",
+        "subaccount_id": "COALESCE(excluded.subaccount_id, m.subaccount_id)",
+        "number_id": "COALESCE(m.number_id, excluded.number_id)",
+        # The payload that goes with the status we keep.
+        "raw": f"CASE WHEN {advance} THEN excluded.raw ELSE m.raw END",
+    }
+
+
+def _set_clause(assignments: dict[str, str], from_sql: str = "") -> str:
+    """`SET …, updated_at = now() [FROM …] WHERE <something differs>`: an unchanged row is
+    not rewritten, so a rerun leaves no dead tuples and no updated_at churn."""
+    cols = list(assignments)
+    sets = ",\n            ".join(f"{col} = {expr}" for col, expr in assignments.items())
+    olds = ", ".join(f"m.{col}" for col in cols)
+    news = ", ".join(assignments[col] for col in cols)
+    return (
+        f"{sets},\n            updated_at = now()\n        {from_sql}\n"
+        f"        WHERE ROW({olds}) IS DISTINCT FROM ROW({news})"
+    )
+
+
+# Columns RETURNING gives back: what the rollups count for a row.
+_COUNTED = (
+    "m.id, m.remote_id, m.kind, m.direction, m.created_at, m.currency, m.cost, m.parts, m.subaccount_id"
+)
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What the rollups count for one message row."""
+
+    id: int
+    remote_id: str
+    kind: str
+    direction: str
+    created_at: datetime
+    currency: str
+    cost: Decimal | None
+    parts: int | None
+    subaccount_id: int | None
+
+
+class _Rollups:
+    def __init__(self, account: ProviderAccount):
+        self.tenant_id = account.tenant_id
+        self.provider_account_id = account.pk
+        self.tz = zoneinfo.ZoneInfo(account.tenant.timezone)
+        self.deltas: list[UsageDelta] = []
+
+    def _key(self, row: _Counted) -> UsageKey:
+        day: date = timezone.localtime(row.created_at, self.tz).date()
+        return UsageKey(
+            self.tenant_id,
+            self.provider_account_id,
+            row.subaccount_id,
+            row.kind,
+            row.direction,
+            day,
+            row.currency or "",
+        )
+
+    def add(self, row: _Counted, sign: int = 1) -> None:
+        parts, cost = row.parts or 0, row.cost or Decimal(0)
+        self.deltas.append(UsageDelta(self._key(row), count=sign, parts=sign * parts, cost=sign * cost))
+
+    def change(self, old: _Counted, new: _Counted) -> None:
+        self.add(old, -1)  # zero deltas are dropped by record_changes
+        self.add(new, +1)
+
+    def flush(self) -> None:
+        if self.deltas:
+            record_changes(self.deltas)
+            self.deltas = []
+
+
+# -- messages ------------------------------------------------------------------------------------
+def upsert_messages(account: ProviderAccount, records: Sequence[RemoteMessage]) -> UpsertResult:
+    """Write one page of provider records; idempotent. `created` counts new rows, `updated`
+    rows that existed (whether or not a value changed)."""
+    return _upsert(account, records)[0]
+
+
+def _dedupe(records: Iterable[RemoteMessage]) -> list[RemoteMessage]:
+    # ON CONFLICT cannot touch one row twice in a statement: the last record of an id wins.
+    by_id: dict[str, RemoteMessage] = {}
+    for record in records:
+        if not record.remote_id:
+            logger.warning("Skipping a %s message record without a remote id", record.direction)
+            continue
+        by_id[record.remote_id] = record
+    return [by_id[key] for key in sorted(by_id)]  # a stable lock order
+
+
+def _subaccount_ids(
+    provider_account: ProviderAccount, subaccount: ProviderAccount | None, records: list[RemoteMessage]
+) -> dict[str, int]:
+    """remote subaccount id -> our ProviderAccount id, for records a root account lists."""
+    if subaccount is not None:
+        return {}
+    wanted = {r.subaccount_remote_id for r in records if r.subaccount_remote_id}
+    if not wanted:
+        return {}
+    return dict(
+        ProviderAccount.objects.for_tenant(provider_account.tenant_id)
+        .filter(parent=provider_account, remote_account_id__in=wanted)
+        .values_list("remote_account_id", "pk")
+    )
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def _upsert(account: ProviderAccount, records: Sequence[RemoteMessage]) -> tuple[UpsertResult, int]:
+    """(result, rows changed)."""
+    page = _dedupe(records)
+    if not page:
+        return UpsertResult(), 0
+    provider_account, subaccount = owners(account)
+    sub_ids = _subaccount_ids(provider_account, subaccount, page)
+    rollups = _Rollups(provider_account)
+    # No savepoint of our own: a failed page must fail the caller's transaction anyway.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        _reconcile_unknown_sends(cursor, provider_account, page)
+        old = _lock_existing(cursor, provider_account, page)
+        rows = _insert_or_update(cursor, provider_account, subaccount, sub_ids, page)
+        created = 0
+        for row, inserted in rows:
+            if inserted:
+                created += 1
+                rollups.add(row)
+            elif row.remote_id in old:
+                rollups.change(old[row.remote_id], row)
+            else:  # inserted by a concurrent transaction after our lock read; it counted itself
+                logger.warning("Message %s changed under a concurrent insert; rollup may drift", row.id)
+        rollups.flush()
+        new_media = _insert_media(cursor, provider_account, page)
+    if new_media:
+        transaction.on_commit(partial(_enqueue_media_fetches, new_media))
+    return UpsertResult(created=created, updated=len(page) - created), len(rows)
+
+
+def _reconcile_unknown_sends(cursor, provider_account: ProviderAccount, page: list[RemoteMessage]) -> int:
+    """Attach synced remote ids to our own sends whose outcome was unknown (remote_id '').
+
+    A send that timed out after the request left may or may not exist at the provider; the
+    sync is where we learn it did. Match on (to, body, created within the window), each
+    row to at most one record and back, closest in time first."""
+    outbound = [r for r in page if r.direction == Direction.OUTBOUND]
+    if not outbound:
+        return 0
+    values = ", ".join(["(%s, %s, %s, %s::timestamptz)"] * len(outbound))
+    params: list = []
+    for r in outbound:
+        params += [r.remote_id, r.to_number, r.body, r.created_at]
+    sql = f"""
+        WITH v(remote_id, to_number, body, created_at) AS (VALUES {values}),
+        candidates AS (
+            SELECT m.id, v.remote_id, abs(extract(epoch FROM m.created_at - v.created_at)) AS gap
+            FROM {MESSAGE_TABLE} m
+            JOIN v ON m.to_number = v.to_number AND m.body = v.body
+                  AND m.created_at BETWEEN v.created_at - make_interval(secs => %s)
+                                       AND v.created_at + make_interval(secs => %s)
+            WHERE m.tenant_id = %s AND m.provider_account_id = %s AND m.remote_id = ''
+              AND m.direction = 'outbound' AND m.status = 'unknown'
+              AND NOT EXISTS (SELECT 1 FROM {MESSAGE_TABLE} x
+                              WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id)
+        ),
+        per_row AS (SELECT DISTINCT ON (id) id, remote_id, gap FROM candidates ORDER BY id, gap),
+        matched AS (SELECT DISTINCT ON (remote_id) id, remote_id FROM per_row ORDER BY remote_id, gap, id)
+        UPDATE {MESSAGE_TABLE} m SET remote_id = matched.remote_id, updated_at = now()
+        FROM matched WHERE m.id = matched.id
+    """  # noqa: S608 - table names are ours, values are parameters
+    params += [
+        RECONCILE_WINDOW_SECONDS,
+        RECONCILE_WINDOW_SECONDS,
+        provider_account.tenant_id,
+        provider_account.pk,
+        provider_account.pk,
+    ]
+    cursor.execute(sql, params)
+    return cursor.rowcount
+
+
+def _lock_existing(
+    cursor, provider_account: ProviderAccount, page: list[RemoteMessage]
+) -> dict[str, _Counted]:
+    """The page's existing rows, locked, with what the rollups counted for them."""
+    cursor.execute(
+        f"""
+        SELECT {_COUNTED} FROM {MESSAGE_TABLE} m
+        WHERE m.provider_account_id = %s AND m.remote_id = ANY(%s) AND NOT (m.remote_id = '')
+        ORDER BY m.remote_id
+        FOR UPDATE
+        """,  # noqa: S608
+        [provider_account.pk, [r.remote_id for r in page]],
+    )
+    return {row[1]: _Counted(*row) for row in cursor.fetchall()}
+
+
+_INSERT_COLUMNS = (
+    "subaccount_id, kind, direction, from_number, to_number, body, status, raw_status, error, parts, "
+    "encoding, cost, currency, created_at, sent_at, delivered_at, remote_id, raw"
+)
+_VALUE_ROW = (
+    "(%s::bigint, %s, %s, %s, %s, %s, %s, %s, %s, %s::integer, %s, %s::numeric, %s, "
+    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s, %s::jsonb)"
+)
+
+
+def _insert_or_update(
+    cursor,
+    provider_account: ProviderAccount,
+    subaccount: ProviderAccount | None,
+    sub_ids: dict[str, int],
+    page: list[RemoteMessage],
+) -> list[tuple[_Counted, bool]]:
+    """One statement for the page. Returns the rows inserted or changed, with `inserted`."""
+    params: list = []
+    for r in page:
+        params += [
+            subaccount.pk if subaccount else sub_ids.get(r.subaccount_remote_id),
+            str(r.kind),
+            str(r.direction),
+            r.from_number,
+            r.to_number,
+            r.body,
+            str(r.status),
+            r.raw_status[:64],
+            r.error,
+            r.parts,
+            r.encoding,
+            r.cost,
+            r.currency if r.cost is not None else "",
+            r.created_at,
+            r.sent_at,
+            r.delivered_at,
+            r.remote_id,
+            _json(r.raw),
+        ]
+    number_table = Message._meta.get_field("number").related_model._meta.db_table
+    assignments = _message_assignments()
+    sql = f"""
+        INSERT INTO {MESSAGE_TABLE} AS m (
+            tenant_id, provider_account_id, number_id, cost_estimated, updated_at, send_attempts,
+            {_INSERT_COLUMNS})
+        SELECT %s, %s,
+            -- our number: the receiving end of an inbound message, the sending end of an outbound one
+            (SELECT p.id FROM {number_table} p
+             WHERE p.tenant_id = %s
+               AND p.number = CASE WHEN v.direction = 'inbound' THEN v.to_number ELSE v.from_number END
+             ORDER BY (p.provider_account_id = %s) DESC, p.active DESC, p.id LIMIT 1),
+            false, now(), 0, {_INSERT_COLUMNS}
+        FROM (VALUES {", ".join([_VALUE_ROW] * len(page))}) AS v({_INSERT_COLUMNS})
+        ON CONFLICT (provider_account_id, remote_id) WHERE NOT (remote_id = '') DO UPDATE SET
+            {_set_clause(assignments)}
+        RETURNING {_COUNTED}, (m.xmax = 0) AS inserted
+    """  # noqa: S608 - table names are ours, values are parameters
+    tenant_id = provider_account.tenant_id
+    cursor.execute(sql, [tenant_id, provider_account.pk, tenant_id, provider_account.pk, *params])
+    return [(_Counted(*row[:-1]), row[-1]) for row in cursor.fetchall()]
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+def apply_message_status(account: ProviderAccount, event: InboundEvent | MessageStatusUpdate) -> bool:
+    """A delivery report. A conditional update that never moves a status backwards; False
+    when the id is unknown (the webhook layer keeps the event and the next sync catches
+    up) or when the report changes nothing."""
+    update = event.status_update if isinstance(event, InboundEvent) else event
+    if update is None or not update.remote_id:
+        return False
+    provider_account, _ = owners(account)
+    status = str(update.status)
+    occurred = update.occurred_at or timezone.now()
+    new = {
+        "status": status,
+        "raw_status": update.raw_status[:64],
+        "error": update.error,
+        "sent_at": occurred if status == Status.SENT else None,
+        "delivered_at": occurred if status == Status.DELIVERED else None,
+        "cost": update.cost,
+        "currency": update.currency if update.cost is not None else "",
+    }
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT {_COUNTED} FROM {MESSAGE_TABLE} m
+            WHERE m.provider_account_id = %s AND m.remote_id = %s AND NOT (m.remote_id = '')
+            FOR UPDATE
+            """,  # noqa: S608
+            [provider_account.pk, update.remote_id],
+        )
+        found = cursor.fetchone()
+        if found is None:
+            return False
+        old = _Counted(*found)
+        new_values = (
+            "FROM (SELECT %s::text AS status, %s::text AS raw_status, %s::text AS error, "
+            "%s::timestamptz AS sent_at, %s::timestamptz AS delivered_at, %s::numeric AS cost, "
+            "%s::text AS currency) AS n"
+        )
+        cursor.execute(
+            f"""
+            UPDATE {MESSAGE_TABLE} m SET
+                {_set_clause(_status_assignments("n"), new_values)}
+                AND m.id = %s
+            RETURNING {_COUNTED}
+            """,  # noqa: S608
+            [*new.values(), old.id],
+        )
+        changed = cursor.fetchone()
+        if changed is None:
+            return False
+        rollups = _Rollups(provider_account)
+        rollups.change(old, _Counted(*changed))
+        rollups.flush()
+    return True
+
+
+def apply_inbound_message(account: ProviderAccount, event: InboundEvent) -> bool:
+    """A received message, through the same write path as a sync (which also links it to
+    our PhoneNumber when the receiving number is ours). True when a row was written."""
+    if event.message is None:
+        return False
+    return _upsert(account, [event.message])[1] > 0
+
+
+# -- media ---------------------------------------------------------------------------------------
+def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMessage]) -> list[int]:
+    """MessageMedia rows for the page's media, idempotent; returns the ids of new rows."""
+    items = [(r.remote_id, media) for r in page for media in r.media if media.remote_id]
+    if not items:
+        return []
+    params: list = []
+    for message_remote_id, media in items:
+        params += [
+            message_remote_id,
+            media.remote_id,
+            media.digest,
+            media.size,
+            media.content_type,
+            _json(asdict(media)),
+        ]
+    values = ", ".join(["(%s, %s, %s, %s::bigint, %s, %s::jsonb)"] * len(items))
+    cursor.execute(
+        f"""
+        INSERT INTO {MEDIA_TABLE} (tenant_id, message_id, remote_id, digest, size, content_type, file,
+                                   fetch_status, fetch_error, fetch_attempts, created_at, raw)
+        SELECT m.tenant_id, m.id, v.remote_id, v.digest, v.size, v.content_type, '',
+               'pending', '', 0, now(), v.raw
+        FROM (VALUES {values}) AS v(message_remote_id, remote_id, digest, size, content_type, raw)
+        JOIN {MESSAGE_TABLE} m ON m.provider_account_id = %s AND m.remote_id = v.message_remote_id
+        ON CONFLICT (message_id, remote_id) DO NOTHING
+        RETURNING id
+        """,  # noqa: S608
+        [*params, provider_account.pk],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _enqueue_media_fetches(media_ids: list[int]) -> None:
+    from .tasks import fetch_media  # tasks import this module
+
+    for media_id in media_ids:
+        fetch_media.delay(media_id)
+
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"GIF8", "image/gif", ".gif"),
+    (b"%PDF", "application/pdf", ".pdf"),
+)
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
+
+
+def _sniff(head: bytes, declared: str) -> tuple[str, str]:
+    """(content type, file extension): what the provider said, else what the bytes say."""
+    for magic, content_type, ext in _MAGIC:
+        if head.startswith(magic):
+            return declared or content_type, _EXTENSIONS.get(declared, ext)
+    return declared or "application/octet-stream", _EXTENSIONS.get(declared, ".bin")
+
+
+def fetch_media_file(media_id: int) -> str:
+    """Copy one media item's bytes into storage; returns the resulting fetch status.
+
+    Retryable provider errors propagate (the task retries them); permanent ones mark the
+    row failed. Safe to run twice: a fetched row is left alone."""
+    # cross-tenant: a task addresses the row by id; the row carries its tenant.
+    media = (
+        MessageMedia.objects.select_related("message__provider_account", "message__subaccount")
+        .filter(pk=media_id)
+        .first()
+    )
+    if media is None:
+        return "missing"
+    if media.fetch_status == MessageMedia.FetchStatus.FETCHED:
+        return media.fetch_status
+    # A subaccount's media is reached with the subaccount's own credentials.
+    account = media.message.subaccount or media.message.provider_account
+    MessageMedia.objects.filter(pk=media.pk).update(fetch_attempts=F("fetch_attempts") + 1)
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as tmp:
+        try:
+            with open_adapter(account) as adapter:
+                for chunk in adapter.download_media(media.remote_id):
+                    size += len(chunk)
+                    if size > MAX_MEDIA_BYTES:
+                        return mark_media_failed(media.pk, f"Larger than {MAX_MEDIA_BYTES} bytes.")
+                    if len(head) < 16:
+                        head += chunk[:16]
+                    digest.update(chunk)
+                    tmp.write(chunk)
+        except ProviderError as exc:
+            if exc.retryable:
+                raise
+            return mark_media_failed(media.pk, exc.message)
+        content_type, ext = _sniff(head, media.content_type)
+        tmp.seek(0)
+        safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", media.remote_id)[:80]
+        media.file.save(f"{media.pk}-{safe_id}{ext}", File(tmp), save=False)
+    MessageMedia.objects.filter(pk=media.pk).update(
+        file=media.file.name,
+        digest=digest.hexdigest(),
+        size=size,
+        content_type=content_type,
+        fetch_status=MessageMedia.FetchStatus.FETCHED,
+        fetch_error="",
+        fetched_at=timezone.now(),
+    )
+    return MessageMedia.FetchStatus.FETCHED
+
+
+def mark_media_failed(media_id: int, error: str) -> str:
+    MessageMedia.objects.filter(pk=media_id).exclude(fetch_status=MessageMedia.FetchStatus.FETCHED).update(
+        fetch_status=MessageMedia.FetchStatus.FAILED, fetch_error=error[:2000]
+    )
+    return MessageMedia.FetchStatus.FAILED
