@@ -9,7 +9,10 @@ header (a slug the user belongs to; optional when the user has one tenant).
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import FileResponse, Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, permissions, viewsets
 
 from .api_errors import ApiAutoSchema
@@ -125,3 +128,27 @@ class TenantScopedModelViewSet(TenantScopedViewSetMixin, viewsets.ModelViewSet):
 
 class TenantScopedReadOnlyViewSet(TenantScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     pass
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Bearer <api key>` in the schema (loaded with this module)."""
+
+    target_class = "accounts.api_auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A tenant API key (sbk_…)."}
+
+
+BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The stored bytes, with their content type.")
+
+
+def stored_file_response(field_file, content_type: str, filename: str) -> FileResponse:
+    """Stream a fetched file; 404 while it has not been fetched (or went missing)."""
+    if not field_file:
+        raise Http404
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(handle, content_type=content_type or "application/octet-stream", filename=filename)

@@ -8,21 +8,24 @@ never widens a query. `created_after` / `created_before` take ISO 8601 instants.
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Model, QuerySet
+from django.apps import apps
+from django.db.models import Model, Q, QuerySet
 
 from .models import AuditLog
 
 MODEL_CHOICE_FILTERS = (django_filters.ModelChoiceFilter, django_filters.ModelMultipleChoiceFilter)
 
 
-def tenant_choices(model: type[Model], **filters):
-    """A callable queryset for ModelChoiceFilter: the model's rows of the request's tenant."""
+def tenant_choices(model: type[Model] | str, **filters):
+    """A callable queryset for ModelChoiceFilter: the model's rows of the request's tenant.
+    `model` may be an "app.Model" label, so sibling apps need not import each other."""
 
     def queryset(request) -> QuerySet:
+        cls = apps.get_model(model) if isinstance(model, str) else model
         tenant = getattr(request, "tenant", None)
         if tenant is None:  # schema generation, or an unauthenticated call
-            return model.objects.none()
-        return model.objects.for_tenant(tenant).filter(**filters)
+            return cls.objects.none()
+        return cls.objects.for_tenant(tenant).filter(**filters)
 
     return queryset
 
@@ -49,7 +52,7 @@ class TenantChoiceFilter(django_filters.ModelChoiceFilter):
 
     tenant_scoped = True
 
-    def __init__(self, model: type[Model], *, scope: dict | None = None, **kwargs):
+    def __init__(self, model: type[Model] | str, *, scope: dict | None = None, **kwargs):
         kwargs.setdefault("queryset", tenant_choices(model, **(scope or {})))
         super().__init__(**kwargs)
 
@@ -58,3 +61,15 @@ class AuditLogFilter(TenantFilterSet):
     class Meta:
         model = AuditLog
         fields = ["action", "object_type", "object_id"]
+
+
+def number_query(value: str, *fields: str) -> Q | None:
+    """Q matching a phone number as a prefix of any of `fields` (index-friendly), or None
+    when `value` is not a number."""
+    compact = value.replace(" ", "").replace("-", "")
+    if not compact.lstrip("+").isdigit():
+        return None
+    query = Q()
+    for field in fields:
+        query |= Q(**{f"{field}__startswith": compact})
+    return query

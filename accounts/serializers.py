@@ -47,3 +47,10 @@ class AuditLogSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+def from_to_fields(namespace: dict) -> None:
+    """Declare `from` / `to` (for from_number / to_number) in a serializer's class body;
+    `from` is a Python keyword, so it cannot be written as an attribute."""
+    namespace["from"] = serializers.CharField(source="from_number", read_only=True)
+    namespace["to"] = serializers.CharField(source="to_number", read_only=True)

@@ -1,10 +1,33 @@
 """The API router: every app's viewsets are registered here (config wires, apps implement)."""
 
+from numbers.api import PhoneNumberViewSet
+
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import ApiKeyViewSet, TenantViewSet
+from accounts.api import ApiKeyViewSet, AuditLogViewSet, TenantViewSet
+from calls.api import CallViewSet, RecordingViewSet
+from messaging.api import ConversationViewSet, MediaViewSet, MessageViewSet
+from providers.api import (
+    ProviderAccountViewSet,
+    ProviderLogViewSet,
+    SubaccountViewSet,
+    SyncRunViewSet,
+    WebhookEventViewSet,
+)
 
 router = DefaultRouter()
 router.include_root_view = False
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("tenant", TenantViewSet, basename="tenant")
+router.register("audit-log", AuditLogViewSet, basename="audit-log")
+router.register("provider-accounts", ProviderAccountViewSet, basename="provider-account")
+router.register("subaccounts", SubaccountViewSet, basename="subaccount")
+router.register("sync-runs", SyncRunViewSet, basename="sync-run")
+router.register("webhook-events", WebhookEventViewSet, basename="webhook-event")
+router.register("provider-logs", ProviderLogViewSet, basename="provider-log")
+router.register("numbers", PhoneNumberViewSet, basename="number")
+router.register("messages", MessageViewSet, basename="message")
+router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("media", MediaViewSet, basename="media")
+router.register("calls", CallViewSet, basename="call")
+router.register("recordings", RecordingViewSet, basename="recording")

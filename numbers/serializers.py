@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .models import PhoneNumber
+
+
+class PhoneNumberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PhoneNumber
+        fields = [
+            "id",
+            "provider_account",
+            "subaccount",
+            "number",
+            "remote_id",
+            "country",
+            "capabilities",
+            "category",
+            "active",
+            "name",
+            "purpose",
+            "sms_url",
+            "mms_url",
+            "voice_url",
+            "allocated_at",
+            "expires_at",
+            "monthly_cost",
+            "currency",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [f for f in fields if f != "purpose"]

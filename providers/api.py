@@ -1,0 +1,189 @@
+"""REST resources of the providers app: accounts (with credential checks and syncs),
+subaccounts, sync runs, received webhooks and the provider HTTP log."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts import audit
+from accounts.api_base import TenantScopedReadOnlyViewSet, TenantScopedViewSet
+from accounts.api_errors import Conflict, ErrorSerializer, Unprocessable
+from accounts.models import Scope
+
+from .adapters import NotSupported, ProviderError, RateLimited
+from .adapters.records import Capability
+from .connect import open_adapter
+from .filters import (
+    ProviderAccountFilter,
+    ProviderLogFilter,
+    SubaccountFilter,
+    SyncRunFilter,
+    WebhookEventFilter,
+)
+from .importers import upsert_subaccounts
+from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .serializers import (
+    CredentialCheckSerializer,
+    ProviderAccountSerializer,
+    ProviderLogSerializer,
+    SubaccountSerializer,
+    SyncRunSerializer,
+    WebhookEventSerializer,
+)
+
+ERROR_422 = OpenApiResponse(ErrorSerializer, description="The provider refused or cannot do this.")
+
+
+@contextmanager
+def provider_errors():
+    """Turn adapter errors into API errors carrying the provider's safe message: 429 (with
+    Retry-After) when the provider throttles us, 422 otherwise."""
+    try:
+        yield
+    except RateLimited as exc:
+        raise exceptions.Throttled(wait=exc.retry_after, detail=exc.message) from exc
+    except ProviderError as exc:
+        code = "not_supported" if isinstance(exc, NotSupported) else f"provider_{type(exc).__name__.lower()}"
+        raise Unprocessable(exc.message, code=code) from exc
+
+
+def require_capability(account: ProviderAccount, capability: Capability, what: str) -> None:
+    if not account.can(capability):
+        raise Unprocessable(f"{account.adapter_class.name} does not support {what}.", code="not_supported")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List provider accounts (roots and subaccounts)"),
+    create=extend_schema(summary="Connect a provider account"),
+    destroy=extend_schema(summary="Disconnect a provider account and delete its synced rows"),
+)
+class ProviderAccountViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    TenantScopedViewSet,
+):
+    queryset = ProviderAccount.objects.all()
+    serializer_class = ProviderAccountSerializer
+    filterset_class = ProviderAccountFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    action_scopes = {"test": Scope.MANAGE, "sync": Scope.MANAGE}
+    extra_error_statuses = {"test": [422], "sync": [409]}
+
+    def perform_create(self, serializer):
+        account = serializer.save(tenant=self.tenant)
+        audit.record(self.tenant, self.request, "provider_account.create", account, provider=account.provider)
+
+    def perform_update(self, serializer):
+        changed = sorted(serializer.validated_data)  # names only: credentials never reach the log
+        account = serializer.save()
+        audit.record(self.tenant, self.request, "provider_account.update", account, fields=changed)
+
+    def perform_destroy(self, account):
+        audit.record(self.tenant, self.request, "provider_account.delete", account, provider=account.provider)
+        account.delete()
+
+    @extend_schema(request=None, responses={200: CredentialCheckSerializer, 422: ERROR_422})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Check the stored credentials against the provider."""
+        account = self.get_object()
+        with provider_errors(), open_adapter(account) as adapter:
+            info = adapter.check_credentials()
+        return Response(
+            {
+                "ok": True,
+                "account": {"remote_id": info.remote_id, "name": info.name, "currency": info.currency},
+            }
+        )
+
+    @extend_schema(request=None, responses={202: SyncRunSerializer, 409: OpenApiResponse(ErrorSerializer)})
+    @action(detail=True, methods=["post"])
+    def sync(self, request, pk=None):
+        """Queue a history sync now; answers the queued run (an already queued run is reused)."""
+        from .tasks import start_sync  # the sync service imports Celery; keep it off import time
+
+        account = self.get_object()
+        if account.status == ProviderAccount.Status.DISABLED:
+            raise Conflict("This account is disabled; enable it before syncing.")
+        run = start_sync(account, SyncRun.Trigger.API)
+        audit.record(self.tenant, request, "sync.start", run, account=account.pk)
+        return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SyncRunViewSet(TenantScopedReadOnlyViewSet):
+    queryset = SyncRun.objects.all()
+    serializer_class = SyncRunSerializer
+    filterset_class = SyncRunFilter
+
+
+class SubaccountViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantScopedViewSet
+):
+    """Subaccounts are provider accounts with a parent; creating or changing one goes
+    through the provider (where the adapter supports it) and then the subaccount importer."""
+
+    queryset = ProviderAccount.objects.all()
+    serializer_class = SubaccountSerializer
+    filterset_class = SubaccountFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    extra_error_statuses = {"create": [422], "partial_update": [422]}
+
+    def safely_get_queryset(self, queryset):
+        return queryset.filter(parent__isnull=False).select_related("parent")
+
+    @extend_schema(responses={201: SubaccountSerializer, 422: ERROR_422})
+    def create(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        parent: ProviderAccount = serializer.validated_data["parent"]
+        require_capability(parent, Capability.CREATE_SUBACCOUNT, "creating subaccounts")
+        with provider_errors(), open_adapter(parent) as adapter:
+            record = adapter.create_subaccount(
+                serializer.validated_data["name"], serializer.validated_data.get("usage_limit")
+            )
+        upsert_subaccounts(parent, [record])
+        child = parent.subaccounts.get(remote_account_id=record.remote_id)
+        audit.record(self.tenant, request, "subaccount.create", child, parent=parent.pk)
+        return Response(self.get_serializer(child).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SubaccountSerializer, responses={200: SubaccountSerializer, 422: ERROR_422})
+    def partial_update(self, request, pk=None):
+        child = self.get_object()
+        serializer = self.get_serializer(child, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        parent = child.parent
+        require_capability(parent, Capability.UPDATE_SUBACCOUNT, "changing subaccounts")
+        changes = {k: v for k, v in serializer.validated_data.items() if k in ("name", "usage_limit")}
+        if "usage_limit" in changes and changes["usage_limit"] is None:
+            changes["usage_limit"] = ""  # the adapter contract: "" clears the limit
+        with provider_errors(), open_adapter(parent) as adapter:
+            record = adapter.update_subaccount(child.remote_account_id, **changes)
+        upsert_subaccounts(parent, [record])
+        child.refresh_from_db()
+        audit.record(self.tenant, request, "subaccount.update", child, fields=sorted(changes))
+        return Response(self.get_serializer(child).data)
+
+
+class WebhookEventViewSet(TenantScopedReadOnlyViewSet):
+    """Webhooks received from the providers, as stored before they were applied."""
+
+    queryset = WebhookEvent.objects.all()
+    serializer_class = WebhookEventSerializer
+    filterset_class = WebhookEventFilter
+    cursor_ordering = ("-received_at", "-id")
+
+
+class ProviderLogViewSet(TenantScopedReadOnlyViewSet):
+    """Every HTTP exchange with a provider (redacted), for debugging."""
+
+    queryset = ProviderLog.objects.all()
+    serializer_class = ProviderLogSerializer
+    filterset_class = ProviderLogFilter

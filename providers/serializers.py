@@ -1,0 +1,234 @@
+"""API shapes of provider accounts and what happens around them. Credentials are
+write-only: validated against the adapter's accepted shapes, encrypted, never returned."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .adapters import NotSupported, adapter_class
+from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def validate_currency(value: str) -> str:
+    value = (value or "").upper()
+    if value and not CURRENCY.match(value):
+        raise serializers.ValidationError("An ISO 4217 code of three letters, e.g. SEK.")
+    return value
+
+
+class ProviderAccountSerializer(serializers.ModelSerializer):
+    provider = serializers.ChoiceField(choices=Provider.choices)
+    credentials = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        write_only=True,
+        required=False,
+        help_text='Shapes: 46elks and Sipcentric {"username","password"}; Callr {"api_key"} or '
+        '{"login","password"}; jambonz {"api_key","account_sid"}. Required on create; never returned.',
+    )
+    webhook_urls = serializers.SerializerMethodField()
+    capabilities = serializers.SerializerMethodField()
+    usage_limit = serializers.DecimalField(
+        max_digits=18, decimal_places=4, min_value=Decimal("0"), allow_null=True, required=False
+    )
+    currency = serializers.CharField(
+        max_length=3, required=False, allow_blank=True, validators=[validate_currency]
+    )
+    sync_interval = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+    send_rate = serializers.FloatField(min_value=0.01, max_value=1000, required=False)
+
+    class Meta:
+        model = ProviderAccount
+        fields = [
+            "id",
+            "provider",
+            "name",
+            "base_url",
+            "credentials",
+            "webhook_urls",
+            "capabilities",
+            "status",
+            "sync_enabled",
+            "last_synced_at",
+            "last_error",
+            "parent",
+            "remote_account_id",
+            "usage",
+            "usage_limit",
+            "currency",
+            "sync_interval",
+            "send_rate",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "last_synced_at",
+            "last_error",
+            "parent",
+            "remote_account_id",
+            "usage",
+            "created_at",
+        ]
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string", "format": "uri"}})
+    def get_webhook_urls(self, account: ProviderAccount) -> dict[str, str]:
+        return account.webhook_urls
+
+    def get_capabilities(self, account: ProviderAccount) -> list[str]:
+        return sorted(str(c) for c in account.capabilities)
+
+    def validate(self, attrs):
+        provider = attrs.get("provider", getattr(self.instance, "provider", None))
+        if self.instance is not None and provider != self.instance.provider:
+            raise serializers.ValidationError({"provider": ["The provider of an account cannot change."]})
+        credentials = attrs.get("credentials")
+        if credentials is None and self.instance is None:
+            raise serializers.ValidationError({"credentials": ["This field is required."]})
+        if credentials is not None:
+            try:
+                attrs["credentials"] = adapter_class(provider).validate_credentials(credentials)
+            except (ValueError, NotSupported) as exc:
+                raise serializers.ValidationError({"credentials": [str(exc)]}) from exc
+        return attrs
+
+    def create(self, validated_data):
+        credentials = validated_data.pop("credentials")
+        account = ProviderAccount(**validated_data)
+        account.set_credentials(credentials)
+        account.save()
+        return account
+
+    def update(self, account, validated_data):
+        credentials = validated_data.pop("credentials", None)
+        for key, value in validated_data.items():
+            setattr(account, key, value)
+        if credentials is not None:
+            account.set_credentials(credentials)
+        account.save()
+        return account
+
+
+class CredentialCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    account = serializers.DictField(
+        help_text="The provider's view of the account: remote_id, name, currency."
+    )
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "account",
+            "status",
+            "trigger",
+            "resources",
+            "progress",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "error",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_progress(self, run: SyncRun) -> dict:
+        return run.progress
+
+
+class SubaccountSerializer(serializers.ModelSerializer):
+    parent = serializers.PrimaryKeyRelatedField(
+        queryset=ProviderAccount.objects.none(), help_text="The root provider account."
+    )
+    name = serializers.CharField(max_length=120)
+    usage_limit = serializers.DecimalField(
+        max_digits=18, decimal_places=4, min_value=Decimal("0"), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = [
+            "id",
+            "parent",
+            "provider",
+            "name",
+            "remote_account_id",
+            "status",
+            "usage",
+            "usage_limit",
+            "currency",
+            "sync_enabled",
+            "last_synced_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "provider",
+            "remote_account_id",
+            "status",
+            "usage",
+            "currency",
+            "sync_enabled",
+            "last_synced_at",
+            "created_at",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        tenant = self.context.get("tenant")
+        if "parent" in self.fields and tenant is not None:
+            # Only the caller's own root accounts may be parents.
+            self.fields["parent"].queryset = ProviderAccount.objects.for_tenant(tenant).filter(
+                parent__isnull=True
+            )
+        if self.instance is not None:  # a subaccount never moves to another parent
+            self.fields["parent"].read_only = True
+
+
+class WebhookEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEvent
+        fields = [
+            "id",
+            "account",
+            "provider",
+            "kind",
+            "event_key",
+            "method",
+            "query",
+            "body",
+            "status",
+            "received_at",
+            "applied_at",
+            "attempts",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class ProviderLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProviderLog
+        fields = [
+            "id",
+            "account",
+            "method",
+            "url",
+            "status",
+            "duration_ms",
+            "request_body",
+            "response_body",
+            "error",
+            "created_at",
+        ]
+        read_only_fields = fields
