@@ -485,10 +485,10 @@ class CallrAdapter(Adapter):
         inbound = direction == Direction.INBOUND
         debit = raw.get("billing_customer_debit_eur")
         return RemoteCall(
-            remote_id=str(raw.get("callid") or ""),
+            remote_id="" if raw.get("callid") is None else str(raw["callid"]),
             direction=direction,
             from_number=str(raw.get("cli_number") or ""),
-            to_number=str(raw.get("did_intl_number") if inbound else raw.get("number") or ""),
+            to_number=str(raw.get("did_intl_number" if inbound else "number") or ""),
             state=state,
             raw_state=raw_state,
             created_at=start,
