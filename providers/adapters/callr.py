@@ -344,7 +344,7 @@ class CallrAdapter(Adapter):
         # forward
         lo, win = state["lo"], state["win"]
         if not state.get("until"):  # a new incremental run: one window for the whole gap if it fits
-            win = max(win, now - lo)
+            win = max(win, min(self.MAX_WINDOW, now - lo))
         until = state.get("until") or now
         hi = min(until, lo + win)
         items, hi = self._fetch_window(fetch, lo, hi, forward=True)
