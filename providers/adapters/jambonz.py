@@ -88,7 +88,8 @@ _SECRET_KEY = re.compile(r"secret|password|token", re.IGNORECASE)
 
 
 def _utc_iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Milliseconds, so a window ending "now" does not cut off the current second.
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _time(value: Any) -> datetime | None:

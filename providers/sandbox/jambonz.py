@@ -108,6 +108,11 @@ class JambonzSim(ProviderSim):
         state.setdefault("counter", 0)
         if not account.webhook_secret:
             account.webhook_secret = "wh_secret_" + _uuid(account.rng("secret")).replace("-", "")[:22]
+        parent = account.parent.state if account.parent else {}
+        if self.account_sid(account) in parent.get("accounts", {}):
+            # A key made through POST /ApiKeys: the account already exists at the provider.
+            state["service_provider_sid"] = parent["service_provider_sid"]
+            state["accounts"] = parent["accounts"]
         rng = account.rng("account")
         created = account.anchor - CALL_SPAN - timedelta(days=rng.randint(1, 300))
         own = {

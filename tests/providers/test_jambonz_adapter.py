@@ -648,12 +648,12 @@ def test_backfill_pins_the_window_end_and_walks_page_numbers_then_restarts_with_
     assert [p.done for p in pages] == [False, False, True]
     assert [len(p.items) for p in pages] == [2, 2, 1]
     ends = {r.url.params["end"] for r in recorder.requests}
-    assert ends == {"2024-03-10T12:00:00Z"}
+    assert ends == {"2024-03-10T12:00:00.000Z"}
     assert all("start" not in r.url.params for r in recorder.requests)
-    assert json.loads(pages[-1].cursor) == {"start": "2024-03-08T12:00:00Z"}
+    assert json.loads(pages[-1].cursor) == {"start": "2024-03-08T12:00:00.000Z"}
     adapter.list_calls(pages[-1].cursor)
-    assert recorder.requests[-1].url.params["start"] == "2024-03-08T12:00:00Z"
-    assert recorder.requests[-1].url.params["end"] == "2024-03-10T12:05:00Z"
+    assert recorder.requests[-1].url.params["start"] == "2024-03-08T12:00:00.000Z"
+    assert recorder.requests[-1].url.params["end"] == "2024-03-10T12:05:00.000Z"
     assert recorder.requests[-1].url.params["page"] == "1"
 
 
