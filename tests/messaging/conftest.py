@@ -18,7 +18,9 @@ from providers.models import ProviderAccount
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def make_account(tenant, name: str = "Elks", parent: ProviderAccount | None = None, **fields) -> ProviderAccount:
+def make_account(
+    tenant, name: str = "Elks", parent: ProviderAccount | None = None, **fields
+) -> ProviderAccount:
     account = ProviderAccount(tenant=tenant, provider="46elks", name=name, parent=parent, **fields)
     account.set_credentials({"username": f"u-{name}", "password": "p"})
     account.save()
@@ -84,7 +86,9 @@ def recount(tenant) -> dict[tuple, tuple]:
         Message.objects.for_tenant(tenant)
         .annotate(day=TruncDate("created_at", tzinfo=ZoneInfo(tenant.timezone)))
         .values("provider_account_id", "subaccount_id", "kind", "direction", "day", "currency")
-        .annotate(n=Count("id"), parts_sum=Coalesce(Sum("parts"), 0), cost_sum=Coalesce(Sum("cost"), Decimal(0)))
+        .annotate(
+            n=Count("id"), parts_sum=Coalesce(Sum("parts"), 0), cost_sum=Coalesce(Sum("cost"), Decimal(0))
+        )
     )
     return {
         (r["provider_account_id"], r["subaccount_id"], r["kind"], r["direction"], r["day"], r["currency"]): (
