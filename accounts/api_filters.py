@@ -53,6 +53,7 @@ class TenantChoiceFilter(django_filters.ModelChoiceFilter):
     tenant_scoped = True
 
     def __init__(self, model: type[Model] | str, *, scope: dict | None = None, **kwargs):
+        self.model_ref = model  # the isolation tests feed it a foreign tenant's row
         kwargs.setdefault("queryset", tenant_choices(model, **(scope or {})))
         super().__init__(**kwargs)
 
