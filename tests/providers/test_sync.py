@@ -11,7 +11,10 @@ from providers.adapters.records import Capability
 from providers.locks import sync_lock
 from providers.models import ProviderAccount, SyncRun
 from providers.sync import ALREADY_RUNNING, NO_IMPORTER, run_sync
-from tests.providers.test_sync_fakes import PASSWORD, make_account, registry, world  # noqa: F401
+from tests.providers import test_sync_fakes as fakes
+from tests.providers.test_sync_fakes import PASSWORD, make_account
+
+registry, world = fakes.registry, fakes.world
 
 
 def new_run(account: ProviderAccount) -> SyncRun:
@@ -72,7 +75,7 @@ def test_sync_resumes_from_the_cursor_after_a_failure_mid_history(account, world
     rerun = run_sync(new_run(account))
 
     assert rerun.status == SyncRun.Status.SUCCEEDED
-    assert ("messages", "20") == next(f for f in world.fetches if f[0] == "messages")
+    assert next(f for f in world.fetches if f[0] == "messages") == ("messages", "20")
     assert sorted(world.imported["messages"]) == sorted(f"messages-{i}" for i in range(50))
 
 
@@ -217,9 +220,11 @@ def test_a_root_sync_queues_syncs_of_its_subaccounts(tenant_a, world, django_cap
     sub = make_account(tenant_a, "Sub", parent=root, remote_account_id="s1")
     make_account(tenant_a, "Off", parent=root, remote_account_id="s2", sync_enabled=False)
 
-    with mock.patch("providers.tasks.sync_account.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            run_sync(new_run(root))
+    with (
+        mock.patch("providers.tasks.sync_account.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        run_sync(new_run(root))
 
     queued = SyncRun.objects.get(account=sub)
     assert queued.status == SyncRun.Status.QUEUED

@@ -43,10 +43,9 @@ class FakeAdapter(Adapter):
         self.world.fetches.append((resource, cursor))
         start = int(cursor or 0)
         fault = self.world.faults.get(resource)
-        if fault and start >= fault[0] * PAGE_SIZE:
-            if fault[2] is None or fault[2] > 0:
-                self.world.faults[resource] = (fault[0], fault[1], None if fault[2] is None else fault[2] - 1)
-                raise fault[1]
+        if fault and start >= fault[0] * PAGE_SIZE and (fault[2] is None or fault[2] > 0):
+            self.world.faults[resource] = (fault[0], fault[1], None if fault[2] is None else fault[2] - 1)
+            raise fault[1]
         size = self.world.sizes.get(resource, 25)
         end = min(start + PAGE_SIZE, size)
         items = [Item(f"{resource}-{i}") for i in range(start, end)]
