@@ -16,7 +16,7 @@ from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEven
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
-def validate_currency(value: str) -> str:
+def normalize_currency(value: str) -> str:
     value = (value or "").upper()
     if value and not CURRENCY.match(value):
         raise serializers.ValidationError("An ISO 4217 code of three letters, e.g. SEK.")
@@ -37,9 +37,7 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
     usage_limit = serializers.DecimalField(
         max_digits=18, decimal_places=4, min_value=Decimal("0"), allow_null=True, required=False
     )
-    currency = serializers.CharField(
-        max_length=3, required=False, allow_blank=True, validators=[validate_currency]
-    )
+    currency = serializers.CharField(max_length=3, required=False, allow_blank=True)
     sync_interval = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
     send_rate = serializers.FloatField(min_value=0.01, max_value=1000, required=False)
 
@@ -83,6 +81,9 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
 
     def get_capabilities(self, account: ProviderAccount) -> list[str]:
         return sorted(str(c) for c in account.capabilities)
+
+    def validate_currency(self, value: str) -> str:
+        return normalize_currency(value)
 
     def validate(self, attrs):
         provider = attrs.get("provider", getattr(self.instance, "provider", None))
