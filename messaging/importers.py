@@ -49,6 +49,19 @@ RECONCILE_WINDOW_SECONDS = 600
 MAX_MEDIA_BYTES = 25 * 1024 * 1024
 
 
+def _other_columns(model, covered: set[str]) -> tuple[str, list]:
+    """(", col, col", [value, …]) for the columns a raw insert does not name: their model
+    defaults, so a field added later (Django defaults live in Python, not in the table)
+    cannot break the importer."""
+    columns, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.column in covered or (field.null and not field.has_default()):
+            continue
+        columns.append(field.column)
+        values.append(field.get_db_prep_save(field.get_default(), connection))
+    return "".join(f", {c}" for c in columns), values
+
+
 def _rank_sql(expr: str) -> str:
     whens = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items())
     return f"(CASE {expr} {whens} ELSE 0 END)"
@@ -322,24 +335,28 @@ def _insert_or_update(
         ]
     number_table = Message._meta.get_field("number").related_model._meta.db_table
     assignments = _message_assignments()
+    fixed = "tenant_id, provider_account_id, number_id, cost_estimated, updated_at"
+    covered = {c.strip() for c in f"{fixed}, {_INSERT_COLUMNS}".split(",")}
+    other_columns, other_values = _other_columns(Message, covered)
+    other_sql = "".join(", %s" for _ in other_values)
     sql = f"""
-        INSERT INTO {MESSAGE_TABLE} AS m (
-            tenant_id, provider_account_id, number_id, cost_estimated, updated_at, send_attempts,
-            {_INSERT_COLUMNS})
+        INSERT INTO {MESSAGE_TABLE} AS m ({fixed}, {_INSERT_COLUMNS}{other_columns})
         SELECT %s, %s,
             -- our number: the receiving end of an inbound message, the sending end of an outbound one
             (SELECT p.id FROM {number_table} p
              WHERE p.tenant_id = %s
                AND p.number = CASE WHEN v.direction = 'inbound' THEN v.to_number ELSE v.from_number END
              ORDER BY (p.provider_account_id = %s) DESC, p.active DESC, p.id LIMIT 1),
-            false, now(), 0, {_INSERT_COLUMNS}
+            false, now(), {_INSERT_COLUMNS}{other_sql}
         FROM (VALUES {", ".join([_VALUE_ROW] * len(page))}) AS v({_INSERT_COLUMNS})
         ON CONFLICT (provider_account_id, remote_id) WHERE NOT (remote_id = '') DO UPDATE SET
             {_set_clause(assignments)}
         RETURNING {_COUNTED}, (m.xmax = 0) AS inserted
     """  # noqa: S608 - table names are ours, values are parameters
     tenant_id = provider_account.tenant_id
-    cursor.execute(sql, [tenant_id, provider_account.pk, tenant_id, provider_account.pk, *params])
+    cursor.execute(
+        sql, [tenant_id, provider_account.pk, tenant_id, provider_account.pk, *other_values, *params]
+    )
     return [(_Counted(*row[:-1]), row[-1]) for row in cursor.fetchall()]
 
 
@@ -424,18 +441,20 @@ def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMe
             _json(asdict(media)),
         ]
     values = ", ".join(["(%s, %s, %s, %s::bigint, %s, %s::jsonb)"] * len(items))
+    covered = {"tenant_id", "message_id", "remote_id", "digest", "size", "content_type", "created_at", "raw"}
+    other_columns, other_values = _other_columns(MessageMedia, covered)  # file, fetch_status …
+    other_sql = "".join(", %s" for _ in other_values)
     cursor.execute(
         f"""
-        INSERT INTO {MEDIA_TABLE} (tenant_id, message_id, remote_id, digest, size, content_type, file,
-                                   fetch_status, fetch_error, fetch_attempts, created_at, raw)
-        SELECT m.tenant_id, m.id, v.remote_id, v.digest, v.size, v.content_type, '',
-               'pending', '', 0, now(), v.raw
+        INSERT INTO {MEDIA_TABLE} (tenant_id, message_id, remote_id, digest, size, content_type,
+                                   created_at, raw{other_columns})
+        SELECT m.tenant_id, m.id, v.remote_id, v.digest, v.size, v.content_type, now(), v.raw{other_sql}
         FROM (VALUES {values}) AS v(message_remote_id, remote_id, digest, size, content_type, raw)
         JOIN {MESSAGE_TABLE} m ON m.provider_account_id = %s AND m.remote_id = v.message_remote_id
         ON CONFLICT (message_id, remote_id) DO NOTHING
         RETURNING id
         """,  # noqa: S608
-        [*params, provider_account.pk],
+        [*other_values, *params, provider_account.pk],
     )
     return [row[0] for row in cursor.fetchall()]
 
