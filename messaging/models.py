@@ -4,6 +4,7 @@ last seen by a sync, a webhook or our own send. Rows are written by `messaging.i
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -98,6 +99,20 @@ class Message(TenantOwnedModel):
     send_attempts = models.PositiveSmallIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True)
+    # Our sends only (messaging.services): what the send needs later and what it took.
+    billing_reservation = models.JSONField(
+        null=True, blank=True, help_text="billing.limits Reservation, until the send settles or fails."
+    )
+    request_hash = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the send request, to tell a replay from a conflict."
+    )
+    media_urls = models.JSONField(default=list, blank=True, help_text="MMS images to send.")
+    bulk_send = models.ForeignKey(
+        "BulkSend", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -133,10 +148,70 @@ class Message(TenantOwnedModel):
                 condition=models.Q(remote_id=""),
                 name="message_unmatched",
             ),
+            # The sweeper's scan: our sends still queued, oldest first (tiny: most rows are not).
+            models.Index(
+                fields=["tenant", "last_attempt_at"],
+                condition=models.Q(status="queued", direction="outbound"),
+                name="message_queued_sends",
+            ),
+            models.Index(
+                fields=["tenant", "bulk_send"],
+                condition=models.Q(bulk_send__isnull=False),
+                name="message_tenant_bulk",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.from_number} → {self.to_number} ({self.status})"
+
+
+class BulkSend(TenantOwnedModel):
+    """One message to many recipients (a list or a CSV upload): one Message per valid
+    recipient, the invalid rows kept with their line and reason."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="bulk_sends")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    from_number = models.CharField(max_length=32)
+    body = models.TextField()
+    idempotency_key = models.CharField(max_length=128, help_text="Derives each message's key.")
+    total = models.PositiveIntegerField(default=0, help_text="Rows submitted.")
+    queued = models.PositiveIntegerField(default=0, help_text="Messages created.")
+    invalid_rows = models.JSONField(default=list, blank=True, help_text='[{"line", "value", "reason"}]')
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="bulksend_unique_idempotency")
+        ]
+        indexes = [models.Index(fields=["tenant", "-created_at", "-id"], name="bulksend_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"Bulk send #{self.pk} ({self.queued}/{self.total})"
+
+    @property
+    def progress(self) -> dict[str, int]:
+        """Counts of this bulk's messages by stage, for the UI and the API."""
+        counts = dict(
+            self.messages.values_list("status").annotate(n=models.Count("id")).values_list("status", "n")
+        )
+        sent = counts.get(Status.SENT, 0)
+        delivered = counts.get(Status.DELIVERED, 0)
+        failed = counts.get(Status.FAILED, 0)
+        unknown = counts.get(Status.UNKNOWN, 0)
+        pending = sum(counts.values()) - sent - delivered - failed - unknown
+        return {
+            "total": self.queued,
+            "pending": pending,
+            "sent": sent,
+            "delivered": delivered,
+            "failed": failed,
+            "unknown": unknown,
+            "done": pending == 0,
+        }
 
 
 def media_upload_to(instance: MessageMedia, filename: str) -> str:

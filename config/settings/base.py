@@ -162,6 +162,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "providers.tasks.prune_provider_logs",
         "schedule": crontab(hour=3, minute=17),
     },
+    "sweep-queued-messages": {"task": "messaging.tasks.sweep_queued", "schedule": 120.0},
 }
 
 # --- REST API -----------------------------------------------------------------------
@@ -202,6 +203,8 @@ PROVIDER_LOG_RETENTION_DAYS = env.int("PROVIDER_LOG_RETENTION_DAYS", default=14)
 PROVIDER_LOG_ENABLED = env.bool("PROVIDER_LOG_ENABLED", default=True)
 # Base URL of the local provider sandbox; the demo's accounts point at it.
 SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8025").rstrip("/")
+# Longest SMS we send, in parts (160/153 GSM-7 characters, 70/67 UCS-2 per part).
+SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=6)
 
 LOGGING = {
     "version": 1,
