@@ -6,10 +6,12 @@ operators may enter any tenant, with owner rights.
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest
+from django.utils import timezone
 
 from .models import ROLE_SCOPES, Membership, Role, Tenant
 
@@ -52,7 +54,10 @@ class TenantMiddleware:
     def __call__(self, request: HttpRequest):
         request.tenant = None
         request.tenant_access = None
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
         slug = view_kwargs.pop("tenant_slug", None)
@@ -63,6 +68,8 @@ class TenantMiddleware:
         access = tenant_access_for(request.user, slug)
         request.tenant = access.tenant
         request.tenant_access = access
+        # Times on tenant pages are shown in the tenant's zone (stored as aware UTC).
+        timezone.activate(zoneinfo.ZoneInfo(access.tenant.timezone))
         return None
 
 

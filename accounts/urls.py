@@ -13,7 +13,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
 
-# Mounted under /t/<tenant_slug>/ by config.urls.
+# Mounted under /t/<tenant_slug>/ by config.urls. The overview ("tenant-home") lives in
+# billing.urls: it reads rollups and balances, which this bottom layer may not import.
 tenant_urlpatterns = [
-    path("", views.tenant_home, name="tenant-home"),
+    path("settings/api-keys/", views.api_keys, name="api-keys"),
+    path("settings/api-keys/new/", views.api_key_create, name="api-key-create"),
+    path("settings/api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("settings/members/", views.members, name="members"),
 ]

@@ -1,9 +1,110 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+"""Dashboard views of the accounts app (tenant switcher, API keys, members) and the small
+helpers every dashboard view module builds on: tenant-scoped lookups, keyset pages, htmx."""
 
+from __future__ import annotations
+
+import base64
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from . import audit
+from .models import ApiKey, Membership, Scope
+from .permissions import scope_required
 from .tenancy import tenants_for
 
+PAGE_SIZE = 50
 
+
+# -- helpers for every dashboard view -------------------------------------------------------
+def tenant_qs(request: HttpRequest, model: type[Model]) -> QuerySet:
+    """The only way a dashboard view reads tenant rows: scoped to request.tenant."""
+    return model.objects.for_tenant(request.tenant)
+
+
+def tenant_object_or_404(request: HttpRequest, model_or_qs: type[Model] | QuerySet, **lookup: Any) -> Any:
+    """Another tenant's object is a 404, never a 403: its existence is not revealed."""
+    qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs.objects.all()
+    return get_object_or_404(qs.filter(tenant_id=request.tenant.pk), **lookup)
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@dataclass
+class KeysetPage:
+    items: list
+    next_cursor: str | None
+
+
+def _encode_cursor(moment: datetime, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{pk}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(raw: str) -> tuple[datetime, int] | None:
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+        stamp, pk = text.rsplit("|", 1)
+        moment = parse_datetime(stamp)
+        return (moment, int(pk)) if moment else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def keyset_page(qs: QuerySet, cursor: str | None, *, field: str = "created_at", size: int = PAGE_SIZE):
+    """Newest first on (field, id) without OFFSET or COUNT(*): one index range scan per page."""
+    qs = qs.order_by(f"-{field}", "-id")
+    position = _decode_cursor(cursor) if cursor else None
+    if position is not None:
+        moment, pk = position
+        qs = qs.filter(Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "id__lt": pk}))
+    rows = list(qs[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = _encode_cursor(getattr(rows[-1], field), rows[-1].pk) if more and rows else None
+    return KeysetPage(rows, next_cursor)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
+    """A streamed CSV: rows are produced while the client reads, never all in memory."""
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def query_without(request: HttpRequest, *names: str) -> str:
+    """The current query string minus some keys (for "Older →" and export links)."""
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+# -- tenant switcher ----------------------------------------------------------------------------
 @login_required
 def home(request):
     """The tenant switcher: straight into the only tenant, a chooser for several."""
@@ -13,5 +114,52 @@ def home(request):
     return render(request, "accounts/choose_tenant.html", {"tenants": tenants})
 
 
-def tenant_home(request):
-    return render(request, "accounts/tenant_home.html", {})
+# -- settings: API keys and members -------------------------------------------------------------
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Where the key is used, e.g. “CRM sync”.")
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[Scope.READ],
+        help_text="read lists data; send sends messages and places calls; manage changes settings.",
+    )
+
+
+def api_keys(request):
+    keys = tenant_qs(request, ApiKey).select_related("created_by")
+    form = ApiKeyForm()
+    return render(request, "accounts/api_keys.html", {"keys": keys, "form": form, "secret": None})
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def api_key_create(request):
+    form = ApiKeyForm(request.POST)
+    secret = None
+    if form.is_valid():
+        key, secret = ApiKey.issue(
+            request.tenant, form.cleaned_data["name"], form.cleaned_data["scopes"], created_by=request.user
+        )
+        audit.record(request.tenant, request.user, "api_key.create", key, scopes=key.scopes)
+        form = ApiKeyForm()
+    keys = tenant_qs(request, ApiKey).select_related("created_by")
+    # The secret is rendered once in this response and never stored in clear.
+    status = 200 if secret or not form.errors else 400
+    return render(
+        request, "accounts/api_keys.html", {"keys": keys, "form": form, "secret": secret}, status=status
+    )
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def api_key_revoke(request, pk: int):
+    key = tenant_object_or_404(request, ApiKey, pk=pk)
+    key.revoke()
+    audit.record(request.tenant, request.user, "api_key.revoke", key)
+    messages.success(request, f"Revoked {key.name}.")
+    return redirect("api-keys", tenant_slug=request.tenant.slug)
+
+
+def members(request):
+    rows = Membership.objects.filter(tenant=request.tenant).select_related("user").order_by("user__email")
+    return render(request, "accounts/members.html", {"memberships": rows})

@@ -7,6 +7,11 @@ from accounts.urls import tenant_urlpatterns
 from .api import router
 
 tenant_patterns = [
+    path("", include("billing.urls")),
+    path("", include("providers.dashboard_urls")),
+    path("messages/", include("messaging.urls")),
+    path("calls/", include("calls.urls")),
+    path("numbers/", include("numbers.urls")),
     *tenant_urlpatterns,
 ]
 

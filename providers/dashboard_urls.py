@@ -1,0 +1,20 @@
+"""Dashboard routes of the providers app, mounted under /t/<tenant_slug>/ by config.urls
+(providers/urls.py holds the webhook receivers)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("providers/", views.account_list, name="provider-accounts"),
+    path("providers/connect/", views.account_connect, name="provider-connect"),
+    path("providers/<int:pk>/", views.account_detail, name="provider-account"),
+    path("providers/<int:pk>/test/", views.account_test, name="provider-test"),
+    path("providers/<int:pk>/sync/", views.account_sync, name="provider-sync"),
+    path("syncs/", views.sync_runs, name="sync-runs"),
+    path("syncs/<int:pk>/", views.sync_run, name="sync-run"),
+    path("debug/logs/", views.log_list, name="provider-logs"),
+    path("debug/logs/<int:pk>/", views.log_detail, name="provider-log"),
+    path("debug/webhooks/", views.webhook_list, name="webhook-events"),
+    path("debug/webhooks/<int:pk>/", views.webhook_detail, name="webhook-event"),
+]

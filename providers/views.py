@@ -1,0 +1,259 @@
+"""Dashboard pages of provider accounts: list, connect, credential check, sync now with a
+live progress page, webhook URLs, subaccounts, the provider HTTP log and received webhooks."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import audit
+from accounts.models import Scope
+from accounts.permissions import scope_required
+from accounts.views import is_htmx, keyset_page, query_without, tenant_object_or_404, tenant_qs
+
+from .adapters import RESOURCES, NotSupported, ProviderError, adapter_class
+from .adapters.records import Capability
+from .connect import open_adapter
+from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+
+# Every credential key any provider accepts, with its label; the form shows those of the
+# chosen provider (static/js/connect.js) and the adapter validates the shape.
+CREDENTIAL_FIELDS = {
+    "username": "Username / API user",
+    "password": "Password / API password",
+    "api_key": "API key",
+    "login": "Login",
+    "account_sid": "Account SID",
+}
+
+
+def credential_keys(provider: str) -> list[str]:
+    keys: list[str] = []
+    for shape in adapter_class(provider).credential_shapes:
+        keys += [k for k in shape if k not in keys]
+    return keys
+
+
+class ConnectForm(forms.Form):
+    provider = forms.ChoiceField(choices=Provider.choices)
+    name = forms.CharField(max_length=120, help_text="How this account appears in Switchboard.")
+    base_url = forms.URLField(
+        required=False,
+        label="Base URL",
+        help_text="Leave empty for the provider's real API (required for jambonz).",
+    )
+    username = forms.CharField(required=False, label=CREDENTIAL_FIELDS["username"])
+    password = forms.CharField(
+        required=False, label=CREDENTIAL_FIELDS["password"], widget=forms.PasswordInput
+    )
+    api_key = forms.CharField(required=False, label=CREDENTIAL_FIELDS["api_key"], widget=forms.PasswordInput)
+    login = forms.CharField(required=False, label=CREDENTIAL_FIELDS["login"])
+    account_sid = forms.CharField(required=False, label=CREDENTIAL_FIELDS["account_sid"])
+
+    def clean(self):
+        data = super().clean()
+        provider = data.get("provider")
+        if not provider:
+            return data
+        given = {k: data.get(k) or "" for k in CREDENTIAL_FIELDS if k in credential_keys(provider)}
+        try:
+            data["credentials"] = adapter_class(provider).validate_credentials(given)
+        except (ValueError, NotSupported) as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if provider == "jambonz" and not data.get("base_url"):
+            self.add_error("base_url", "jambonz is self-hosted: enter your server's API URL.")
+        return data
+
+
+def _accounts_context(request) -> dict:
+    return {
+        "providers": [
+            {"code": code, "name": label, "keys": credential_keys(code)} for code, label in Provider.choices
+        ],
+    }
+
+
+def account_list(request):
+    accounts = (
+        tenant_qs(request, ProviderAccount)
+        .filter(parent__isnull=True)
+        .prefetch_related("subaccounts")
+        .order_by("name")
+    )
+    last_runs = {
+        r.account_id: r
+        for r in tenant_qs(request, SyncRun).order_by("account_id", "-created_at").distinct("account_id")
+    }
+    rows = [{"account": a, "last_run": last_runs.get(a.pk)} for a in accounts]
+    return render(request, "providers/account_list.html", {"rows": rows})
+
+
+@scope_required(Scope.MANAGE)
+def account_connect(request):
+    form = ConnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        account = ProviderAccount(
+            tenant=request.tenant, provider=data["provider"], name=data["name"], base_url=data["base_url"]
+        )
+        account.set_credentials(data["credentials"])
+        account.save()
+        audit.record(
+            request.tenant, request.user, "provider_account.create", account, provider=account.provider
+        )
+        messages.success(request, f"Connected {account.name}. Test the credentials or run a first sync.")
+        return redirect("provider-account", tenant_slug=request.tenant.slug, pk=account.pk)
+    if form.is_bound:
+        # Secrets are never echoed back into the page, even on a failed submit.
+        for key in CREDENTIAL_FIELDS:
+            form.data = form.data.copy()
+            form.data.pop(key, None)
+    status = 400 if form.errors else 200
+    return render(
+        request, "providers/account_connect.html", {"form": form, **_accounts_context(request)}, status=status
+    )
+
+
+def account_detail(request, pk: int):
+    account = tenant_object_or_404(request, ProviderAccount.objects.select_related("parent"), pk=pk)
+    return render(
+        request,
+        "providers/account_detail.html",
+        {
+            "account": account,
+            "capabilities": sorted(str(c) for c in account.capabilities),
+            "webhook_urls": account.webhook_urls,
+            "subaccounts": account.subaccounts.filter(tenant_id=request.tenant.pk).order_by("name"),
+            "runs": tenant_qs(request, SyncRun).filter(account=account)[:10],
+            "has_balance": account.can(Capability.BALANCE),
+        },
+    )
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def account_test(request, pk: int):
+    """Check the stored credentials against the provider (an htmx fragment)."""
+    account = tenant_object_or_404(request, ProviderAccount, pk=pk)
+    result: dict = {"ok": False}
+    try:
+        with open_adapter(account) as adapter:
+            info = adapter.check_credentials()
+        result = {"ok": True, "info": info}
+    except ProviderError as exc:
+        result["error"] = exc.message
+    template = "providers/_credential_check.html"
+    if not is_htmx(request):
+        if result["ok"]:
+            messages.success(request, "Credentials work.")
+        else:
+            messages.error(request, f"Credential check failed: {result['error']}")
+        return redirect("provider-account", tenant_slug=request.tenant.slug, pk=account.pk)
+    return render(request, template, {"result": result, "account": account})
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def account_sync(request, pk: int):
+    from .tasks import start_sync  # imports Celery; keep it off import time
+
+    account = tenant_object_or_404(request, ProviderAccount, pk=pk)
+    if account.status == ProviderAccount.Status.DISABLED:
+        messages.error(request, "This account is disabled; enable it before syncing.")
+        return redirect("provider-account", tenant_slug=request.tenant.slug, pk=account.pk)
+    with transaction.atomic():
+        run = start_sync(account, SyncRun.Trigger.DASHBOARD)
+        audit.record(request.tenant, request.user, "sync.start", run, account=account.pk)
+    return redirect("sync-run", tenant_slug=request.tenant.slug, pk=run.pk)
+
+
+def _run_rows(run: SyncRun) -> list[dict]:
+    return [{"name": name, **run.resources.get(name, {"status": "waiting"})} for name in RESOURCES]
+
+
+def sync_run(request, pk: int):
+    run = tenant_object_or_404(request, SyncRun.objects.select_related("account"), pk=pk)
+    context = {
+        "run": run,
+        "rows": _run_rows(run),
+        "finished": run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED),
+    }
+    if is_htmx(request):
+        return render(request, "providers/_sync_run.html", context)
+    return render(request, "providers/sync_run.html", context)
+
+
+def sync_runs(request):
+    runs = tenant_qs(request, SyncRun).select_related("account")
+    if (account := request.GET.get("account", "")).isdigit():
+        runs = runs.filter(account_id=account)
+    page = keyset_page(runs, request.GET.get("before"))
+    return render(
+        request, "providers/sync_runs.html", {"page": page, "query": query_without(request, "before")}
+    )
+
+
+# -- debugging: HTTP log and received webhooks ----------------------------------------------------
+def _account_choices(request):
+    return tenant_qs(request, ProviderAccount).order_by("name").only("pk", "name", "provider")
+
+
+def log_list(request):
+    logs = tenant_qs(request, ProviderLog).select_related("account").defer("request_body", "response_body")
+    if (account := request.GET.get("account", "")).isdigit():
+        logs = logs.filter(account_id=account)
+    outcome = request.GET.get("outcome", "")
+    if outcome == "ok":
+        logs = logs.filter(status__gte=200, status__lt=400)
+    elif outcome == "client":
+        logs = logs.filter(status__gte=400, status__lt=500)
+    elif outcome == "server":
+        logs = logs.filter(status__gte=500)
+    elif outcome == "error":
+        logs = logs.filter(status__isnull=True)
+    page = keyset_page(logs, request.GET.get("before"))
+    return render(
+        request,
+        "providers/log_list.html",
+        {
+            "page": page,
+            "accounts": _account_choices(request),
+            "account": account,
+            "outcome": outcome,
+            "query": query_without(request, "before"),
+        },
+    )
+
+
+def log_detail(request, pk: int):
+    log = tenant_object_or_404(request, ProviderLog.objects.select_related("account"), pk=pk)
+    return render(request, "providers/log_detail.html", {"log": log})
+
+
+def webhook_list(request):
+    events = tenant_qs(request, WebhookEvent).select_related("account").defer("body", "headers")
+    if (account := request.GET.get("account", "")).isdigit():
+        events = events.filter(account_id=account)
+    if (status := request.GET.get("status", "")) in WebhookEvent.Status.values:
+        events = events.filter(status=status)
+    page = keyset_page(events, request.GET.get("before"), field="received_at")
+    return render(
+        request,
+        "providers/webhook_list.html",
+        {
+            "page": page,
+            "accounts": _account_choices(request),
+            "account": account,
+            "status": status,
+            "statuses": WebhookEvent.Status.choices,
+            "query": query_without(request, "before"),
+        },
+    )
+
+
+def webhook_detail(request, pk: int):
+    event = tenant_object_or_404(request, WebhookEvent.objects.select_related("account"), pk=pk)
+    return render(request, "providers/webhook_detail.html", {"event": event})
