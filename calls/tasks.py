@@ -42,3 +42,13 @@ def fetch_recording(self, recording_id: int) -> dict[str, Any]:
         services.record_fetch_failure(recording_id, exc.message, final=True)
         return {"recording": recording_id, "status": "failed"}
     return {"recording": recording_id, "status": "fetched"}
+
+
+# Routed to the "send" queue (calls.tasks.place_*). Redelivery after a killed worker is safe:
+# services.dial marks an interrupted attempt `unknown` instead of dialling again.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def place_call_task(self, call_id: int) -> dict[str, Any]:
+    outcome = services.dial(call_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.as_dict()
