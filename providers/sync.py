@@ -84,7 +84,9 @@ def _walk(
                 run.resources[resource] = state
                 if abort:
                     state.update(status="failed", error=abort)
-                elif not account.can(Capability(resource)):
+                elif not account.can(Capability(resource)) or (
+                    resource == "subaccounts" and account.parent_id
+                ):
                     state["status"] = "skipped"
                 else:
                     try:
