@@ -4,6 +4,7 @@ recordings, the tenant-checked audio stream, and placing a call."""
 from __future__ import annotations
 
 import re
+import uuid
 import zoneinfo
 from datetime import datetime, time, timedelta
 
@@ -15,6 +16,7 @@ from django.shortcuts import redirect, render
 
 from accounts.models import Scope
 from accounts.views import csv_response, is_htmx, keyset_page, query_without, tenant_object_or_404, tenant_qs
+from messaging.views import SEND_ERRORS, add_service_errors
 from providers.adapters.records import Capability
 from providers.models import ProviderAccount
 
@@ -125,6 +127,8 @@ class PlaceCallForm(forms.Form):
         help_text="E.164; e.g. your desk phone.",
     )
     play_url = forms.URLField(required=False, label="…or play this audio URL")
+    # A fresh key per rendered form: a double click never places two calls.
+    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args, accounts=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -147,7 +151,7 @@ def place_call(request):
         if a.can(Capability.PLACE_CALL)
     ]
     service = placing()
-    form = PlaceCallForm(request.POST or None, accounts=accounts)
+    form = PlaceCallForm(request.POST or None, initial={"key": uuid.uuid4().hex}, accounts=accounts)
     status = 200
     if request.method == "POST":
         if not request.tenant_access.can(Scope.SEND):
@@ -160,11 +164,12 @@ def place_call(request):
             action = {"connect": data["connect_to"]} if data["connect_to"] else {"play": data["play_url"]}
             try:
                 call = service(
-                    account, from_number=data["from_number"], to_number=data["to_number"], action=action,
-                    actor=request.user,
+                    request.tenant, account=account, from_number=data["from_number"], to=data["to_number"],
+                    action=action, idempotency_key=f"dash:{data['key']}" if data["key"] else None,
+                    created_by=request.user,
                 )  # fmt: skip
-            except Exception as exc:  # the service's validation errors carry a user message
-                form.add_error(None, str(exc))
+            except SEND_ERRORS as exc:
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Call queued.")
                 return redirect("call", tenant_slug=request.tenant.slug, pk=call.pk)

@@ -13,5 +13,5 @@ urlpatterns = [
     path("compose/", views.compose, name="compose"),
     path("compose/estimate/", views.estimate, name="compose-estimate"),
     path("bulk/", views.bulk_send, name="bulk-send"),
-    path("bulk/progress/", views.bulk_progress, name="bulk-progress"),
+    path("bulk/<int:pk>/", views.bulk_progress, name="bulk-progress"),
 ]

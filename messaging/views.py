@@ -3,13 +3,11 @@ message's detail and media, conversations, compose and bulk send."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
+import uuid
 import zoneinfo
 from datetime import datetime, time, timedelta
 from numbers.models import PhoneNumber
-from types import ModuleType
 
 from django import forms
 from django.contrib import messages
@@ -24,29 +22,26 @@ from django.views.decorators.http import require_POST
 from accounts.models import Scope
 from accounts.permissions import scope_required
 from accounts.views import csv_response, is_htmx, keyset_page, query_without, tenant_object_or_404, tenant_qs
+from billing.limits import LimitExceeded
+from providers.adapters import ProviderError
 from providers.adapters.records import Capability
 from providers.models import ProviderAccount
 
+from . import services
 from .api import COUNTERPART, OUR_NUMBER
 from .filters import MessageFilter
-from .models import Message, MessageMedia
+from .models import BulkSend, Message, MessageMedia
 
 TEXT_SEARCH_DEFAULT_DAYS = 30  # a body search without a date range is bounded to this
 CONVERSATION_DAYS = 30
 THREAD_LIMIT = 200
-BULK_MAX_ROWS = 10_000
+COMPOSE_MAX_RECIPIENTS = 100
+BULK_MAX_BYTES = 5 * 1024 * 1024
 INLINE_MEDIA = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 NUMBER_SPLIT = re.compile(r"[\s,;]+")
 
 
-def sending() -> ModuleType | None:
-    """messaging.services once the send path exists (another engineer's work in progress);
-    until then the dashboard shows the forms without a submit button."""
-    try:
-        from . import services
-    except ImportError:
-        return None
-    return services if hasattr(services, "queue_message") else None
+SEND_ERRORS = (services.SendRejected, LimitExceeded, services.IdempotencyConflict)
 
 
 def _local_bounds(request, day_from: str, day_to: str) -> tuple[datetime | None, datetime | None]:
@@ -198,7 +193,6 @@ def thread(request):
     if not rows:
         raise Http404
     rows.reverse()
-    service = sending()
     return render(
         request,
         "messaging/thread.html",
@@ -207,14 +201,14 @@ def thread(request):
             "them": them,
             "rows": rows,
             "account": rows[-1].provider_account,
-            "can_send": request.tenant_access.can(Scope.SEND) and service is not None,
-            "sending_ready": service is not None,
+            "can_send": request.tenant_access.can(Scope.SEND),
+            "reply_key": uuid.uuid4().hex,
         },
     )
 
 
 # -- compose and bulk send ----------------------------------------------------------------------
-def _send_accounts(request):
+def _send_accounts(request) -> list[ProviderAccount]:
     return [
         a
         for a in tenant_qs(request, ProviderAccount)
@@ -222,6 +216,26 @@ def _send_accounts(request):
         .order_by("name")
         if a.can(Capability.SEND_SMS)
     ]
+
+
+# Service field names -> form field names, so a rejection shows under the right input.
+SERVICE_FIELDS = {
+    "from": "from_number",
+    "from_number": "from_number",
+    "to": "to",
+    "body": "body",
+    "account": "account",
+}
+
+
+def add_service_errors(form: forms.Form, exc: Exception) -> None:
+    if isinstance(exc, services.SendRejected):
+        for field, problems in exc.errors.items():
+            target = SERVICE_FIELDS.get(field)
+            for problem in problems:
+                form.add_error(target if target in form.fields else None, problem)
+    else:
+        form.add_error(None, getattr(exc, "message", None) or str(exc))
 
 
 class ComposeForm(forms.Form):
@@ -232,33 +246,25 @@ class ComposeForm(forms.Form):
     to = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         label="To",
-        help_text="One or more E.164 numbers (+46701234567), separated by commas or new lines.",
+        help_text="One or more numbers (+46701234567), separated by commas or new lines.",
     )
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5, "data-sms-counter": ""}), max_length=1600)
+    # A fresh key per rendered form: a double click or a resubmit never sends twice.
+    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args, accounts=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["account"].choices = [(a.pk, str(a)) for a in accounts]
 
     def clean_to(self) -> list[str]:
-        numbers = [n for n in NUMBER_SPLIT.split(self.cleaned_data["to"]) if n]
-        bad = [n for n in numbers if not re.fullmatch(r"\+[1-9]\d{6,14}", n)]
-        if bad:
-            raise forms.ValidationError(f"Not E.164 numbers: {', '.join(bad[:5])}")
+        numbers = list(dict.fromkeys(n for n in NUMBER_SPLIT.split(self.cleaned_data["to"]) if n))
         if not numbers:
             raise forms.ValidationError("Enter at least one recipient.")
-        if len(numbers) > 100:
-            raise forms.ValidationError("At most 100 recipients here; use bulk send for more.")
-        return list(dict.fromkeys(numbers))
-
-    def clean_from_number(self) -> str:
-        value = self.cleaned_data["from_number"].strip()
-        if value.startswith("+"):
-            if not re.fullmatch(r"\+[1-9]\d{6,14}", value):
-                raise forms.ValidationError("A number must be E.164, e.g. +46701234567.")
-        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ]{0,10}", value) or value.isdigit():
-            raise forms.ValidationError("A sender id is 1–11 letters or digits and not only digits.")
-        return value
+        if len(numbers) > COMPOSE_MAX_RECIPIENTS:
+            raise forms.ValidationError(
+                f"At most {COMPOSE_MAX_RECIPIENTS} recipients here; use bulk send with a CSV for more."
+            )
+        return numbers
 
 
 def _compose_context(request, form) -> dict:
@@ -271,45 +277,46 @@ def _compose_context(request, form) -> dict:
     return {
         "form": form,
         "our_numbers": list(numbers[:500]),
-        "sending_ready": sending() is not None,
         "has_accounts": bool(form.fields["account"].choices),
     }
 
 
 def compose(request):
     accounts = _send_accounts(request)
-    initial = {k: request.GET[k] for k in ("from_number", "to") if k in request.GET}
-    if request.method == "POST":
-        if not request.tenant_access.can(Scope.SEND):
-            raise PermissionDenied("Your role does not allow sending.")
-        form = ComposeForm(request.POST, accounts=accounts)
-        service = sending()
-        if form.is_valid() and service is None:
-            form.add_error(None, "Sending from the dashboard is not available yet.")
-        if form.is_valid():
-            data = form.cleaned_data
-            account = next(a for a in accounts if a.pk == data["account"])
-            queued, errors = [], []
-            for to in data["to"]:
-                try:
-                    queued.append(
-                        service.queue_message(
-                            account, from_number=data["from_number"], to_number=to, body=data["body"],
-                            actor=request.user,
-                        )
-                    )  # fmt: skip
-                except Exception as exc:  # the service's validation errors carry a user message
-                    errors.append(f"{to}: {exc}")
-            for error in errors:
-                form.add_error(None, error)
-            if queued and not errors:
-                messages.success(request, f"Queued {len(queued)} message(s).")
-                if len(queued) == 1:
-                    return redirect("message", tenant_slug=request.tenant.slug, pk=queued[0].pk)
-                return redirect("messages", tenant_slug=request.tenant.slug)
-        return render(request, "messaging/compose.html", _compose_context(request, form), status=400)
-    form = ComposeForm(initial=initial, accounts=accounts)
-    return render(request, "messaging/compose.html", _compose_context(request, form))
+    if request.method != "POST":
+        initial = {k: request.GET[k] for k in ("from_number", "to") if k in request.GET}
+        form = ComposeForm(initial={**initial, "key": uuid.uuid4().hex}, accounts=accounts)
+        return render(request, "messaging/compose.html", _compose_context(request, form))
+    if not request.tenant_access.can(Scope.SEND):
+        raise PermissionDenied("Your role does not allow sending.")
+    form = ComposeForm(request.POST, accounts=accounts)
+    if form.is_valid():
+        data = form.cleaned_data
+        account = next(a for a in accounts if a.pk == data["account"])
+        key = f"dash:{data['key']}" if data["key"] else None
+        try:
+            if len(data["to"]) == 1:
+                message = services.queue_message(
+                    request.tenant, account=account, from_number=data["from_number"], to=data["to"][0],
+                    body=data["body"], idempotency_key=key, created_by=request.user,
+                )  # fmt: skip
+            else:
+                bulk = services.bulk_send(
+                    request.tenant, account, data["from_number"], data["body"], data["to"],
+                    idempotency_key=key, created_by=request.user,
+                )  # fmt: skip
+        except SEND_ERRORS as exc:
+            add_service_errors(form, exc)
+        else:
+            if len(data["to"]) == 1:
+                messages.success(request, "Message queued.")
+                if request.POST.get("thread"):
+                    return redirect(
+                        reverse("thread", args=[request.tenant.slug]) + "?" + request.POST["thread"]
+                    )
+                return redirect("message", tenant_slug=request.tenant.slug, pk=message.pk)
+            return redirect("bulk-progress", tenant_slug=request.tenant.slug, pk=bulk.pk)
+    return render(request, "messaging/compose.html", _compose_context(request, form), status=400)
 
 
 @require_POST
@@ -319,126 +326,72 @@ def estimate(request):
     accounts = _send_accounts(request)
     form = ComposeForm(request.POST, accounts=accounts)
     context: dict = {"form": form}
-    service = sending()
     if not form.is_valid():
         context["error"] = "Fill in account, from, to and body to get an estimate."
-    elif service is None or not hasattr(service, "estimate_message"):
-        context["error"] = "Price estimates are not available yet."
     else:
         data = form.cleaned_data
         account = next(a for a in accounts if a.pk == data["account"])
         try:
-            context["estimate"] = service.estimate_message(
-                account, from_number=data["from_number"], to_number=data["to"][0], body=data["body"]
+            context["estimate"] = services.estimate_message(
+                account, data["from_number"], data["to"][0], data["body"]
             )
             context["recipients"] = len(data["to"])
-        except Exception as exc:  # provider refusals and validation errors carry a user message
-            context["error"] = str(exc)
+            context["total"] = context["estimate"].cost * len(data["to"])
+        except (*SEND_ERRORS, services.NoEstimate, ProviderError) as exc:
+            context["error"] = getattr(exc, "reason", None) or getattr(exc, "message", None) or str(exc)
     return render(request, "messaging/_estimate.html", context)
 
 
 class BulkForm(forms.Form):
     account = forms.TypedChoiceField(coerce=int, label="Send through")
     from_number = forms.CharField(max_length=32, label="From")
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=1600)
     file = forms.FileField(
-        label="CSV file",
-        help_text="Columns: to, body (optional: one body for every row below). Max 10,000 rows.",
-    )
-    body = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "data-sms-counter": ""}),
-        help_text="Used for rows without a body.",
+        label="Recipients (CSV)",
+        help_text="One number per row, or a column named to/number/phone. Max 5 MB.",
     )
 
     def __init__(self, *args, accounts=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["account"].choices = [(a.pk, str(a)) for a in accounts]
 
-    def clean(self):
-        data = super().clean()
-        upload = data.get("file")
-        if upload is None:
-            return data
-        try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise forms.ValidationError("The CSV file must be UTF-8.") from None
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "to" not in [f.strip().lower() for f in reader.fieldnames]:
-            raise forms.ValidationError("The CSV needs a header row with a 'to' column.")
-        rows, bad = [], []
-        for line, row in enumerate(reader, start=2):
-            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-            to, body = row.get("to", ""), row.get("body") or data.get("body") or ""
-            if not re.fullmatch(r"\+[1-9]\d{6,14}", to) or not body:
-                bad.append(str(line))
-                continue
-            rows.append({"to": to, "body": body})
-            if len(rows) > BULK_MAX_ROWS:
-                raise forms.ValidationError(f"At most {BULK_MAX_ROWS:,} rows per upload.")
-        if bad:
-            more = "…" if len(bad) > 10 else ""
-            raise forms.ValidationError(
-                f"Rows without an E.164 'to' or a body: line {', '.join(bad[:10])}{more}."
-            )
-        if not rows:
-            raise forms.ValidationError("The CSV has no rows.")
-        data["rows"] = rows
-        return data
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > BULK_MAX_BYTES:
+            raise forms.ValidationError("The file is larger than 5 MB.")
+        return upload
 
 
 def bulk_send(request):
     accounts = _send_accounts(request)
-    service = sending()
-    ready = service is not None and hasattr(service, "bulk_send")
     form = BulkForm(accounts=accounts)
     status = 200
     if request.method == "POST":
         if not request.tenant_access.can(Scope.SEND):
             raise PermissionDenied("Your role does not allow sending.")
         form = BulkForm(request.POST, request.FILES, accounts=accounts)
-        if form.is_valid() and not ready:
-            form.add_error(None, "Bulk sending from the dashboard is not available yet.")
         if form.is_valid():
             data = form.cleaned_data
             account = next(a for a in accounts if a.pk == data["account"])
-            batch = service.bulk_send(
-                account, from_number=data["from_number"], rows=data["rows"], actor=request.user
-            )
-            return redirect(
-                reverse("bulk-progress", args=[request.tenant.slug])
-                + f"?batch={getattr(batch, 'key', batch)}"
-            )
+            try:
+                bulk = services.bulk_send(
+                    request.tenant, account, data["from_number"], data["body"], data["file"].read(),
+                    created_by=request.user,
+                )  # fmt: skip
+            except SEND_ERRORS as exc:
+                add_service_errors(form, exc)
+            else:
+                return redirect("bulk-progress", tenant_slug=request.tenant.slug, pk=bulk.pk)
         status = 400
+    recent = tenant_qs(request, BulkSend).select_related("account")[:10]
     return render(
-        request,
-        "messaging/bulk.html",
-        {**_compose_context(request, form), "sending_ready": ready},
-        status=status,
+        request, "messaging/bulk.html", {**_compose_context(request, form), "recent": recent}, status=status
     )
 
 
-def bulk_progress(request):
-    """Counts by status of one bulk batch (messages sharing an idempotency-key prefix);
-    the page polls this every 2 s with htmx until nothing is queued or sending."""
-    batch = request.GET.get("batch", "")
-    if not re.fullmatch(r"[\w:.-]{4,100}", batch):
-        raise Http404
-    counts = dict(
-        tenant_qs(request, Message)
-        .filter(idempotency_key__startswith=f"{batch}:")
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    total = sum(counts.values())
-    pending = counts.get("queued", 0) + counts.get("sending", 0)
-    context = {
-        "batch": batch,
-        "counts": sorted(counts.items()),
-        "total": total,
-        "pending": pending,
-        "done": total - pending,
-    }
+def bulk_progress(request, pk: int):
+    """A bulk's messages by stage; the page polls this every 2 s with htmx until none is pending."""
+    bulk = tenant_object_or_404(request, BulkSend.objects.select_related("account"), pk=pk)
+    context = {"bulk": bulk, "progress": bulk.progress}
     template = "messaging/_bulk_progress.html" if is_htmx(request) else "messaging/bulk_progress.html"
     return render(request, template, context)
