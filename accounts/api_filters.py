@@ -7,13 +7,34 @@ never widens a query. `created_after` / `created_before` take ISO 8601 instants.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 
 from .models import AuditLog
 
 MODEL_CHOICE_FILTERS = (django_filters.ModelChoiceFilter, django_filters.ModelMultipleChoiceFilter)
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 instant, converted to UTC here: Postgres refuses offsets past ±15:59 and
+    far-off years must be a 400, not a database error."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("Enter a date and time within the supported range.") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 def tenant_choices(model: type[Model] | str, **filters):
@@ -31,10 +52,10 @@ def tenant_choices(model: type[Model] | str, **filters):
 
 
 class TenantFilterSet(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601, e.g. 2026-01-31T00:00:00Z."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive."
     )
 

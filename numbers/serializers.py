@@ -6,6 +6,13 @@ from .models import PhoneNumber
 
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
+    # Blank where the provider set nothing, and categories outside our list are kept as
+    # given: plain strings, not URIs or an enum.
+    category = serializers.CharField(read_only=True)
+    sms_url = serializers.CharField(read_only=True)
+    mms_url = serializers.CharField(read_only=True)
+    voice_url = serializers.CharField(read_only=True)
+
     class Meta:
         model = PhoneNumber
         fields = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from accounts.api_filters import TenantChoiceFilter, TenantFilterSet
+from accounts.api_filters import TenantChoiceFilter, TenantFilterSet, UtcIsoDateTimeFilter
 
 from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 
@@ -46,8 +46,8 @@ class WebhookEventFilter(TenantFilterSet):
     provider = django_filters.ChoiceFilter(choices=Provider.choices)
     kind = django_filters.CharFilter()
     status = django_filters.ChoiceFilter(choices=WebhookEvent.Status.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
 
     class Meta:
         model = WebhookEvent

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from django.core.validators import URLValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -31,6 +32,13 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
         required=False,
         help_text='Shapes: 46elks and Sipcentric {"username","password"}; Callr {"api_key"} or '
         '{"login","password"}; jambonz {"api_key","account_sid"}. Required on create; never returned.',
+    )
+    base_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Leave empty for the provider's real API.",
     )
     webhook_urls = serializers.SerializerMethodField()
     capabilities = serializers.SerializerMethodField()

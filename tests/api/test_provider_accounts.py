@@ -34,8 +34,9 @@ def test_create_encrypts_credentials_and_never_returns_them(api_a, tenant_a):
 def test_account_shape(api_a):
     body = create(api_a, usage_limit="100.5", currency="sek").json()
     assert set(body) >= {
-        "id", "provider", "name", "base_url", "webhook_urls", "capabilities", "status", "last_synced_at",
-        "last_error", "parent", "usage", "usage_limit", "currency", "sync_interval", "send_rate", "created_at",
+        "id", "provider", "name", "base_url", "webhook_urls", "capabilities", "status",
+        "last_synced_at", "last_error", "parent", "usage", "usage_limit", "currency", "sync_interval",
+        "send_rate", "created_at",
     }  # fmt: skip
     assert body["usage_limit"] == "100.5000"
     assert body["currency"] == "SEK"

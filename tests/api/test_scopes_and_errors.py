@@ -1,0 +1,74 @@
+"""Scopes per action and the one error shape for 400/401/403/404/429."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from accounts.api_auth import ApiKeyRateThrottle
+from accounts.models import ApiKey
+
+from .factories import provider_account
+
+pytestmark = pytest.mark.django_db
+
+
+def test_read_key_may_list(api, key_with_scopes):
+    assert api(key_with_scopes("read")).get("/api/v1/messages/").status_code == 200
+
+
+def test_read_key_cannot_write(api, key_with_scopes, tenant_a):
+    client = api(key_with_scopes("read"))
+    account = provider_account(tenant_a)
+    response = client.patch(f"/api/v1/provider-accounts/{account.pk}/", {"name": "x"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["error"] == {
+        "code": "permission_denied",
+        "message": "This action needs the 'manage' scope.",
+    }
+    assert client.post(f"/api/v1/provider-accounts/{account.pk}/sync/").status_code == 403
+
+
+def test_send_key_cannot_manage_accounts(api, key_with_scopes):
+    body = {"provider": "46elks", "name": "x", "credentials": {"username": "u", "password": "p"}}
+    assert (
+        api(key_with_scopes("read", "send"))
+        .post("/api/v1/provider-accounts/", body, format="json")
+        .status_code
+        == 403
+    )
+
+
+def test_key_without_read_cannot_list(api, key_with_scopes):
+    assert api(key_with_scopes("send")).get("/api/v1/calls/").status_code == 403
+
+
+def test_400_names_the_fields(api_a):
+    error = api_a.post("/api/v1/provider-accounts/", {}, format="json").json()["error"]
+    assert error["code"] == "invalid"
+    assert {"provider", "name"} <= set(error["fields"])
+
+
+def test_401_without_a_key(api):
+    response = api().get("/api/v1/messages/")
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"code": "not_authenticated", "message": "Authentication credentials were not provided."}
+    }
+
+
+def test_404_shape(api_a):
+    response = api_a.get("/api/v1/messages/999999999/")
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+def test_429_with_retry_after(api, tenant_a, monkeypatch):
+    key, raw = ApiKey.issue(tenant_a, "busy")
+    cache.delete(f"throttle_api_key_key-{key.pk}")
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
+    client = api(raw)
+    statuses = [client.get("/api/v1/messages/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    response = client.get("/api/v1/messages/")
+    assert response.json()["error"]["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
