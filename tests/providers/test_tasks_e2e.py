@@ -24,7 +24,6 @@ def wait_until_all_runs_finish(timeout: float = 60) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_started_sync_runs_on_a_worker_and_succeeds(tenant_a, sandbox_account):
     account = sandbox_account(tenant_a, "46elks", seed=3, size=30)
-    app.control.purge()  # leftovers of an earlier, interrupted test session
 
     with start_worker(app, perform_ping_check=False, pool="solo", queues=["sync", "default"]):
         run = start_sync(account, SyncRun.Trigger.DASHBOARD)
