@@ -163,6 +163,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=3, minute=17),
     },
     "sweep-queued-messages": {"task": "messaging.tasks.sweep_queued", "schedule": 120.0},
+    "snapshot-balances": {"task": "billing.tasks.snapshot_balances", "schedule": crontab(minute=7)},
 }
 
 # --- REST API -----------------------------------------------------------------------
