@@ -96,6 +96,16 @@ def csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) ->
     return response
 
 
+def any_labels(form: forms.Form, label: str = "Any") -> None:
+    """Filter forms read better with "Any" than django-filter's "---------"."""
+    for field in form.fields.values():
+        if getattr(field, "empty_label", None) is not None:
+            field.empty_label = label
+        choices = getattr(field, "choices", None)
+        if isinstance(choices, list) and choices and choices[0][0] == "":
+            field.choices = [("", label), *choices[1:]]
+
+
 def query_without(request: HttpRequest, *names: str) -> str:
     """The current query string minus some keys (for "Older →" and export links)."""
     params = request.GET.copy()

@@ -15,7 +15,15 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 
 from accounts.models import Scope
-from accounts.views import csv_response, is_htmx, keyset_page, query_without, tenant_object_or_404, tenant_qs
+from accounts.views import (
+    any_labels,
+    csv_response,
+    is_htmx,
+    keyset_page,
+    query_without,
+    tenant_object_or_404,
+    tenant_qs,
+)
 from messaging.views import SEND_ERRORS, add_service_errors
 from providers.adapters.records import Capability
 from providers.models import ProviderAccount
@@ -44,6 +52,7 @@ def filtered_calls(request):
         data[target] = datetime.combine(day + timedelta(days=shift), time.min, zone).isoformat()
     qs = tenant_qs(request, Call).select_related("provider_account", "number")
     filterset = CallFilter(data, queryset=qs, request=request)
+    any_labels(filterset.form)
     if not filterset.is_valid():
         return filterset, qs.none()
     return filterset, filterset.qs

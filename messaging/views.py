@@ -21,7 +21,15 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Scope
 from accounts.permissions import scope_required
-from accounts.views import csv_response, is_htmx, keyset_page, query_without, tenant_object_or_404, tenant_qs
+from accounts.views import (
+    any_labels,
+    csv_response,
+    is_htmx,
+    keyset_page,
+    query_without,
+    tenant_object_or_404,
+    tenant_qs,
+)
 from billing.limits import LimitExceeded
 from providers.adapters import ProviderError
 from providers.adapters.records import Capability
@@ -74,6 +82,7 @@ def filtered_messages(request) -> tuple[MessageFilter, object]:
         data["created_before"] = end.isoformat()
     qs = tenant_qs(request, Message).select_related("provider_account", "number")
     filterset = MessageFilter(data, queryset=qs, request=request)
+    any_labels(filterset.form)
     if not filterset.is_valid():
         return filterset, qs.none()
     return filterset, filterset.qs

@@ -3,6 +3,8 @@ live progress page, webhook URLs, subaccounts, the provider HTTP log and receive
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import messages
 from django.db import transaction
@@ -40,8 +42,9 @@ def credential_keys(provider: str) -> list[str]:
 class ConnectForm(forms.Form):
     provider = forms.ChoiceField(choices=Provider.choices)
     name = forms.CharField(max_length=120, help_text="How this account appears in Switchboard.")
-    base_url = forms.URLField(
+    base_url = forms.CharField(
         required=False,
+        max_length=200,
         label="Base URL",
         help_text="Leave empty for the provider's real API (required for jambonz).",
     )
@@ -52,6 +55,14 @@ class ConnectForm(forms.Form):
     api_key = forms.CharField(required=False, label=CREDENTIAL_FIELDS["api_key"], widget=forms.PasswordInput)
     login = forms.CharField(required=False, label=CREDENTIAL_FIELDS["login"])
     account_sid = forms.CharField(required=False, label=CREDENTIAL_FIELDS["account_sid"])
+
+    def clean_base_url(self) -> str:
+        # Self-hosted APIs (jambonz) often live on internal host names without a dot.
+        value = self.cleaned_data["base_url"].strip().rstrip("/")
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise forms.ValidationError("Enter an http(s) URL, e.g. https://jambonz.example.com/v1.")
+        return value
 
     def clean(self):
         data = super().clean()
@@ -70,6 +81,7 @@ class ConnectForm(forms.Form):
 
 def _accounts_context(request) -> dict:
     return {
+        "credential_fields": list(CREDENTIAL_FIELDS),
         "providers": [
             {"code": code, "name": label, "keys": credential_keys(code)} for code, label in Provider.choices
         ],

@@ -1,0 +1,127 @@
+"""The dashboard in real Chromium (Playwright) against the live server: log in, switch
+tenant, read messages, count SMS parts while typing, connect a sandbox account and watch
+its first sync finish, see the overview chart."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Membership, Role, Tenant, User
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = os.environ.get("DASHBOARD_SCREENSHOTS", "")  # a directory, to look at the pages
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
+        context = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path="/usr/bin/chromium",
+            headless=False,  # --headless=new comes from the args
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1360, "height": 900},
+        )
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        context.close()
+
+
+@pytest.fixture
+def demo_user(db):
+    """Like the demo: one operator owning two tenants."""
+    user = User.objects.create_user("demo@switchboard.local", "demo-pw", name="Demo Operator")
+    for slug, name in (("acme", "Acme Telecom"), ("globex", "Globex Retail")):
+        tenant = Tenant.objects.create(
+            name=name, slug=slug, timezone="Europe/Stockholm", default_currency="SEK"
+        )
+        Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def eager_celery(monkeypatch):
+    from config.celery import app
+
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
+
+
+def _shot(page, name: str) -> None:
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+
+def test_a_day_in_the_dashboard(live_server, demo_user, sandbox, eager_celery, page):
+    # `page` comes last: Playwright runs an event loop, after which the ORM refuses this thread.
+    sandbox.add_account("46elks", {"username": "sbx-browser", "password": "pw-browser"}, seed=7, size=40)
+
+    # Log in; with two tenants the switcher asks which one.
+    page.goto(live_server.url + reverse("login"))
+    page.fill("#id_username", "demo@switchboard.local")
+    page.fill("#id_password", "demo-pw")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Choose a tenant")
+    page.select_option("#tenant-switcher", label="Globex Retail")
+    page.wait_for_url("**/t/globex/")
+    page.select_option("#tenant-switcher", label="Acme Telecom")
+    page.wait_for_url("**/t/acme/")
+    assert page.locator("h1").first.inner_text() == "Acme Telecom"
+    page.wait_for_selector("text=No provider accounts yet")
+
+    # Connect a sandbox 46elks account; only its credential fields are shown.
+    page.click("text=Connect a provider account")
+    page.select_option("#id_provider", "46elks")
+    assert page.is_hidden("#id_api_key") and page.is_visible("#id_username")
+    page.fill("#id_name", "Elks sandbox")
+    page.fill("#id_base_url", "http://sandbox/46elks/a1")
+    page.fill("#id_username", "sbx-browser")
+    page.fill("#id_password", "pw-browser")
+    page.click("#connect-form button[type=submit]")
+    page.wait_for_selector("h1:has-text('Elks sandbox')")
+    page.click("text=Test credentials")
+    page.wait_for_selector("#credential-check:has-text('Credentials work')")
+
+    # Sync now: the run page shows per-resource progress until the run has finished.
+    page.click("button:has-text('Sync now')")
+    page.wait_for_selector("#sync-run[data-status=succeeded]")
+    assert page.locator("#sync-run tbody tr").count() == 5
+    assert "hx-trigger" not in page.inner_html("main")
+
+    # Messages from the sync, newest first.
+    page.click("nav.tenant-nav >> text=Messages")
+    page.wait_for_selector("table.list tbody tr")
+    assert page.locator("table.list tbody tr").count() > 0
+    _shot(page, "messages")
+
+    # Compose: the part counter follows the text as it is typed.
+    page.click("nav.subnav >> text=Compose")
+    page.type("#id_body", "Hello")
+    assert page.inner_text("#sms-counter").startswith("5 characters · 1 part · GSM-7")
+    page.fill("#id_body", "x" * 161)
+    page.dispatch_event("#id_body", "input")
+    assert "2 parts" in page.inner_text("#sms-counter")
+    page.fill("#id_body", "Hej 👋")
+    page.dispatch_event("#id_body", "input")
+    assert "UCS-2" in page.inner_text("#sms-counter")
+
+    # The overview draws its 30-day chart from the rollups.
+    page.click("nav.tenant-nav >> text=Overview")
+    page.wait_for_selector("#traffic-chart[data-chart-ready='1']")
+    box = page.locator("#traffic-chart").bounding_box()
+    assert box["width"] > 300 and box["height"] > 100
+    _shot(page, "overview")
