@@ -17,8 +17,8 @@ from .models import ProviderAccount, ProviderLog
 transport_factory: Callable[[ProviderAccount], httpx.BaseTransport | None] = lambda account: None  # noqa: E731
 
 
-def connection_for(account: ProviderAccount) -> Connection:
-    options = dict(account.options or {})
+def connection_for(account: ProviderAccount, **option_overrides) -> Connection:
+    options = {**(account.options or {}), **option_overrides}
     if account.currency:
         options.setdefault("currency", account.currency)
     return Connection(
@@ -50,10 +50,10 @@ def log_recorder(account: ProviderAccount) -> Callable[[Exchange], None] | None:
     return record
 
 
-def adapter_for(account: ProviderAccount, *, record: bool = True) -> Adapter:
+def adapter_for(account: ProviderAccount, *, record: bool = True, **option_overrides) -> Adapter:
     return build_adapter(
         account.provider,
-        connection_for(account),
+        connection_for(account, **option_overrides),
         transport=transport_factory(account),
         recorder=log_recorder(account) if record else None,
         timeout=settings.PROVIDER_HTTP_TIMEOUT,
@@ -61,8 +61,8 @@ def adapter_for(account: ProviderAccount, *, record: bool = True) -> Adapter:
 
 
 @contextmanager
-def open_adapter(account: ProviderAccount, *, record: bool = True) -> Iterator[Adapter]:
-    adapter = adapter_for(account, record=record)
+def open_adapter(account: ProviderAccount, *, record: bool = True, **option_overrides) -> Iterator[Adapter]:
+    adapter = adapter_for(account, record=record, **option_overrides)
     try:
         yield adapter
     finally:
