@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, permissions, viewsets
 
 from .api_errors import ApiAutoSchema
+from .api_filters import TenantFilterBackend
 from .api_pagination import KeysetPagination
 from .models import ApiKey, Membership, Scope
 from .tenancy import TenantAccess, tenant_access_for
@@ -64,6 +65,7 @@ class TenantScopedViewSetMixin:
     extra_error_statuses: dict[str, list[int]] = {}
     permission_classes = [permissions.IsAuthenticated, HasScope]
     pagination_class = KeysetPagination
+    filter_backends = [TenantFilterBackend]
     schema = ApiAutoSchema()
 
     def __init_subclass__(cls, **kwargs):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC
 
 import django_filters
+import django_filters.rest_framework
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
@@ -51,13 +52,22 @@ def tenant_choices(model: type[Model] | str, **filters):
     return queryset
 
 
-class TenantFilterSet(django_filters.FilterSet):
+class TenantFilterSet(django_filters.rest_framework.FilterSet):
     created_after = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601, e.g. 2026-01-31T00:00:00Z."
     )
     created_before = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive."
     )
+
+    @classmethod
+    def filter_for_field(cls, field, field_name, lookup_expr=None):
+        # `filterset_fields = ["provider_account"]` gets a tenant-scoped choice filter too:
+        # otherwise a foreign id would be "valid" and its existence revealed by a 200 vs 400.
+        related = field.related_model if field.is_relation else None
+        if related is not None and hasattr(related.objects, "for_tenant") and lookup_expr in (None, "exact"):
+            return TenantChoiceFilter(related, field_name=field_name)
+        return super().filter_for_field(field, field_name, lookup_expr)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,3 +105,10 @@ def number_query(value: str, *fields: str) -> Q | None:
     for field in fields:
         query |= Q(**{f"{field}__startswith": compact})
     return query
+
+
+class TenantFilterBackend(django_filters.rest_framework.DjangoFilterBackend):
+    """The default filter backend of tenant-scoped viewsets: FilterSets generated from
+    `filterset_fields` are TenantFilterSets."""
+
+    filterset_base = TenantFilterSet
