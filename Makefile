@@ -28,6 +28,14 @@ run: bootstrap
 test: bootstrap
 	scripts/test.sh $(ARGS)
 
+# Benchmarks on a dedicated database (BENCH_QUICK=1 for small sizes); see bench/README.md.
+bench: bootstrap
+	scripts/bench.sh
+
+# A real worker, web server and sandbox under injected faults, then invariants (SOAK_MINUTES=10).
+soak: bootstrap
+	scripts/soak.sh
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --config .importlinter
