@@ -641,7 +641,7 @@ UNKNOWN_TIMEOUT = (
 NOT_TAKEN_STATUSES = frozenset({502, 503})
 
 
-def _is_safe_to_retry(exc: ProviderError) -> bool:
+def is_safe_to_retry(exc: ProviderError) -> bool:
     if isinstance(exc, RateLimited):
         return True
     if isinstance(exc, Unavailable):
@@ -780,7 +780,7 @@ def deliver_message(message_id: int, *, policy: RetryPolicy = DEFAULT_POLICY, sl
     except (Rejected, AuthFailed, NotSupported) as exc:
         return _fail(message_id, exc.message)
     except ProviderError as exc:
-        if not _is_safe_to_retry(exc):
+        if not is_safe_to_retry(exc):
             return _unknown(message_id, f"{UNKNOWN_TIMEOUT} ({exc.message})")
         if not policy.should_retry(attempt, exc):
             return _fail(message_id, f"Gave up after {attempt} attempts: {exc.message}")
