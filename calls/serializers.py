@@ -66,3 +66,15 @@ class RecordingSerializer(serializers.ModelSerializer):
             "fetched_at",
         ]
         read_only_fields = fields
+
+
+class PlaceCallSerializer(serializers.Serializer):
+    """POST /calls/: whom to call and what to do once they answer."""
+
+    provider_account = serializers.IntegerField()
+    locals()["from"] = serializers.CharField(
+        max_length=200, help_text="A number you hold there (Sipcentric: a PBX extension or endpoint)."
+    )
+    to = serializers.CharField(max_length=64)
+    action = serializers.DictField(help_text='{"connect": "+46…"} or {"play": "https://…"}.')
+    timeout = serializers.IntegerField(default=60, help_text="Seconds to ring, 1 to 600.")

@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import ApiKeyViewSet, AuditLogViewSet, TenantViewSet
 from calls.api import CallViewSet, RecordingViewSet
-from messaging.api import ConversationViewSet, MediaViewSet, MessageViewSet
+from messaging.api import BulkSendViewSet, ConversationViewSet, MediaViewSet, MessageViewSet
 from providers.api import (
     ProviderAccountViewSet,
     ProviderLogViewSet,
@@ -29,5 +29,6 @@ router.register("numbers", PhoneNumberViewSet, basename="number")
 router.register("messages", MessageViewSet, basename="message")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("media", MediaViewSet, basename="media")
+router.register("bulk-sends", BulkSendViewSet, basename="bulk-send")
 router.register("calls", CallViewSet, basename="call")
 router.register("recordings", RecordingViewSet, basename="recording")

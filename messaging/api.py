@@ -3,31 +3,176 @@ sending is added by messaging.services' own endpoints)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import reduce
 from operator import or_
 
 from django.db.models import Case, CharField, Count, F, Max, Q, When
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
 
 from accounts.api_base import BINARY, TenantScopedReadOnlyViewSet, TenantScopedViewSet, stored_file_response
+from accounts.api_errors import Conflict, ErrorSerializer, Unprocessable
+from accounts.models import Scope, User
+from providers.models import ProviderAccount
 
+from . import services
 from .filters import ConversationFilter, MediaFilter, MessageFilter
-from .models import DirectionChoice, Message, MessageMedia
-from .serializers import ConversationSerializer, MessageMediaSerializer, MessageSerializer
+from .models import BulkSend, DirectionChoice, Message, MessageMedia
+from .serializers import (
+    BulkSendRequestSerializer,
+    BulkSendSerializer,
+    ConversationSerializer,
+    EstimateRequestSerializer,
+    EstimateSerializer,
+    MessageMediaSerializer,
+    MessageSerializer,
+    SendMessageSerializer,
+)
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Up to 128 characters. The same key with the same request returns the first "
+    "result (202); with a different request it is a 409.",
+)
+ERROR_409 = OpenApiResponse(ErrorSerializer, description="The idempotency key was used for another request.")
+ERROR_422 = OpenApiResponse(ErrorSerializer, description="A usage limit blocks it; the message says which.")
+
+
+def send_actor(request):
+    """(created_by, actor for the audit): the session user, or the API key that acted."""
+    return request.user if isinstance(request.user, User) else request.auth
+
+
+def account_of(tenant, account_id: int) -> ProviderAccount:
+    account = ProviderAccount.objects.for_tenant(tenant).filter(pk=account_id).first()
+    if account is None:  # another tenant's account is not revealed
+        raise exceptions.ValidationError({"provider_account": ["Unknown provider account."]})
+    return account
+
+
+@contextmanager
+def send_errors() -> Iterator[None]:
+    """Sending's refusals as API errors: 400 with fields, 409 on a key conflict, 422 on limits."""
+    try:
+        yield
+    except services.SendRejected as exc:
+        raise exceptions.ValidationError(exc.errors) from None
+    except services.IdempotencyConflict as exc:
+        raise Conflict(str(exc)) from None
+    except services.LimitExceeded as exc:
+        raise Unprocessable(exc.message) from None
 
 
 class MessageViewSet(TenantScopedReadOnlyViewSet):
-    """SMS and MMS, sent and received, newest first."""
+    """SMS and MMS, sent and received, newest first; POST sends one (or many: `bulk/`)."""
 
     queryset = Message.objects.all()
     serializer_class = MessageSerializer
     filterset_class = MessageFilter
+    action_scopes = {"create": Scope.SEND, "bulk": Scope.SEND, "estimate": Scope.SEND}
+    extra_error_statuses = {"create": [409, 422], "bulk": [422]}
 
     def safely_get_queryset(self, queryset):
         return queryset.prefetch_related("media")
+
+    @extend_schema(
+        summary="Send an SMS or MMS",
+        description="Validates, checks usage limits and queues the message; it is sent "
+        "asynchronously and its status moves on by delivery reports and syncs.",
+        request=SendMessageSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: MessageSerializer, 409: ERROR_409, 422: ERROR_422},
+    )
+    def create(self, request):
+        data = self._valid(SendMessageSerializer, request)
+        with send_errors():
+            message = services.queue_message(
+                self.tenant,
+                account=account_of(self.tenant, data["provider_account"]),
+                from_number=data["from"],
+                to=data["to"],
+                body=data["body"],
+                kind=data["kind"],
+                media=data["media"],
+                idempotency_key=request.headers.get("Idempotency-Key") or None,
+                created_by=send_actor(request),
+            )
+        return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Send one SMS to many recipients",
+        description="JSON with `recipients`, or multipart with a CSV `file`. One message per valid "
+        "recipient; invalid rows come back with their line and reason. Submitting the same bulk "
+        "again (or with the same Idempotency-Key) creates nothing new.",
+        request={
+            "application/json": BulkSendRequestSerializer,
+            "multipart/form-data": BulkSendRequestSerializer,
+        },
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: BulkSendSerializer, 422: ERROR_422},
+    )
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser, MultiPartParser, FormParser])
+    def bulk(self, request):
+        data = self._valid(BulkSendRequestSerializer, request)
+        with send_errors():
+            bulk = services.bulk_send(
+                self.tenant,
+                account_of(self.tenant, data["provider_account"]),
+                data["from"],
+                data["body"],
+                data["file"] if data.get("file") else data["recipients"],
+                idempotency_key=request.headers.get("Idempotency-Key") or None,
+                created_by=send_actor(request),
+            )
+        return Response(BulkSendSerializer(bulk).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Estimate the price of an SMS",
+        description="The provider's dry run where it has one (46elks), otherwise our average cost "
+        "per part of this account's last 30 days. Without either, `cost` is null and `reason` says why.",
+        request=EstimateRequestSerializer,
+        responses={200: EstimateSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def estimate(self, request):
+        data = self._valid(EstimateRequestSerializer, request)
+        account = account_of(self.tenant, data["provider_account"])
+        try:
+            with send_errors():
+                found = services.estimate_message(account, data["from"], data["to"], data["body"])
+        except services.NoEstimate as exc:
+            answer = {"cost": None, "currency": "", "parts": None, "source": "none", "reason": exc.reason}
+        else:
+            answer = {
+                "cost": found.cost,
+                "currency": found.currency,
+                "parts": found.parts,
+                "source": found.source,
+                "reason": "",
+            }
+        return Response(EstimateSerializer(answer).data)
+
+    @staticmethod
+    def _valid(serializer_class, request) -> dict:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class BulkSendViewSet(TenantScopedReadOnlyViewSet):
+    """Bulk sends, newest first, with their progress."""
+
+    queryset = BulkSend.objects.all()
+    serializer_class = BulkSendSerializer
 
 
 # Our number and the other party, whichever way a message went.
