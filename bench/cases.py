@@ -95,7 +95,9 @@ def elks_account(sandbox: Sandbox, tenant: Tenant, *, size: int, seed: int = 1, 
 def sync_messages(account: ProviderAccount) -> SyncRun:
     from providers.sync import run_sync
 
-    run = SyncRun.objects.create(tenant_id=account.tenant_id, account=account, trigger="manual")
+    run = SyncRun.objects.create(
+        tenant_id=account.tenant_id, account=account, trigger=SyncRun.Trigger.COMMAND
+    )
     run_sync(run, resources=["messages"], enqueue_subaccounts=False)
     if run.status != SyncRun.Status.SUCCEEDED:
         raise RuntimeError(f"sync failed: {run.error}")
