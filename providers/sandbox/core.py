@@ -49,7 +49,8 @@ class SimResponse:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    # Set by faults: "timeout" or "drop" means the effect happened but no answer arrives.
+    # Set by faults: "timeout" or "drop" means the effect happened but no answer arrives;
+    # "timeout_before" means no effect and no answer.
     after: str | None = None
 
     @classmethod
@@ -381,7 +382,7 @@ class Sandbox:
             if rule is not None:
                 response.after = rule.kind
         elif rule.kind == "timeout_before":
-            response = SimResponse(0, after="timeout")
+            response = SimResponse(0, after="timeout_before")
         elif rule.kind == "error":
             response = sim.error_response(rule.status, "Service temporarily unavailable")
         elif rule.kind == "rate_limit":
@@ -539,6 +540,9 @@ class SandboxTransport(httpx.BaseTransport):
         response = self.sandbox.handle(request.method, request.url.path, query, dict(request.headers), body)
         if response.after == "timeout":
             raise httpx.ReadTimeout("sandbox: simulated timeout", request=request)
+        if response.after == "timeout_before":
+            # The request never arrived: as a client sees it, a connect timeout.
+            raise httpx.ConnectTimeout("sandbox: simulated timeout before the request", request=request)
         if response.after == "drop":
             raise httpx.RemoteProtocolError("sandbox: connection dropped", request=request)
         return httpx.Response(

@@ -34,7 +34,7 @@ def make_handler(sandbox: Sandbox, stall_seconds: float) -> type[BaseHTTPRequest
                 body,
                 self.client_address[0],
             )
-            if response.after == "timeout":
+            if response.after in ("timeout", "timeout_before"):
                 time.sleep(stall_seconds)  # longer than any sane client timeout
                 self.close_connection = True
                 return
