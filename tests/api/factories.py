@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import ApiKey, AuditLog, Tenant
 from calls.models import Call, CallLeg, Recording
-from messaging.models import Message, MessageMedia
+from messaging.models import BulkSend, Message, MessageMedia
 from providers.models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 
 _seq = count(1)
@@ -146,6 +146,13 @@ FACTORIES: dict[type[Model], Callable[[Tenant], Model]] = {
     MessageMedia: lambda tenant: media(tenant, content=b"\x89PNG fake"),
     Call: call,
     Recording: lambda tenant: recording(tenant, content=b"ID3 fake"),
+    BulkSend: lambda tenant: BulkSend.objects.create(
+        tenant=tenant,
+        account=root_account(tenant),
+        from_number="Switchbrd",
+        body="Hi",
+        idempotency_key=f"b{next(_seq)}",
+    ),
 }
 
 
