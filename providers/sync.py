@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from . import connect
 from .adapters import RESOURCES, Adapter
-from .adapters.errors import AuthFailed, ProviderError
+from .adapters.errors import AuthFailed, NotSupported, ProviderError
 from .adapters.records import Capability
 from .adapters.retry import READ_POLICY, call_with_retry
 from .importing import importer_for
@@ -167,6 +167,10 @@ def _sync_resource(
                 raise _LockLost
     except _LockLost:
         state.update(status="failed", error="lost the sync lock; the next run resumes")
+    except NotSupported as exc:
+        # This account's configuration can't list the resource (e.g. jambonz subaccounts
+        # without a service-provider key): nothing to sync, not a failure.
+        state.update(status="skipped", error=f"skipped: {exc.message}")
     except ProviderError as exc:
         # The provider's message is safe to store; credentials never reach it.
         state.update(status="failed", error=exc.message)

@@ -229,3 +229,15 @@ def test_a_root_sync_queues_syncs_of_its_subaccounts(tenant_a, world, django_cap
     queued = SyncRun.objects.get(account=sub)
     assert queued.status == SyncRun.Status.QUEUED
     delay.assert_called_once_with(run_id=queued.pk)
+
+
+def test_a_resource_the_account_cannot_list_is_skipped_not_failed(tenant_a, sandbox_account):
+    from providers.models import SyncRun
+    from providers.sync import run_sync
+
+    account = sandbox_account(tenant_a, "jambonz", size=20)  # no service_provider_sid: no subaccounts
+    run = SyncRun.objects.create(tenant=tenant_a, account=account)
+    run_sync(run)
+    run.refresh_from_db()
+    assert run.resources["subaccounts"]["status"] == "skipped"
+    assert run.status == "succeeded"
