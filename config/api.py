@@ -1,12 +1,11 @@
 """The API router: every app's viewsets are registered here (config wires, apps implement)."""
 
-from numbers.api import PhoneNumberViewSet
-
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import ApiKeyViewSet, AuditLogViewSet, TenantViewSet
 from calls.api import CallViewSet, RecordingViewSet
 from messaging.api import BulkSendViewSet, ConversationViewSet, MediaViewSet, MessageViewSet
+from numbers.api import PhoneNumberViewSet
 from providers.api import (
     ProviderAccountViewSet,
     ProviderLogViewSet,

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
-from numbers.models import PhoneNumber
 
 from django.core.files.base import ContentFile
 from django.db.models import Model
@@ -18,6 +17,7 @@ from accounts import audit
 from accounts.models import ApiKey, AuditLog, Tenant
 from calls.models import Call, CallLeg, Recording
 from messaging.models import BulkSend, Message, MessageMedia
+from numbers.models import PhoneNumber
 from providers.models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 
 _seq = count(1)
