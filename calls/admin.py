@@ -3,12 +3,12 @@ read-only: rows change through calls.importers, which also keep the rollups righ
 
 from __future__ import annotations
 
-from numbers.admin import Column, csv_export_action
-
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.html import format_html
+
+from numbers.admin import Column, csv_export_action
 
 from .models import Call, CallLeg, Recording
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from numbers.models import PhoneNumber
 from typing import Any
 
 from django.db import connection, transaction
@@ -20,6 +19,7 @@ from django.db import connection, transaction
 from accounts.models import Tenant
 from billing.models import UsageKind
 from billing.usage import UsageDelta, UsageKey, record_changes
+from numbers.models import PhoneNumber
 from providers.adapters.records import InboundEvent, RemoteCall, RemoteRecording
 from providers.importers import lock_account, owner_ids, scrub, to_json
 from providers.importing import UpsertResult

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from functools import cache, partial
-from numbers.models import PhoneNumber
 from typing import IO, Any
 
 import phonenumbers
@@ -41,6 +40,7 @@ from accounts.models import Tenant, User
 from billing import limits
 from billing.limits import LimitExceeded, Reservation
 from billing.usage import UsageDelta, UsageKey, record_changes
+from numbers.models import PhoneNumber
 from providers.adapters.errors import (
     AuthFailed,
     NotSupported,

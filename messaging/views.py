@@ -7,7 +7,6 @@ import re
 import uuid
 import zoneinfo
 from datetime import datetime, time, timedelta
-from numbers.models import PhoneNumber
 
 from django import forms
 from django.contrib import messages
@@ -31,6 +30,7 @@ from accounts.views import (
     tenant_qs,
 )
 from billing.limits import LimitExceeded
+from numbers.models import PhoneNumber
 from providers.adapters import ProviderError
 from providers.adapters.records import Capability
 from providers.models import ProviderAccount

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from numbers.importers import upsert_numbers
-from numbers.models import PhoneNumber
-
 import pytest
 from django.urls import reverse
 
 from calls.importers import upsert_calls, upsert_recordings
 from calls.models import Call, Recording
+from numbers.importers import upsert_numbers
+from numbers.models import PhoneNumber
 from providers.adapters.records import RemoteNumber
 
 from .factories import call, recording

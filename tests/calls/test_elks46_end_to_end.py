@@ -3,13 +3,12 @@ with what the simulator holds."""
 
 from __future__ import annotations
 
-from numbers.models import PhoneNumber
-
 import pytest
 from django.db import transaction
 
 from calls import tasks
 from calls.models import Call, CallLeg, Recording
+from numbers.models import PhoneNumber
 from providers.connect import open_adapter
 from providers.importing import UpsertResult, importer_for
 from providers.models import ProviderAccount

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from numbers.importers import upsert_numbers
 
 from calls.importers import apply_call_status, upsert_calls, upsert_recordings
 from calls.models import Call, CallLeg
+from numbers.importers import upsert_numbers
 from providers.adapters.records import CallState, Direction, EventType, InboundEvent, RemoteNumber
 from providers.importing import UpsertResult, handler_for, importer_for
 

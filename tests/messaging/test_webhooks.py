@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from numbers.models import PhoneNumber
 
 from messaging.importers import apply_inbound_message, apply_message_status, upsert_messages
 from messaging.models import Message
+from numbers.models import PhoneNumber
 from providers.adapters.records import (
     Direction,
     EventType,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+
 from numbers.importers import upsert_numbers
 from numbers.models import PhoneNumber
-
 from providers.adapters.records import RemoteNumber
 from providers.importing import UpsertResult, importer_for
 from providers.models import ProviderAccount

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from numbers.models import PhoneNumber
-
 import pytest
 
+from numbers.models import PhoneNumber
 from providers.adapters.records import Capability
 
 # Numbers the tenant holds at each provider (the sandbox does not check ownership; we do).

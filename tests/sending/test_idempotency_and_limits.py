@@ -37,9 +37,8 @@ def test_same_key_with_another_payload_is_a_conflict(queue):
 
 
 def test_keys_belong_to_their_tenant(queue, tenant_b, sandbox_account):
-    from numbers.models import PhoneNumber
-
     from messaging.services import queue_message
+    from numbers.models import PhoneNumber
 
     queue(idempotency_key="shared")
     account_b = sandbox_account(tenant_b, "46elks")
