@@ -134,3 +134,20 @@ class Notification(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class NumberRental(TenantOwnedModel):
+    """One month's rental of one number, charged once: the row makes it idempotent."""
+
+    number = models.ForeignKey("numbers.PhoneNumber", on_delete=models.CASCADE, related_name="+")
+    period = models.DateField(help_text="First day of the month, tenant time.")
+    cost = models.DecimalField(max_digits=18, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["number", "period"], name="numberrental_once")]
+        indexes = [models.Index(fields=["tenant", "period"], name="numberrental_tenant_period")]
+
+    def __str__(self) -> str:
+        return f"{self.number_id} {self.period:%Y-%m}: {self.cost} {self.currency}"

@@ -55,3 +55,16 @@ def email_notification(notification_id: int) -> dict:
         )
     Notification.objects.filter(pk=note.pk).update(emailed_at=timezone.now())
     return {"sent_to": len(to)}
+
+
+@shared_task
+def charge_number_rentals_all() -> dict:
+    """Beat, daily: charge this month's number rentals of every tenant (idempotent)."""
+    from accounts.models import Tenant
+
+    from .rentals import charge_number_rentals
+
+    charged = 0
+    for tenant in Tenant.objects.filter(active=True):  # cross-tenant: a schedule over all tenants
+        charged += charge_number_rentals(tenant)
+    return {"charged": charged}

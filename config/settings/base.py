@@ -164,6 +164,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "sweep-queued-messages": {"task": "messaging.tasks.sweep_queued", "schedule": 120.0},
     "snapshot-balances": {"task": "billing.tasks.snapshot_balances", "schedule": crontab(minute=7)},
+    "charge-number-rentals": {
+        "task": "billing.tasks.charge_number_rentals_all",
+        "schedule": crontab(hour=0, minute=23),
+    },
 }
 
 # --- REST API -----------------------------------------------------------------------
