@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from numbers.models import PhoneNumber
 
 import pytest
 
 from billing.rebuild import current, recount
 from calls.models import Call, Recording
 from messaging.models import Message
+from numbers.models import PhoneNumber
 from providers import connect, sync
 from providers.adapters.records import Capability
 from providers.adapters.retry import RetryPolicy
