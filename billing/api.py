@@ -20,7 +20,9 @@ from accounts.models import Scope
 from providers.models import ProviderAccount
 
 from .balances import forecast_days_left
+from .filters import BalanceFilter, NotificationFilter
 from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification
+from .periods import local_date
 from .serializers import (
     BalanceSnapshotSerializer,
     BillingSettingsSerializer,
@@ -44,7 +46,8 @@ GROUP_FIELDS = {
 class UsageViewSet(TenantScopedViewSet):
     """Usage rollups grouped over a date range (tenant time), totals per currency."""
 
-    queryset = DailyUsage.objects.all()
+    queryset = None  # aggregates only: no detail route, so outside the per-object matrix
+    model = DailyUsage
     pagination_class = None
     filter_backends: list = []
 
@@ -89,11 +92,11 @@ class BalanceViewSet(TenantScopedReadOnlyViewSet):
 
     queryset = BalanceSnapshot.objects.all()
     serializer_class = BalanceSnapshotSerializer
-    filterset_fields = ["provider_account"]
+    filterset_class = BalanceFilter
     cursor_ordering = ("-taken_at", "-id")
 
     @extend_schema(responses=LatestBalanceSerializer(many=True))
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def latest(self, request):
         """The newest balance of each account, with a days-of-credit forecast."""
         accounts = {a.pk: a for a in ProviderAccount.objects.for_tenant(self.tenant).select_related("tenant")}
@@ -124,62 +127,88 @@ MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 class StatementViewSet(TenantScopedViewSet):
     """Monthly statements: lines per account, subaccount and kind; totals per currency."""
 
-    queryset = DailyUsage.objects.all()
-    lookup_field = "month"
-    lookup_value_regex = r"\d{4}-\d{2}"
+    queryset = None  # built from the tenant's rollups; no per-object routes
+    model = DailyUsage
     pagination_class = None
     filter_backends: list = []
 
-    def _month(self, month: str) -> tuple[int, int]:
-        match = MONTH.match(month or "")
-        if not match or not 1 <= int(match[2]) <= 12:
-            raise exceptions.NotFound("Statements are addressed by month, YYYY-MM.")
-        return int(match[1]), int(match[2])
-
     @extend_schema(
         parameters=[
+            OpenApiParameter(
+                "month",
+                OpenApiTypes.STR,
+                required=False,
+                description="YYYY-MM (tenant time): just that month. Without it, the "
+                "current month and the ones before it (see `months`).",
+            ),
+            OpenApiParameter(
+                "months",
+                OpenApiTypes.INT,
+                required=False,
+                description="How many months back from the current one (1-24, default 3).",
+            ),
             OpenApiParameter(
                 "export",
                 OpenApiTypes.STR,
                 enum=["csv"],
                 required=False,
-                description="csv streams the statement as a CSV file.",
-            )
+                description="csv streams one month's statement as a CSV file (needs month).",
+            ),
         ],
-        responses={200: StatementSerializer, (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+        responses={200: StatementSerializer(many=True), (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
     )
-    def retrieve(self, request, month=None):
-        year, mon = self._month(month)
-        statement = build_statement(self.tenant, year, mon)
+    def list(self, request):
+        months = self._months(request.query_params)
         if request.query_params.get("export") == "csv":
+            if "month" not in request.query_params:
+                raise exceptions.ValidationError(
+                    {"month": ["A CSV export is of one month: add month=YYYY-MM."]}
+                )
+            year, mon = months[0]
+            statement = build_statement(self.tenant, year, mon)
             response = StreamingHttpResponse(statement_csv_rows(statement), content_type="text/csv")
-            response["Content-Disposition"] = (
-                f'attachment; filename="statement-{self.tenant.slug}-{month}.csv"'
-            )
+            filename = f"statement-{self.tenant.slug}-{year:04d}-{mon:02d}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
             return response
-        totals = [{"currency": c, **t} for c, t in sorted(statement.totals.items())]
-        return Response(
-            StatementSerializer(
+        data = []
+        for year, mon in months:
+            statement = build_statement(self.tenant, year, mon)
+            totals = [{"currency": c, **t} for c, t in sorted(statement.totals.items())]
+            data.append(
                 {
-                    "month": month,
+                    "month": f"{year:04d}-{mon:02d}",
                     "markup_percent": statement.markup_percent,
                     "lines": statement.lines,
                     "totals": totals,
                 }
-            ).data
-        )
+            )
+        return Response(StatementSerializer(data, many=True).data)
 
-    @extend_schema(responses=StatementSerializer)
-    @action(detail=False, methods=["get"])
-    def current(self, request):
-        now = timezone.localtime(timezone.now())
-        return self.retrieve(request, month=f"{now.year:04d}-{now.month:02d}")
+    def _months(self, params) -> list[tuple[int, int]]:
+        month = params.get("month")
+        if month:
+            match = MONTH.match(month)
+            if not match or not 1 <= int(match[2]) <= 12:
+                raise exceptions.ValidationError({"month": ["Use YYYY-MM, e.g. 2026-11."]})
+            return [(int(match[1]), int(match[2]))]
+        try:
+            count = int(params.get("months", 3))
+        except ValueError:
+            raise exceptions.ValidationError({"months": ["A whole number of months."]}) from None
+        if not 1 <= count <= 24:
+            raise exceptions.ValidationError({"months": ["Between 1 and 24."]})
+        today = local_date(self.tenant)
+        year, mon, out = today.year, today.month, []
+        for _ in range(count):
+            out.append((year, mon))
+            year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+        return out
 
 
 class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
-    filterset_fields = ["kind", "level"]
+    filterset_class = NotificationFilter
     action_scopes = {"read": Scope.READ}
 
     @extend_schema(request=None, responses=NotificationSerializer)
@@ -198,7 +227,8 @@ class BillingSettingsViewSet(TenantScopedViewSet):
     """The tenant's caps, alert levels and statement markup (manage scope to change)."""
 
     serializer_class = BillingSettingsSerializer
-    queryset = DailyUsage.objects.none()
+    queryset = None  # one row per tenant, reached through /current/
+    model = BillingSettings
     pagination_class = None
     filter_backends: list = []
     action_scopes = {"current": Scope.READ, "update_current": Scope.MANAGE}

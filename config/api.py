@@ -3,6 +3,13 @@
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import ApiKeyViewSet, AuditLogViewSet, TenantViewSet
+from billing.api import (
+    BalanceViewSet,
+    BillingSettingsViewSet,
+    NotificationViewSet,
+    StatementViewSet,
+    UsageViewSet,
+)
 from calls.api import CallViewSet, RecordingViewSet
 from messaging.api import BulkSendViewSet, ConversationViewSet, MediaViewSet, MessageViewSet
 from numbers.api import PhoneNumberViewSet
@@ -31,3 +38,8 @@ router.register("media", MediaViewSet, basename="media")
 router.register("bulk-sends", BulkSendViewSet, basename="bulk-send")
 router.register("calls", CallViewSet, basename="call")
 router.register("recordings", RecordingViewSet, basename="recording")
+router.register("usage", UsageViewSet, basename="usage")
+router.register("balances", BalanceViewSet, basename="balance")
+router.register("statements", StatementViewSet, basename="statement")
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("billing-settings", BillingSettingsViewSet, basename="billing-settings")

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import ApiKey, AuditLog, Tenant
+from billing.models import BalanceSnapshot, Notification
 from calls.models import Call, CallLeg, Recording
 from messaging.models import BulkSend, Message, MessageMedia
 from numbers.models import PhoneNumber
@@ -131,6 +132,16 @@ def recording(tenant: Tenant, *, content: bytes | None = None) -> Recording:
 
 FACTORIES: dict[type[Model], Callable[[Tenant], Model]] = {
     ApiKey: lambda tenant: ApiKey.issue(tenant, f"key {next(_seq)}")[0],
+    BalanceSnapshot: lambda tenant: BalanceSnapshot.objects.create(
+        tenant=tenant,
+        provider_account=root_account(tenant),
+        amount=Decimal("12.5"),
+        currency="SEK",
+        taken_at=timezone.now(),
+    ),
+    Notification: lambda tenant: Notification.objects.create(
+        tenant=tenant, kind="spend_cap", key=str(next(_seq)), period="2026-11", title="80% used"
+    ),
     AuditLog: lambda tenant: audit.record(tenant, None, "test.made"),
     ProviderAccount: subaccount,
     SyncRun: lambda tenant: SyncRun.objects.create(tenant=tenant, account=root_account(tenant)),
