@@ -413,12 +413,11 @@ def case_lists(n: int, reps: int, depth: int) -> Result:
 
 # -- 4. sending and limits -----------------------------------------------------------------------
 def case_send(n: int, threads: int, cap: int) -> Result:
-    from numbers.models import PhoneNumber
-
     from billing.limits import LimitExceeded, reserve
     from billing.models import BillingSettings
     from messaging import tasks
     from messaging.services import queue_message
+    from numbers.models import PhoneNumber
 
     sandbox = in_process_sandbox()
     tenant, _ = make_tenant("send")
