@@ -217,6 +217,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # One line per provider request is the ProviderLog's job, not the console's.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 # Dotted paths called by `load_demo` with the demo tenants (apps add their demo data).
 DEMO_LOADERS = ["providers.demo.load_demo_connections"]
