@@ -1,7 +1,9 @@
 """Provider call and recording records to rows. A sync page and a status webhook both go
-through `upsert_calls`: one INSERT … ON CONFLICT per page that merges in SQL (state only
-moves forward, a known cost is never lost, our number is linked), legs replaced set-based,
-and the billing rollup adjusted by the difference in the same transaction."""
+through `upsert_calls`: our own calls whose remote id we never learned are reconciled with
+the page first (so they are not stored twice), then one INSERT … ON CONFLICT per page that
+merges in SQL (state only moves forward, a known cost is never lost, our number is linked),
+legs replaced set-based, and the billing rollup adjusted by the difference in the same
+transaction."""
 
 from __future__ import annotations
 
@@ -32,6 +34,13 @@ LEGS = CallLeg._meta.db_table
 RECORDINGS = Recording._meta.db_table
 NUMBERS = PhoneNumber._meta.db_table
 LOCK_NAMESPACE = 0x63616C6C  # "call": calls of one account are written by one transaction at a time
+# A call of ours without a remote id matches a provider record created this close to it.
+RECONCILE_WINDOW_SECONDS = 600
+# Set by calls.services.dial on our queued row: the request is in flight (PLACING) or was
+# accepted without an id (REQUESTED: Sipcentric click-to-dial). Named here because the
+# services module imports this one.
+PLACING = "placing"
+REQUESTED = "requested"
 
 
 def _rank(expr: str) -> str:
@@ -157,6 +166,81 @@ def _latest(records: Sequence[RemoteCall]) -> list[RemoteCall]:
     return list(best.values())
 
 
+# Our outbound calls that may exist at the provider under an id we do not know: the outcome
+# was hidden (`unknown`: a timeout or dropped connection after the request left), the request
+# is in flight (a status webhook can beat the provider's answer), or it was accepted without
+# an id. A queued row between retries (raw_state '') was refused by the provider: not here.
+RECONCILE_CANDIDATES_SQL = f"""
+    SELECT c.id, v.remote_id,
+           abs(extract(epoch FROM COALESCE(c.last_attempt_at, c.created_at) - v.created_at)) AS gap
+    FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])
+         AS v(remote_id, from_number, to_number, created_at)
+    JOIN {CALLS} c
+      ON c.to_number = v.to_number
+     -- a Sipcentric call starts from a PBX endpoint we named by URI or extension, which the
+     -- provider reports its own way: only the number called can be compared
+     AND (c.from_number = v.from_number OR c.from_number NOT LIKE '+%%')
+     AND COALESCE(c.last_attempt_at, c.created_at)
+         BETWEEN v.created_at - make_interval(secs => %s) AND v.created_at + make_interval(secs => %s)
+    WHERE c.tenant_id = %s AND c.provider_account_id = %s AND c.remote_id = ''
+      AND c.direction = 'outbound' AND c.send_attempts > 0
+      AND (c.state = 'unknown' OR (c.state = 'queued' AND c.raw_state IN (%s, %s)))
+      AND NOT EXISTS (SELECT 1 FROM {CALLS} x WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id)
+"""  # noqa: S608 - table names are ours, values are parameters
+
+# Re-checks the row under its lock: a worker may have recorded the provider's answer meanwhile.
+# The error said the outcome was unknown; it is known now.
+RECONCILE_UPDATE_SQL = f"""
+    UPDATE {CALLS} c SET remote_id = m.remote_id,
+        raw = (c.raw - 'error') || jsonb_build_object('reconciled_from', c.state),
+        updated_at = now()
+    FROM unnest(%s::bigint[], %s::text[]) AS m(id, remote_id)
+    WHERE c.id = m.id AND c.remote_id = ''
+      AND (c.state = 'unknown' OR (c.state = 'queued' AND c.raw_state IN (%s, %s)))
+    RETURNING c.id
+"""  # noqa: S608
+
+
+def _reconcile_our_calls(cursor: Any, tenant_id: int, root_id: int, records: Sequence[RemoteCall]) -> int:
+    """Give our outbound calls without a remote id the id of the record that is the same
+    call, matched on (to, from, time within the window): closest pairs first, each row and
+    record at most once. The page's upsert then updates our row instead of inserting a twin.
+    Returns the number of rows reconciled."""
+    outbound = [r for r in records if str(r.direction) == "outbound" and r.to_number]
+    if not outbound:
+        return 0
+    cursor.execute(
+        RECONCILE_CANDIDATES_SQL,
+        [
+            [r.remote_id for r in outbound],
+            [r.from_number for r in outbound],
+            [r.to_number for r in outbound],
+            [r.created_at for r in outbound],
+            RECONCILE_WINDOW_SECONDS,
+            RECONCILE_WINDOW_SECONDS,
+            tenant_id,
+            root_id,
+            PLACING,
+            REQUESTED,
+            root_id,
+        ],
+    )
+    taken_rows: set[int] = set()
+    taken_records: set[str] = set()
+    pairs: list[tuple[int, str]] = []
+    # Few candidates (only our unresolved calls in the window): a greedy pass in Python.
+    for call_id, remote_id, _gap in sorted(cursor.fetchall(), key=lambda c: (c[2], c[0], c[1])):
+        if call_id in taken_rows or remote_id in taken_records:
+            continue
+        taken_rows.add(call_id)
+        taken_records.add(remote_id)
+        pairs.append((call_id, remote_id))
+    if not pairs:
+        return 0
+    cursor.execute(RECONCILE_UPDATE_SQL, [[p[0] for p in pairs], [p[1] for p in pairs], PLACING, REQUESTED])
+    return len(cursor.fetchall())
+
+
 def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> CallWrite:
     unique = _latest(records)
     if not unique:
@@ -166,6 +250,9 @@ def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> Call
     lock_account(root_id, LOCK_NAMESPACE)
     remote_ids = [r.remote_id for r in unique]
     with connection.cursor() as cursor:
+        # Before reading `before`: a reconciled row is then an existing row whose rollup
+        # entry (counted when we queued it) moves by the difference, not a second count.
+        _reconcile_our_calls(cursor, tenant_id, root_id, unique)
         cursor.execute(
             f"SELECT remote_id, {', '.join(ROW_FIELDS)} FROM {CALLS}"  # noqa: S608
             " WHERE provider_account_id = %s AND remote_id = ANY(%s::text[])",

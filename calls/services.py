@@ -33,7 +33,7 @@ from providers.connect import open_adapter
 from providers.importing import owners
 from providers.models import ProviderAccount
 
-from .importers import file_extension, remote_recording
+from .importers import PLACING, REQUESTED, file_extension, remote_recording
 from .models import Call, CallState, Recording, recording_path
 
 logger = logging.getLogger(__name__)
@@ -84,9 +84,9 @@ def record_fetch_failure(recording_id: int, error: str, *, final: bool) -> None:
 # -- placing calls --------------------------------------------------------------------------------
 # Our calls use the same rules as our messages: validated before a row exists, idempotent by
 # key, claimed by one worker, and never placed twice (an interrupted attempt is `unknown`).
-# A claimed attempt is marked by raw_state PLACING on a call still `queued` with no remote id.
-PLACING = "placing"
-REQUESTED = "requested"  # accepted without an id (Sipcentric click-to-dial): the sync brings it
+# A claimed attempt is marked by raw_state PLACING on a call still `queued` with no remote id;
+# REQUESTED: accepted without an id (Sipcentric click-to-dial), the sync brings it. Both are
+# defined in .importers, which reconciles such rows with the provider's records.
 MAX_CALL_TIMEOUT = 600
 
 
@@ -306,6 +306,8 @@ def dial(call_id: int, *, policy: RetryPolicy = DEFAULT_POLICY, sleep=time.sleep
         answer_url=answer_url,
     )
     raw = dict(call.raw or {})
+    # An earlier attempt's error is history once this one succeeds (failures set it again).
+    raw.pop("error", None)
     try:
         with open_adapter(account) as adapter:
             result = adapter.place_call(request)
