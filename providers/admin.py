@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from .adapters import adapter_class
 from .adapters.errors import NotSupported
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .services import validate_base_url
 from .tasks import apply_webhook_event, start_sync
 
 
@@ -66,6 +67,12 @@ class ProviderAccountForm(forms.ModelForm):
         self.fields["new_credentials"].widget.format_value = lambda value: ""
         if self.instance.pk is None:
             self.fields["new_credentials"].required = True
+
+    def clean_base_url(self) -> str:
+        value = self.cleaned_data.get("base_url", "")
+        if self.instance.pk is not None and value == self.instance.base_url:
+            return value  # unchanged: an account saved before this check stays editable
+        return validate_base_url(value)  # the SSRF guard
 
     def clean(self):
         cleaned = super().clean()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
@@ -15,8 +16,8 @@ from accounts.api_base import TenantScopedReadOnlyViewSet, TenantScopedViewSet
 from accounts.api_errors import Conflict, ErrorSerializer, Unprocessable
 from accounts.models import Scope
 
+from . import services
 from .adapters import NotSupported, ProviderError, RateLimited
-from .adapters.records import Capability
 from .connect import open_adapter
 from .filters import (
     ProviderAccountFilter,
@@ -25,7 +26,6 @@ from .filters import (
     SyncRunFilter,
     WebhookEventFilter,
 )
-from .importers import upsert_subaccounts
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 from .serializers import (
     CredentialCheckSerializer,
@@ -42,19 +42,16 @@ ERROR_422 = OpenApiResponse(ErrorSerializer, description="The provider refused o
 @contextmanager
 def provider_errors():
     """Turn adapter errors into API errors carrying the provider's safe message: 429 (with
-    Retry-After) when the provider throttles us, 422 otherwise."""
+    Retry-After) when the provider throttles us, 422 otherwise; a service's ValidationError is a 400."""
     try:
         yield
+    except DjangoValidationError as exc:  # a service's validation: 400 by field
+        raise exceptions.ValidationError(getattr(exc, "message_dict", None) or exc.messages) from exc
     except RateLimited as exc:
         raise exceptions.Throttled(wait=exc.retry_after, detail=exc.message) from exc
     except ProviderError as exc:
         code = "not_supported" if isinstance(exc, NotSupported) else f"provider_{type(exc).__name__.lower()}"
         raise Unprocessable(exc.message, code=code) from exc
-
-
-def require_capability(account: ProviderAccount, capability: Capability, what: str) -> None:
-    if not account.can(capability):
-        raise Unprocessable(f"{account.adapter_class.name} does not support {what}.", code="not_supported")
 
 
 @extend_schema_view(
@@ -143,15 +140,11 @@ class SubaccountViewSet(
     def create(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        parent: ProviderAccount = serializer.validated_data["parent"]
-        require_capability(parent, Capability.CREATE_SUBACCOUNT, "creating subaccounts")
-        with provider_errors(), open_adapter(parent) as adapter:
-            record = adapter.create_subaccount(
-                serializer.validated_data["name"], serializer.validated_data.get("usage_limit")
+        data = serializer.validated_data
+        with provider_errors():
+            child = services.create_subaccount(
+                data["parent"], data["name"], data.get("usage_limit"), actor=request
             )
-        upsert_subaccounts(parent, [record])
-        child = parent.subaccounts.get(remote_account_id=record.remote_id)
-        audit.record(self.tenant, request, "subaccount.create", child, parent=parent.pk)
         return Response(self.get_serializer(child).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SubaccountSerializer, responses={200: SubaccountSerializer, 422: ERROR_422})
@@ -159,16 +152,9 @@ class SubaccountViewSet(
         child = self.get_object()
         serializer = self.get_serializer(child, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        parent = child.parent
-        require_capability(parent, Capability.UPDATE_SUBACCOUNT, "changing subaccounts")
         changes = {k: v for k, v in serializer.validated_data.items() if k in ("name", "usage_limit")}
-        if "usage_limit" in changes and changes["usage_limit"] is None:
-            changes["usage_limit"] = ""  # the adapter contract: "" clears the limit
-        with provider_errors(), open_adapter(parent) as adapter:
-            record = adapter.update_subaccount(child.remote_account_id, **changes)
-        upsert_subaccounts(parent, [record])
-        child.refresh_from_db()
-        audit.record(self.tenant, request, "subaccount.update", child, fields=sorted(changes))
+        with provider_errors():
+            child = services.update_subaccount(child, **changes, actor=request)
         return Response(self.get_serializer(child).data)
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from django.core.validators import URLValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from . import services
 from .adapters import NotSupported, adapter_class
 from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 
@@ -37,8 +38,7 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
         required=False,
         allow_blank=True,
         max_length=200,
-        validators=[URLValidator(schemes=["http", "https"])],
-        help_text="Leave empty for the provider's real API.",
+        help_text="Leave empty for the provider's real API (required for jambonz). https to a public host.",
     )
     webhook_urls = serializers.SerializerMethodField()
     capabilities = serializers.SerializerMethodField()
@@ -92,6 +92,14 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
 
     def validate_currency(self, value: str) -> str:
         return normalize_currency(value)
+
+    def validate_base_url(self, value: str) -> str:
+        if self.instance is not None and value == self.instance.base_url:
+            return value  # unchanged: an account saved before this check stays editable
+        try:
+            return services.validate_base_url(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
 
     def validate(self, attrs):
         provider = attrs.get("provider", getattr(self.instance, "provider", None))

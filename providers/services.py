@@ -1,0 +1,346 @@
+"""Write paths of provider accounts shared by the dashboard, the API and the admin:
+connect, edit, enable/disable, delete, and subaccounts created or changed at the provider.
+
+`validate_base_url` is the SSRF guard: a tenant admin chooses the URL our workers call, so
+it must not reach our own network (private, loopback, link-local, metadata addresses).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import models, router, transaction
+from django.db.models.deletion import Collector
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import Tenant
+
+from .adapters import NotSupported, adapter_class
+from .adapters.records import Capability
+from .connect import open_adapter
+from .importers import upsert_subaccounts
+from .models import Provider, ProviderAccount, SyncRun
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Cloud metadata endpoints; most are caught as non-global already, Azure's is public.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "168.63.129.16", "100.100.100.200", "fd00:ec2::254")
+)
+SYNC_INTERVAL_RANGE = (1, 24 * 60)  # minutes
+SEND_RATE_RANGE = (0.01, 1000.0)  # messages per second
+EDITABLE_FIELDS = frozenset(
+    {"name", "base_url", "sync_interval", "send_rate", "sync_enabled", "usage_limit", "currency", "options"}
+)
+# Set on subaccounts disabled because their root was, so enabling the root restores them.
+DISABLED_WITH_PARENT = "disabled_with_parent"
+
+
+# -- base URL validation (SSRF guard) ---------------------------------------------------------
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+def is_sandbox_url(url: str) -> bool:
+    return bool(settings.SANDBOX_URL) and _origin(url) == _origin(settings.SANDBOX_URL)
+
+
+def _refused_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+    # not is_global covers RFC 1918, loopback, link-local, CGNAT, unspecified and reserved.
+    return not ip.is_global or ip.is_multicast or ip in METADATA_ADDRESSES
+
+
+def validate_base_url(url: str) -> str:
+    """The cleaned URL (no trailing slash), or ValidationError. Empty means the provider's
+    real API. https to a public host only; http just for the sandbox and, in DEBUG, localhost."""
+    url = (url or "").strip().rstrip("/")
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValidationError("Enter a valid URL, e.g. https://jambonz.example.com/v1.") from exc
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValidationError("Enter an https URL, e.g. https://jambonz.example.com/v1.")
+    if parts.username or parts.password:
+        raise ValidationError("Put credentials in the credential fields, not in the URL.")
+    if is_sandbox_url(url):
+        return url
+    if parts.scheme == "http":
+        if settings.DEBUG and host in LOCAL_HOSTS:
+            return url  # a developer's own provider simulator
+        raise ValidationError("The provider's API must use https.")
+    try:
+        resolved = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ValidationError(f"Cannot resolve the host {host}.") from exc
+    if not resolved or any(_refused_address(info[4][0]) for info in resolved):
+        raise ValidationError(f"{host} points at a private or internal address; use a public host.")
+    return url
+
+
+# -- connecting and editing accounts ----------------------------------------------------------
+def _validated_credentials(provider: str, credentials: dict[str, Any]) -> dict[str, str]:
+    try:
+        return adapter_class(provider).validate_credentials(credentials)
+    except (ValueError, NotSupported) as exc:
+        raise ValidationError({"credentials": [str(exc)]}) from exc
+
+
+def _check_ranges(fields: dict[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    if "sync_interval" in fields:
+        low, high = SYNC_INTERVAL_RANGE
+        if not low <= int(fields["sync_interval"]) <= high:
+            errors["sync_interval"] = [f"Between {low} and {high} minutes."]
+    if "send_rate" in fields:
+        low, high = SEND_RATE_RANGE
+        if not low <= float(fields["send_rate"]) <= high:
+            errors["send_rate"] = [f"Between {low} and {high:g} messages per second."]
+    limit = fields.get("usage_limit")
+    if limit is not None and Decimal(limit) < 0:
+        errors["usage_limit"] = ["A limit cannot be negative."]
+    if "name" in fields and not str(fields["name"]).strip():
+        errors["name"] = ["A name is required."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _base_url_for(provider: str, base_url: str) -> str:
+    try:
+        url = validate_base_url(base_url)
+    except ValidationError as exc:
+        raise ValidationError({"base_url": exc.messages}) from exc
+    if provider == Provider.JAMBONZ and not url:
+        raise ValidationError({"base_url": ["jambonz is self-hosted: enter your server's API URL."]})
+    return url
+
+
+@transaction.atomic
+def connect_account(
+    tenant: Tenant,
+    provider: str,
+    name: str,
+    credentials: dict[str, Any],
+    *,
+    base_url: str = "",
+    options: dict[str, Any] | None = None,
+    actor: Any = None,
+    **fields: Any,
+) -> ProviderAccount:
+    """A new root account; ValidationError (by field) for a bad shape, URL or range."""
+    if provider not in Provider.values:
+        raise ValidationError({"provider": [f"Unknown provider {provider!r}."]})
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"connect_account() cannot set {', '.join(sorted(unknown))}")
+    _check_ranges({"name": name, **fields})
+    account = ProviderAccount(
+        tenant=tenant,
+        provider=provider,
+        name=name.strip(),
+        base_url=_base_url_for(provider, base_url),
+        options=options or {},
+        **fields,
+    )
+    account.set_credentials(_validated_credentials(provider, credentials))
+    account.save()
+    audit.record(tenant, actor, "provider_account.create", account, provider=provider)
+    return account
+
+
+@transaction.atomic
+def update_account(
+    account: ProviderAccount, *, credentials: dict[str, Any] | None = None, actor: Any = None, **fields: Any
+) -> ProviderAccount:
+    """Change the given fields; credentials are replaced only when given. The audit entry
+    names the fields, never their values."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"update_account() cannot set {', '.join(sorted(unknown))}")
+    _check_ranges(fields)
+    changed = {k for k, v in fields.items() if getattr(account, k) != v}
+    old_base_url = account.base_url
+    if "base_url" in changed:
+        fields["base_url"] = _base_url_for(account.provider, fields["base_url"])
+        if fields["base_url"] == old_base_url:
+            changed.discard("base_url")
+    for key in changed:
+        setattr(account, key, fields[key].strip() if key == "name" else fields[key])
+    if credentials:
+        account.set_credentials(_validated_credentials(account.provider, credentials))
+        changed.add("credentials")
+        if account.status == ProviderAccount.Status.ERROR:
+            account.status = ProviderAccount.Status.ACTIVE  # new credentials get another try
+    if not changed:
+        return account
+    account.save()
+    if "base_url" in changed and not account.parent_id:
+        # Subaccounts inherited the root's URL when imported; they move with it.
+        account.subaccounts.filter(base_url=old_base_url).update(
+            base_url=account.base_url, updated_at=timezone.now()
+        )
+    audit.record(account.tenant, actor, "provider_account.update", account, fields=sorted(changed))
+    return account
+
+
+@transaction.atomic
+def set_account_enabled(account: ProviderAccount, enabled: bool, *, actor: Any = None) -> ProviderAccount:
+    """Disabled accounts are neither synced nor used for sends; disabling a root disables
+    its subaccounts with it (and enabling it brings back those, and only those)."""
+    now = timezone.now()
+    Status = ProviderAccount.Status
+    if enabled:
+        if account.status != Status.DISABLED:
+            return account
+        ProviderAccount.objects.filter(pk=account.pk, status=Status.DISABLED).update(
+            status=Status.ACTIVE, updated_at=now
+        )
+        children = account.subaccounts.filter(status=Status.DISABLED, options__has_key=DISABLED_WITH_PARENT)
+        for child in children:
+            child.options.pop(DISABLED_WITH_PARENT, None)
+            child.status = Status.ACTIVE
+            child.save(update_fields=["status", "options", "updated_at"])
+    else:
+        if account.status == Status.DISABLED:
+            return account
+        ProviderAccount.objects.filter(pk=account.pk).update(status=Status.DISABLED, updated_at=now)
+        for child in account.subaccounts.exclude(status=Status.DISABLED):
+            child.options = {**child.options, DISABLED_WITH_PARENT: True}
+            child.status = Status.DISABLED
+            child.save(update_fields=["status", "options", "updated_at"])
+        # A run already queued would still call the provider; end it here.
+        SyncRun.objects.filter(
+            account__in=[account.pk, *account.subaccounts.values_list("pk", flat=True)],
+            status=SyncRun.Status.QUEUED,
+        ).update(status=SyncRun.Status.FAILED, error="The account was disabled.", finished_at=now)
+    account.refresh_from_db(fields=["status", "updated_at"])
+    audit.record(
+        account.tenant, actor, "provider_account.enable" if enabled else "provider_account.disable", account
+    )
+    return account
+
+
+def deletion_summary(account: ProviderAccount) -> dict[str, int]:
+    """What deleting the account takes with it, for the confirmation page."""
+    return {
+        "subaccounts": account.subaccounts.count(),
+        "messages": account.messages.count(),
+        "calls": account.calls.count(),
+        "recordings": account.recordings.count(),
+        "numbers": account.phone_numbers.count(),
+    }
+
+
+def delete_account(account: ProviderAccount, *, actor: Any = None) -> dict[str, int]:
+    """Delete the account with everything synced through it (messages, calls, numbers,
+    usage, logs …) and, once committed, the stored media and recording files. Returns the
+    number of rows deleted per model."""
+    tenant, pk = account.tenant, account.pk
+    using = router.db_for_write(ProviderAccount)
+    with transaction.atomic(using=using):
+        collector = Collector(using=using)
+        collector.collect([account])
+        files = _stored_files(collector)
+        audit.record(tenant, actor, "provider_account.delete", account, provider=account.provider, id=pk)
+        _total, per_model = collector.delete()
+        transaction.on_commit(lambda: _delete_files(files), using=using)
+    return per_model
+
+
+def _file_fields(model: type[models.Model]) -> list[str]:
+    return [f.name for f in model._meta.concrete_fields if isinstance(f, models.FileField)]
+
+
+def _stored_files(collector: Collector) -> list[str]:
+    """Names of the files rows about to be deleted point at (fast deletes are querysets)."""
+    names = [
+        getattr(obj, name).name
+        for model, objs in collector.data.items()
+        for name in _file_fields(model)
+        for obj in objs
+        if getattr(obj, name)
+    ]
+    for qs in collector.fast_deletes:
+        for name in _file_fields(qs.model):
+            names += [n for n in qs.values_list(name, flat=True) if n]
+    return names
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            pass  # a missing file is already what we want
+
+
+# -- subaccounts: changed at the provider, stored through the importer -----------------------
+def _require(parent: ProviderAccount, capability: Capability, what: str) -> None:
+    if not parent.can(capability):
+        raise NotSupported(f"{parent.adapter_class.name} does not support {what}.")
+
+
+@transaction.atomic
+def create_subaccount(
+    parent: ProviderAccount, name: str, usage_limit: Decimal | None = None, *, actor: Any = None
+) -> ProviderAccount:
+    """Create at the provider, then import. Adapter errors (ProviderError) pass through
+    with the provider's message; NotSupported when the provider cannot."""
+    if parent.parent_id:
+        raise ValidationError({"parent": ["A subaccount cannot have subaccounts."]})
+    _check_ranges({"name": name, "usage_limit": usage_limit})
+    _require(parent, Capability.CREATE_SUBACCOUNT, "creating subaccounts")
+    with open_adapter(parent) as adapter:
+        record = adapter.create_subaccount(name.strip(), usage_limit)
+    upsert_subaccounts(parent, [record])
+    child = parent.subaccounts.get(remote_account_id=record.remote_id)
+    audit.record(parent.tenant, actor, "subaccount.create", child, parent=parent.pk)
+    return child
+
+
+_UNCHANGED: Any = object()
+
+
+@transaction.atomic
+def update_subaccount(
+    child: ProviderAccount,
+    *,
+    name: str | None = None,
+    usage_limit: Any = _UNCHANGED,  # a Decimal, or None to clear
+    actor: Any = None,
+) -> ProviderAccount:
+    """Change the name and/or limit at the provider (usage_limit=None clears the limit)."""
+    parent = child.parent
+    if parent is None:
+        raise ValidationError("Only subaccounts are changed at the provider.")
+    _require(parent, Capability.UPDATE_SUBACCOUNT, "changing subaccounts")
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name.strip()
+    if usage_limit is not _UNCHANGED:
+        # The adapter contract: "" clears the limit.
+        changes["usage_limit"] = "" if usage_limit is None else usage_limit
+    _check_ranges({k: v for k, v in changes.items() if v != ""})
+    if not changes:
+        return child
+    with open_adapter(parent) as adapter:
+        record = adapter.update_subaccount(child.remote_account_id, **changes)
+    upsert_subaccounts(parent, [record])
+    child.refresh_from_db()
+    audit.record(child.tenant, actor, "subaccount.update", child, fields=sorted(changes))
+    return child
