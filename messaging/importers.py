@@ -244,12 +244,15 @@ def _reconcile_unknown_sends(cursor, provider_account: ProviderAccount, page: li
     outbound = [r for r in page if r.direction == Direction.OUTBOUND]
     if not outbound:
         return 0
-    values = ", ".join(["(%s, %s, %s, %s::timestamptz)"] * len(outbound))
-    params: list = []
-    for r in outbound:
-        params += [r.remote_id, r.to_number, r.body, r.created_at]
+    params: list = [
+        [r.remote_id for r in outbound],
+        [r.to_number for r in outbound],
+        [r.body for r in outbound],
+        [r.created_at for r in outbound],
+    ]
     sql = f"""
-        WITH v(remote_id, to_number, body, created_at) AS (VALUES {values}),
+        WITH v(remote_id, to_number, body, created_at) AS (
+            SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])),
         candidates AS (
             SELECT m.id, v.remote_id, abs(extract(epoch FROM m.created_at - v.created_at)) AS gap
             FROM {MESSAGE_TABLE} m
@@ -259,7 +262,8 @@ def _reconcile_unknown_sends(cursor, provider_account: ProviderAccount, page: li
             WHERE m.tenant_id = %s AND m.provider_account_id = %s AND m.remote_id = ''
               AND m.direction = 'outbound' AND m.status = 'unknown'
               AND NOT EXISTS (SELECT 1 FROM {MESSAGE_TABLE} x
-                              WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id)
+                              WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id
+                                AND NOT (x.remote_id = ''))
         ),
         per_row AS (SELECT DISTINCT ON (id) id, remote_id, gap FROM candidates ORDER BY id, gap),
         matched AS (SELECT DISTINCT ON (remote_id) id, remote_id FROM per_row ORDER BY remote_id, gap, id)
@@ -297,10 +301,29 @@ _INSERT_COLUMNS = (
     "subaccount_id, kind, direction, from_number, to_number, body, status, raw_status, error, parts, "
     "encoding, cost, currency, created_at, sent_at, delivered_at, remote_id, raw"
 )
-_VALUE_ROW = (
-    "(%s::bigint, %s, %s, %s, %s, %s, %s, %s, %s, %s::integer, %s, %s::numeric, %s, "
-    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s, %s::jsonb)"
+# One typed array per column, unnested: the statement text is the same for every page
+# (psycopg prepares and caches it) instead of a VALUES list of 18 placeholders per row.
+_ARRAY_TYPES = (
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "integer",
+    "text",
+    "numeric",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "jsonb",
 )
+_UNNEST = "unnest({})".format(", ".join(f"%s::{t}[]" for t in _ARRAY_TYPES))
 
 
 def _insert_or_update(
@@ -311,9 +334,8 @@ def _insert_or_update(
     page: list[RemoteMessage],
 ) -> list[tuple[_Counted, bool]]:
     """One statement for the page. Returns the rows inserted or changed, with `inserted`."""
-    params: list = []
-    for r in page:
-        params += [
+    rows = [
+        (
             subaccount.pk if subaccount else sub_ids.get(r.subaccount_remote_id),
             str(r.kind),
             str(r.direction),
@@ -332,7 +354,10 @@ def _insert_or_update(
             r.delivered_at,
             r.remote_id,
             _json(r.raw),
-        ]
+        )
+        for r in page
+    ]
+    params = [list(column) for column in zip(*rows, strict=True)]
     number_table = Message._meta.get_field("number").related_model._meta.db_table
     assignments = _message_assignments()
     fixed = "tenant_id, provider_account_id, number_id, cost_estimated, updated_at"
@@ -348,7 +373,7 @@ def _insert_or_update(
                AND p.number = CASE WHEN v.direction = 'inbound' THEN v.to_number ELSE v.from_number END
              ORDER BY (p.provider_account_id = %s) DESC, p.active DESC, p.id LIMIT 1),
             false, now(), {_INSERT_COLUMNS}{other_sql}
-        FROM (VALUES {", ".join([_VALUE_ROW] * len(page))}) AS v({_INSERT_COLUMNS})
+        FROM {_UNNEST} AS v({_INSERT_COLUMNS})
         ON CONFLICT (provider_account_id, remote_id) WHERE NOT (remote_id = '') DO UPDATE SET
             {_set_clause(assignments)}
         RETURNING {_COUNTED}, (m.xmax = 0) AS inserted
@@ -451,6 +476,7 @@ def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMe
         SELECT m.tenant_id, m.id, v.remote_id, v.digest, v.size, v.content_type, now(), v.raw{other_sql}
         FROM (VALUES {values}) AS v(message_remote_id, remote_id, digest, size, content_type, raw)
         JOIN {MESSAGE_TABLE} m ON m.provider_account_id = %s AND m.remote_id = v.message_remote_id
+                               AND NOT (m.remote_id = '')  -- lets Postgres use the partial unique index
         ON CONFLICT (message_id, remote_id) DO NOTHING
         RETURNING id
         """,  # noqa: S608
