@@ -3,11 +3,11 @@ live progress page, webhook URLs, subaccounts, the provider HTTP log and receive
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,6 +16,7 @@ from accounts.models import Scope
 from accounts.permissions import scope_required
 from accounts.views import is_htmx, keyset_page, query_without, tenant_object_or_404, tenant_qs
 
+from . import services
 from .adapters import RESOURCES, NotSupported, ProviderError, adapter_class
 from .adapters.records import Capability
 from .connect import open_adapter
@@ -57,12 +58,7 @@ class ConnectForm(forms.Form):
     account_sid = forms.CharField(required=False, label=CREDENTIAL_FIELDS["account_sid"])
 
     def clean_base_url(self) -> str:
-        # Self-hosted APIs (jambonz) often live on internal host names without a dot.
-        value = self.cleaned_data["base_url"].strip().rstrip("/")
-        parts = urlsplit(value)
-        if value and (parts.scheme not in ("http", "https") or not parts.netloc):
-            raise forms.ValidationError("Enter an http(s) URL, e.g. https://jambonz.example.com/v1.")
-        return value
+        return services.validate_base_url(self.cleaned_data["base_url"])  # the SSRF guard
 
     def clean(self):
         data = super().clean()
@@ -77,6 +73,23 @@ class ConnectForm(forms.Form):
         if provider == "jambonz" and not data.get("base_url"):
             self.add_error("base_url", "jambonz is self-hosted: enter your server's API URL.")
         return data
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """A service's ValidationError onto the form: under its field when the form has one."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def forget_secrets(form: forms.Form) -> None:
+    """Secrets are never echoed back into the page, even on a failed submit."""
+    if form.is_bound:
+        form.data = form.data.copy()
+        for key in CREDENTIAL_FIELDS:
+            form.data.pop(key, None)
 
 
 def _accounts_context(request) -> dict:
@@ -108,21 +121,21 @@ def account_connect(request):
     form = ConnectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        account = ProviderAccount(
-            tenant=request.tenant, provider=data["provider"], name=data["name"], base_url=data["base_url"]
-        )
-        account.set_credentials(data["credentials"])
-        account.save()
-        audit.record(
-            request.tenant, request.user, "provider_account.create", account, provider=account.provider
-        )
-        messages.success(request, f"Connected {account.name}. Test the credentials or run a first sync.")
-        return redirect("provider-account", tenant_slug=request.tenant.slug, pk=account.pk)
-    if form.is_bound:
-        # Secrets are never echoed back into the page, even on a failed submit.
-        for key in CREDENTIAL_FIELDS:
-            form.data = form.data.copy()
-            form.data.pop(key, None)
+        try:
+            account = services.connect_account(
+                request.tenant,
+                data["provider"],
+                data["name"],
+                data["credentials"],
+                base_url=data["base_url"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Connected {account.name}. Test the credentials or run a first sync.")
+            return redirect("provider-account", tenant_slug=request.tenant.slug, pk=account.pk)
+    forget_secrets(form)
     status = 400 if form.errors else 200
     return render(
         request, "providers/account_connect.html", {"form": form, **_accounts_context(request)}, status=status
@@ -141,7 +154,200 @@ def account_detail(request, pk: int):
             "subaccounts": account.subaccounts.filter(tenant_id=request.tenant.pk).order_by("name"),
             "runs": tenant_qs(request, SyncRun).filter(account=account)[:10],
             "has_balance": account.can(Capability.BALANCE),
+            "can_create_subaccount": not account.parent_id and account.can(Capability.CREATE_SUBACCOUNT),
+            "can_update_subaccount": account.can(Capability.UPDATE_SUBACCOUNT),
         },
+    )
+
+
+# -- managing an account: edit, enable/disable, delete, subaccounts --------------------------------
+class EditForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    base_url = forms.CharField(
+        required=False, max_length=200, label="Base URL", help_text="Leave empty for the provider's real API."
+    )
+    sync_enabled = forms.BooleanField(required=False, label="Sync history automatically")
+    sync_interval = forms.IntegerField(
+        min_value=services.SYNC_INTERVAL_RANGE[0],
+        max_value=services.SYNC_INTERVAL_RANGE[1],
+        label="Sync every (minutes)",
+    )
+    send_rate = forms.FloatField(
+        min_value=services.SEND_RATE_RANGE[0],
+        max_value=services.SEND_RATE_RANGE[1],
+        label="Send rate (messages per second)",
+    )
+
+    def __init__(self, *args, account: ProviderAccount, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+        # Only this provider's credential keys; empty keeps the stored credentials.
+        for key in credential_keys(account.provider):
+            secret = key in ("password", "api_key")
+            self.fields[key] = forms.CharField(
+                required=False,
+                label=CREDENTIAL_FIELDS[key],
+                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}) if secret else None,
+            )
+
+    def credential_fields(self) -> list:
+        return [self[key] for key in credential_keys(self.account.provider)]
+
+    def settings_fields(self) -> list:
+        return [self[key] for key in ("name", "base_url", "sync_enabled", "sync_interval", "send_rate")]
+
+    def clean(self):
+        data = super().clean()
+        given = {k: data.get(k) or "" for k in credential_keys(self.account.provider)}
+        data["credentials"] = None
+        if any(given.values()):  # replacing: the new set must be complete for the provider
+            try:
+                data["credentials"] = self.account.adapter_class.validate_credentials(
+                    {k: v for k, v in given.items() if v}
+                )
+            except (ValueError, NotSupported) as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+def _manageable_account(request, pk: int) -> ProviderAccount:
+    return tenant_object_or_404(request, ProviderAccount.objects.select_related("parent"), pk=pk)
+
+
+def _to_account(request, account: ProviderAccount):
+    return redirect("provider-account", tenant_slug=request.tenant.slug, pk=account.pk)
+
+
+@scope_required(Scope.MANAGE)
+def account_edit(request, pk: int):
+    account = _manageable_account(request, pk)
+    fields = ("name", "base_url", "sync_enabled", "sync_interval", "send_rate")
+    form = EditForm(request.POST or None, account=account, initial={f: getattr(account, f) for f in fields})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        changes = {f: data[f] for f in fields}
+        if changes["base_url"] == account.base_url.rstrip("/"):
+            changes["base_url"] = account.base_url  # unchanged, however it was stored
+        try:
+            services.update_account(account, credentials=data["credentials"], actor=request.user, **changes)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Saved {account.name}.")
+            return _to_account(request, account)
+    forget_secrets(form)
+    return render(
+        request,
+        "providers/account_edit.html",
+        {"form": form, "account": account},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def account_enable(request, pk: int):
+    account = services.set_account_enabled(_manageable_account(request, pk), True, actor=request.user)
+    messages.success(request, f"Enabled {account.name}: it syncs and sends again.")
+    return _to_account(request, account)
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def account_disable(request, pk: int):
+    account = services.set_account_enabled(_manageable_account(request, pk), False, actor=request.user)
+    messages.success(request, f"Disabled {account.name}: no syncs or sends until it is enabled.")
+    return _to_account(request, account)
+
+
+@scope_required(Scope.MANAGE)
+def account_delete(request, pk: int):
+    """GET: what will go with it; POST: delete."""
+    account = _manageable_account(request, pk)
+    if request.method == "POST":
+        parent = account.parent
+        services.delete_account(account, actor=request.user)
+        messages.success(request, f"Deleted {account.name} and everything synced through it.")
+        if parent is not None:
+            return _to_account(request, parent)
+        return redirect("provider-accounts", tenant_slug=request.tenant.slug)
+    return render(
+        request,
+        "providers/account_delete.html",
+        {"account": account, "summary": services.deletion_summary(account)},
+    )
+
+
+class SubaccountForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    usage_limit = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=18,
+        decimal_places=4,
+        label="Usage limit",
+        help_text="Spend the provider allows this subaccount; empty for none.",
+    )
+
+
+def _provider_call(form: forms.Form, call) -> ProviderAccount | None:
+    """Run a provider write; its refusal lands on the form with the provider's own words."""
+    try:
+        return call()
+    except ValidationError as exc:
+        add_service_errors(form, exc)
+    except ProviderError as exc:
+        form.add_error(None, f"{exc.message}")
+    return None
+
+
+@scope_required(Scope.MANAGE)
+def subaccount_create(request, pk: int):
+    parent = _manageable_account(request, pk)
+    if parent.parent_id or not parent.can(Capability.CREATE_SUBACCOUNT):
+        raise Http404("This account cannot create subaccounts.")
+    form = SubaccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        child = _provider_call(
+            form,
+            lambda: services.create_subaccount(parent, data["name"], data["usage_limit"], actor=request.user),
+        )
+        if child is not None:
+            messages.success(request, f"Created subaccount {child.name}.")
+            return _to_account(request, parent)
+    return render(
+        request,
+        "providers/subaccount_form.html",
+        {"form": form, "parent": parent, "child": None},
+        status=400 if form.errors else 200,
+    )
+
+
+@scope_required(Scope.MANAGE)
+def subaccount_edit(request, pk: int):
+    child = _manageable_account(request, pk)
+    if child.parent is None or not child.parent.can(Capability.UPDATE_SUBACCOUNT):
+        raise Http404("This account has no subaccount settings to change.")
+    form = SubaccountForm(
+        request.POST or None, initial={"name": child.name, "usage_limit": child.usage_limit}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        updated = _provider_call(
+            form,
+            lambda: services.update_subaccount(
+                child, name=data["name"], usage_limit=data["usage_limit"], actor=request.user
+            ),
+        )
+        if updated is not None:
+            messages.success(request, f"Saved subaccount {updated.name}.")
+            return _to_account(request, child.parent)
+    return render(
+        request,
+        "providers/subaccount_form.html",
+        {"form": form, "parent": child.parent, "child": child},
+        status=400 if form.errors else 200,
     )
 
 

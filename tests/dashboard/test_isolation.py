@@ -80,10 +80,24 @@ OBJECT_PAGES: list[tuple[str, Callable[[Tenant], object]]] = [
     ("balance-history", _balance),
 ]
 
+# Management pages of one object (manage scope): rendered for tenant A's owner.
+MANAGE_OBJECT_PAGES: list[tuple[str, Callable[[Tenant], object]]] = [
+    ("provider-edit", f.root_account),
+    ("provider-delete", f.root_account),
+    ("subaccount-create", f.root_account),
+    ("subaccount-edit", f.subaccount),
+]
+
 # Writes on one object (POST): another tenant's object is a 404 for them too.
 OBJECT_WRITES: list[tuple[str, Callable[[Tenant], object]]] = [
     ("provider-test", f.root_account),
     ("provider-sync", f.root_account),
+    ("provider-edit", f.root_account),
+    ("provider-enable", f.root_account),
+    ("provider-disable", f.root_account),
+    ("provider-delete", f.root_account),
+    ("subaccount-create", f.root_account),
+    ("subaccount-edit", f.subaccount),
     ("notification-read", _notification),
     ("api-key-revoke", f.FACTORIES[f.ApiKey]),
     ("number-release", f.phone_number),
@@ -119,6 +133,20 @@ def test_object_page_renders_for_its_tenant(name, make, client, tenant_a, member
 def test_object_of_another_tenant_is_404_in_their_own_tenant(name, make, client, tenant_a, tenant_b, user_b):
     obj = make(tenant_a)
     f.root_account(tenant_b)  # tenant B has rows of its own
+    client.force_login(user_b)
+    assert client.get(reverse(name, args=[tenant_b.slug, obj.pk])).status_code == 404
+
+
+@pytest.mark.parametrize(("name", "make"), MANAGE_OBJECT_PAGES, ids=[p[0] for p in MANAGE_OBJECT_PAGES])
+def test_manage_page_renders_for_its_tenants_owner(name, make, client, tenant_a, owner_a):
+    obj = make(tenant_a)
+    client.force_login(owner_a)
+    assert client.get(reverse(name, args=[tenant_a.slug, obj.pk])).status_code == 200
+
+
+@pytest.mark.parametrize(("name", "make"), MANAGE_OBJECT_PAGES, ids=[p[0] for p in MANAGE_OBJECT_PAGES])
+def test_manage_page_of_another_tenants_object_is_404(name, make, client, tenant_a, tenant_b, user_b):
+    obj = make(tenant_a)
     client.force_login(user_b)
     assert client.get(reverse(name, args=[tenant_b.slug, obj.pk])).status_code == 404
 
