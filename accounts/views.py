@@ -1,4 +1,4 @@
-"""Dashboard views of the accounts app (tenant switcher, API keys, members) and the small
+"""Dashboard views of the accounts app (tenant switcher, API keys, members, password reset) and the small
 helpers every dashboard view module builds on: tenant-scoped lookups, keyset pages, htmx."""
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm
+from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from . import audit
-from .models import ApiKey, Membership, Scope
+from . import audit, services
+from .models import ApiKey, Membership, Role, Scope, User
 from .permissions import scope_required
 from .tenancy import tenants_for
 
@@ -170,6 +172,112 @@ def api_key_revoke(request, pk: int):
     return redirect("api-keys", tenant_slug=request.tenant.slug)
 
 
-def members(request):
+class AddMemberForm(forms.Form):
+    email = forms.EmailField(label="Email")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+def _service_errors(form: forms.Form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def _members_page(request, form: AddMemberForm | None = None, status: int = 200):
     rows = Membership.objects.filter(tenant=request.tenant).select_related("user").order_by("user__email")
-    return render(request, "accounts/members.html", {"memberships": rows})
+    role = request.tenant_access.role
+    return render(
+        request,
+        "accounts/members.html",
+        {
+            "memberships": rows,
+            "form": form or AddMemberForm(),
+            "roles": Role.choices,
+            # Which rows this user may change: owners all, admins all but owners.
+            "manageable_roles": [r for r in Role.values if role == Role.OWNER or r != Role.OWNER]
+            if request.tenant_access.can(Scope.MANAGE)
+            else [],
+        },
+        status=status,
+    )
+
+
+def members(request):
+    return _members_page(request)
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def member_add(request):
+    form = AddMemberForm(request.POST)
+    if form.is_valid():
+        try:
+            membership, created = services.add_member(
+                request.tenant,
+                form.cleaned_data["email"],
+                form.cleaned_data["role"],
+                actor=request.user,
+                actor_role=request.tenant_access.role,
+                site_url=request.build_absolute_uri("/"),
+            )
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            how = "We emailed them a link to set a password." if created else "We let them know by email."
+            messages.success(
+                request, f"Added {membership.user.email} as {membership.get_role_display()}. {how}"
+            )
+            return redirect("members", tenant_slug=request.tenant.slug)
+    return _members_page(request, form, status=400)
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def member_role(request, pk: int):
+    membership = tenant_object_or_404(request, Membership.objects.select_related("user", "tenant"), pk=pk)
+    form = RoleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError("Choose one of the roles.")
+        services.change_role(
+            membership, form.cleaned_data["role"], actor=request.user, actor_role=request.tenant_access.role
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _members_page(request, status=400)
+    messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
+    return redirect("members", tenant_slug=request.tenant.slug)
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def member_remove(request, pk: int):
+    membership = tenant_object_or_404(request, Membership.objects.select_related("user", "tenant"), pk=pk)
+    try:
+        services.remove_member(membership, actor=request.user, actor_role=request.tenant_access.role)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _members_page(request, status=400)
+    messages.success(request, f"Removed {membership.user.email} from {request.tenant.name}.")
+    if membership.user_id == request.user.pk and not request.user.is_staff:
+        return redirect("home")  # they left this tenant
+    return redirect("members", tenant_slug=request.tenant.slug)
+
+
+class InvitationAwarePasswordResetForm(PasswordResetForm):
+    """Django skips users without a usable password; here that is someone invited who has
+    not set one yet, and "Forgot password?" should work for them too."""
+
+    def get_users(self, email):
+        users = User.objects.filter(email__iexact=email, is_active=True)
+        return (u for u in users if _email_matches(u.email, email))
+
+
+def _email_matches(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from django.urls import reverse
 
-from accounts.models import Tenant
+from accounts.models import Membership, Role, Tenant, User
 from billing.models import BalanceSnapshot, Notification
 from messaging.models import BulkSend
 from tests.api import factories as f
@@ -57,6 +57,11 @@ def _bulk(tenant: Tenant) -> BulkSend:
     )
 
 
+def _membership(tenant: Tenant) -> Membership:
+    user = User.objects.create_user(f"someone-{tenant.slug}@example.com", "pw")
+    return Membership.objects.create(tenant=tenant, user=user, role=Role.MEMBER)
+
+
 def _balance(tenant: Tenant):
     account = f.root_account(tenant)
     BalanceSnapshot.objects.create(
@@ -98,6 +103,8 @@ OBJECT_WRITES: list[tuple[str, Callable[[Tenant], object]]] = [
     ("provider-delete", f.root_account),
     ("subaccount-create", f.root_account),
     ("subaccount-edit", f.subaccount),
+    ("member-role", _membership),
+    ("member-remove", _membership),
     ("notification-read", _notification),
     ("api-key-revoke", f.FACTORIES[f.ApiKey]),
     ("number-release", f.phone_number),

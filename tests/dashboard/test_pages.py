@@ -38,6 +38,9 @@ VIEWER_FORBIDDEN_WRITES = [
     ("billing-settings", None),
     ("api-key-create", None),
     ("api-key-revoke", f.FACTORIES[f.ApiKey]),
+    ("member-add", None),
+    ("member-role", lambda t: t.memberships.get(role="viewer")),
+    ("member-remove", lambda t: t.memberships.get(role="viewer")),
 ]
 
 
