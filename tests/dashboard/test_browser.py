@@ -61,12 +61,18 @@ def eager_celery(monkeypatch):
     monkeypatch.setattr(app.conf, "task_always_eager", True)
 
 
+@pytest.fixture
+def sandbox_url(settings):
+    # The in-process sandbox answers at http://sandbox: the base URL guard lets it through.
+    settings.SANDBOX_URL = "http://sandbox"
+
+
 def _shot(page, name: str) -> None:
     if SCREENSHOTS:
         page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
 
 
-def test_a_day_in_the_dashboard(live_server, demo_user, sandbox, eager_celery, page):
+def test_a_day_in_the_dashboard(live_server, demo_user, sandbox, sandbox_url, eager_celery, page):
     # `page` comes last: Playwright runs an event loop, after which the ORM refuses this thread.
     sandbox.add_account("46elks", {"username": "sbx-browser", "password": "pw-browser"}, seed=7, size=40)
 
@@ -125,3 +131,40 @@ def test_a_day_in_the_dashboard(live_server, demo_user, sandbox, eager_celery, p
     box = page.locator("#traffic-chart").bounding_box()
     assert box["width"] > 300 and box["height"] > 100
     _shot(page, "overview")
+
+
+def test_connect_edit_and_disable_an_account(live_server, demo_user, sandbox, sandbox_url, page):
+    sandbox.add_account("46elks", {"username": "sbx-edit", "password": "pw-edit"}, seed=3, size=5)
+    page.goto(live_server.url + reverse("login"))
+    page.fill("#id_username", "demo@switchboard.local")
+    page.fill("#id_password", "demo-pw")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Choose a tenant")
+    page.goto(live_server.url + reverse("provider-connect", args=["acme"]))
+
+    page.select_option("#id_provider", "46elks")
+    page.fill("#id_name", "Elks to edit")
+    page.fill("#id_base_url", "http://sandbox/46elks/a1")
+    page.fill("#id_username", "sbx-edit")
+    page.fill("#id_password", "pw-edit")
+    page.click("#connect-form button[type=submit]")
+    page.wait_for_selector("h1:has-text('Elks to edit')")
+
+    # Edit: a new name and interval; the credential fields start empty and stay so.
+    page.click("a.button:has-text('Edit')")
+    assert page.input_value("#id_password") == ""
+    page.fill("#id_name", "Elks renamed")
+    page.fill("#id_sync_interval", "45")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("h1:has-text('Elks renamed')")
+    assert "every 45 min" in page.inner_text("main")
+
+    # Disable: the badge says so, Enable replaces Disable and Sync now is gone.
+    page.click("button:has-text('Disable')")
+    page.wait_for_selector(".badge.a-disabled")
+    assert page.is_visible("button:has-text('Enable')")
+    assert page.locator("button:has-text('Sync now')").count() == 0
+    page.click("nav.subnav >> text=Accounts")
+    row = page.locator("table tbody tr", has_text="Elks renamed")
+    assert row.locator(".badge").inner_text() == "Disabled"
+    _shot(page, "account-disabled")
