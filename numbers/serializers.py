@@ -38,3 +38,24 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = [f for f in fields if f != "purpose"]
+
+
+class AllocateNumberSerializer(serializers.Serializer):
+    """POST /numbers/: rent a new number at one of the tenant's provider accounts."""
+
+    provider_account = serializers.IntegerField(help_text="A provider account (or subaccount) id.")
+    country = serializers.CharField(max_length=2, help_text="ISO 3166-1 alpha-2, e.g. SE.")
+    capabilities = serializers.ListField(
+        child=serializers.ChoiceField(choices=["sms", "mms", "voice"]),
+        allow_empty=False,
+        default=lambda: ["sms", "voice"],
+    )
+
+
+class ConfigureNumberSerializer(serializers.Serializer):
+    """POST /numbers/{id}/configure/: a field left out is unchanged, "" clears it."""
+
+    sms_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    mms_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    voice_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -16,10 +16,9 @@ from accounts.permissions import scope_required
 from accounts.views import tenant_object_or_404, tenant_qs
 from providers.adapters import ProviderError
 from providers.adapters.records import Capability, NumberConfig
-from providers.connect import open_adapter
 from providers.models import ProviderAccount
 
-from .importers import upsert_numbers
+from . import services
 from .models import PhoneNumber
 
 
@@ -62,17 +61,18 @@ class RoutingForm(forms.Form):
     voice_url = forms.URLField(required=False, max_length=500, label="Voice webhook URL")
 
 
-def _provider_call(request, number: PhoneNumber, fn) -> bool:
-    """Run an adapter operation on the number's account and import the record it returns."""
-    account = number.subaccount or number.provider_account
+def _problem(exc: ValidationError | ProviderError) -> str:
+    """One line for a message banner: the provider's refusal or our validation."""
+    if isinstance(exc, ProviderError):
+        return exc.message
+    return " ".join(exc.messages)
+
+
+def _switchboard_routing(number: PhoneNumber) -> NumberConfig | None:
     try:
-        with open_adapter(account) as adapter:
-            record = fn(adapter)
-    except ProviderError as exc:
-        messages.error(request, f"{account.adapter_class.name} refused: {exc.message}")
-        return False
-    upsert_numbers(number.provider_account, [record])
-    return True
+        return services.switchboard_routing(number)
+    except ProviderError:
+        return None
 
 
 def number_detail(request, pk: int):
@@ -86,6 +86,14 @@ def number_detail(request, pk: int):
     if request.method == "POST":
         if not can_manage:
             raise PermissionDenied("Your role does not allow changing numbers.")
+        if "route" in request.POST:
+            try:
+                services.route_to_switchboard(number, actor=request.user)
+            except (ValidationError, ProviderError) as exc:
+                messages.error(request, _problem(exc))
+            else:
+                messages.success(request, "The number's webhooks now point at Switchboard.")
+            return redirect("number", tenant_slug=request.tenant.slug, pk=number.pk)
         if "routing" in request.POST:
             routing_form = RoutingForm(request.POST)
             if not can_route:
@@ -93,9 +101,13 @@ def number_detail(request, pk: int):
                     None, f"{account.adapter_class.name} numbers cannot be configured here."
                 )
             if routing_form.is_valid():
-                config = NumberConfig(**routing_form.cleaned_data)
-                if _provider_call(request, number, lambda a: a.configure_number(number.remote_id, config)):
-                    audit.record(request.tenant, request.user, "number.configure", number)
+                try:
+                    services.configure_number(
+                        number, NumberConfig(**routing_form.cleaned_data), actor=request.user
+                    )
+                except (ValidationError, ProviderError) as exc:
+                    routing_form.add_error(None, _problem(exc))
+                else:
                     messages.success(request, "Routing updated at the provider.")
                     return redirect("number", tenant_slug=request.tenant.slug, pk=number.pk)
         else:
@@ -118,6 +130,7 @@ def number_detail(request, pk: int):
             "can_manage": can_manage,
             "can_route": can_route,
             "can_release": account.can(Capability.RELEASE_NUMBER) and number.active,
+            "switchboard_routing": _switchboard_routing(number) if can_route and number.active else None,
         },
         status=status,
     )
@@ -127,10 +140,11 @@ def number_detail(request, pk: int):
 @scope_required(Scope.MANAGE)
 def number_release(request, pk: int):
     number = tenant_object_or_404(request, PhoneNumber.objects.select_related("provider_account"), pk=pk)
-    if not number.provider_account.can(Capability.RELEASE_NUMBER):
-        messages.error(request, "This provider's numbers cannot be released from here.")
-    elif _provider_call(request, number, lambda a: a.release_number(number.remote_id)):
-        audit.record(request.tenant, request.user, "number.release", number)
+    try:
+        services.release_number(number, actor=request.user)
+    except (ValidationError, ProviderError) as exc:
+        messages.error(request, _problem(exc))
+    else:
         messages.success(request, f"Released {number.number}.")
     return redirect("number", tenant_slug=request.tenant.slug, pk=number.pk)
 
@@ -160,16 +174,12 @@ def number_allocate(request):
             data = form.cleaned_data
             account = next(a for a in accounts if a.pk == data["account"])
             try:
-                with open_adapter(account) as adapter:
-                    record = adapter.allocate_number(data["country"].upper(), data["capabilities"])
-            except ProviderError as exc:
-                form.add_error(None, f"{account.adapter_class.name} refused: {exc.message}")
-            else:
-                upsert_numbers(account, [record])
-                number = tenant_qs(request, PhoneNumber).get(
-                    provider_account=account, remote_id=record.remote_id
+                number = services.allocate_number(
+                    request.tenant, account, data["country"], data["capabilities"], created_by=request.user
                 )
-                audit.record(request.tenant, request.user, "number.allocate", number)
+            except (ValidationError, ProviderError) as exc:
+                form.add_error(None, _problem(exc))
+            else:
                 messages.success(request, f"Allocated {number.number}.")
                 return redirect("number", tenant_slug=request.tenant.slug, pk=number.pk)
         status = 400
