@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
 
 from providers.adapters.errors import ProviderError, RateLimited, Unavailable
 
@@ -12,6 +15,12 @@ from . import services
 from .models import Recording
 
 FETCH_MAX_RETRIES = 8  # 1, 2, 4 … 60 minutes apart: about 4 hours, well inside 46elks' 72
+# The sweeper's bounds: only recordings the provider still keeps (46elks: 72 hours), whose
+# own retry chain is over (no write for longer than its longest backoff), a few times more.
+SWEEP_MAX_AGE = timedelta(hours=72)
+SWEEP_QUIET_FOR = timedelta(minutes=90)
+SWEEP_MAX_ATTEMPTS = 12
+SWEEP_BATCH = 500
 
 
 def fetch_backoff(retries: int, error: Exception) -> int:
@@ -52,3 +61,24 @@ def place_call_task(self, call_id: int) -> dict[str, Any]:
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
     return outcome.as_dict()
+
+
+@shared_task
+def sweep_recording_fetches() -> dict[str, Any]:
+    """Beat, hourly: fetch again the recordings left `failed` or `pending` (a lost task, a
+    provider outage longer than the retries) while the provider still has the audio."""
+    now = timezone.now()
+    # cross-tenant: a sweep over every tenant's unfetched recordings.
+    ids = list(
+        Recording.objects.filter(
+            Q(fetch_status=Recording.FetchStatus.FAILED) | Q(fetch_status=Recording.FetchStatus.PENDING),
+            created_at__gte=now - SWEEP_MAX_AGE,
+            updated_at__lt=now - SWEEP_QUIET_FOR,
+            fetch_attempts__lt=SWEEP_MAX_ATTEMPTS,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for recording_id in ids:
+        fetch_recording.delay(recording_id)
+    return {"enqueued": len(ids)}

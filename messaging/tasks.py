@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.utils import timezone
 
 from providers.adapters.errors import ProviderError
 
 from . import importers
+from .models import MessageMedia
+
+# The media sweeper's bounds: items the providers may still serve, whose own retry chain
+# (about 30 minutes) is surely over, a few attempts more.
+MEDIA_SWEEP_MAX_AGE = timedelta(hours=72)
+MEDIA_SWEEP_AFTER = timedelta(hours=2)
+MEDIA_SWEEP_MAX_ATTEMPTS = 10
+MEDIA_SWEEP_BATCH = 500
 
 
 @shared_task(bind=True, max_retries=6, acks_late=True)
@@ -19,6 +30,28 @@ def fetch_media(self, media_id: int) -> str:
             return importers.mark_media_failed(media_id, exc.message)
         countdown = getattr(exc, "retry_after", None) or min(30 * 2**self.request.retries, 1800)
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task
+def sweep_media_fetches() -> dict:
+    """Beat, hourly: fetch again the MMS media left `failed` or `pending` (a lost task, an
+    outage longer than the retries), up to MEDIA_SWEEP_MAX_ATTEMPTS attempts in all."""
+    now = timezone.now()
+    # cross-tenant: a sweep over every tenant's unfetched media (MessageMedia.created_at is
+    # when we stored the row; it has no updated_at, so age stands in for "retries are over").
+    ids = list(
+        MessageMedia.objects.filter(
+            fetch_status__in=[MessageMedia.FetchStatus.FAILED, MessageMedia.FetchStatus.PENDING],
+            created_at__gte=now - MEDIA_SWEEP_MAX_AGE,
+            created_at__lt=now - MEDIA_SWEEP_AFTER,
+            fetch_attempts__lt=MEDIA_SWEEP_MAX_ATTEMPTS,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:MEDIA_SWEEP_BATCH]
+    )
+    for media_id in ids:
+        fetch_media.delay(media_id)
+    return {"enqueued": len(ids)}
 
 
 # -- sending ----------------------------------------------------------------------------------

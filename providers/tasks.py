@@ -122,6 +122,25 @@ def prune_provider_logs() -> dict[str, Any]:
         deleted += ProviderLog.objects.filter(pk__in=batch).delete()[0]
 
 
+@shared_task
+def prune_webhook_events() -> dict[str, Any]:
+    """Daily: delete applied and ignored webhook events past WEBHOOK_EVENT_RETENTION_DAYS, in
+    batches. Pending and failed ones stay: they are work not done yet, or evidence of why."""
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_EVENT_RETENTION_DAYS)
+    done = [WebhookEvent.Status.APPLIED, WebhookEvent.Status.IGNORED]
+    deleted = 0
+    while True:
+        # cross-tenant: retention applies to every tenant's events (index: status, received_at).
+        batch = list(
+            WebhookEvent.objects.filter(status__in=done, received_at__lt=cutoff).values_list("pk", flat=True)[
+                :PRUNE_BATCH
+            ]
+        )
+        if not batch:
+            return {"deleted": deleted}
+        deleted += WebhookEvent.objects.filter(pk__in=batch).delete()[0]
+
+
 def _fail_abandoned_runs() -> int:
     from .locks import is_sync_locked
 

@@ -162,7 +162,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "providers.tasks.prune_provider_logs",
         "schedule": crontab(hour=3, minute=17),
     },
+    "prune-webhook-events": {
+        "task": "providers.tasks.prune_webhook_events",
+        "schedule": crontab(hour=3, minute=37),
+    },
     "sweep-queued-messages": {"task": "messaging.tasks.sweep_queued", "schedule": 120.0},
+    "sweep-recording-fetches": {
+        "task": "calls.tasks.sweep_recording_fetches",
+        "schedule": crontab(minute=41),
+    },
+    "sweep-media-fetches": {"task": "messaging.tasks.sweep_media_fetches", "schedule": crontab(minute=43)},
     "snapshot-balances": {"task": "billing.tasks.snapshot_balances", "schedule": crontab(minute=7)},
     "charge-number-rentals": {
         "task": "billing.tasks.charge_number_rentals_all",
@@ -206,6 +215,8 @@ FERNET_KEYS = env.list("FERNET_KEYS")
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=20.0)
 PROVIDER_LOG_RETENTION_DAYS = env.int("PROVIDER_LOG_RETENTION_DAYS", default=14)
+# Applied and ignored webhook events are deleted after this many days (pending/failed stay).
+WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Record every provider HTTP exchange as a ProviderLog row (the debugger view).
 PROVIDER_LOG_ENABLED = env.bool("PROVIDER_LOG_ENABLED", default=True)
 # Base URL of the local provider sandbox; the demo's accounts point at it.
