@@ -91,6 +91,8 @@ class Call(TenantOwnedModel):
             models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="call_unique_idempotency"),
         ]
         indexes = [
+            # cross-tenant: the operators' admin changelist, newest first
+            models.Index(fields=["-created_at", "-id"], name="call_created_id"),
             models.Index(fields=["tenant", "-created_at"], name="call_tenant_created"),
             models.Index(fields=["tenant", "provider_account", "-created_at"], name="call_tenant_account"),
             models.Index(fields=["tenant", "state", "-created_at"], name="call_tenant_state"),

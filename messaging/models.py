@@ -131,6 +131,8 @@ class Message(TenantOwnedModel):
         # Lists are newest first with keyset pagination on (created_at, id), so every list
         # index ends in created_at, id and serves both the filter and the order.
         indexes = [
+            # cross-tenant: the operators' admin changelist, newest first
+            models.Index(fields=["-created_at", "-id"], name="message_created_id"),
             models.Index(fields=["tenant", "-created_at", "-id"], name="message_tenant_created"),
             models.Index(
                 fields=["tenant", "provider_account", "-created_at", "-id"], name="message_tenant_account"
