@@ -84,8 +84,8 @@ class ProviderAccountViewSet(
         audit.record(self.tenant, self.request, "provider_account.update", account, fields=changed)
 
     def perform_destroy(self, account):
-        audit.record(self.tenant, self.request, "provider_account.delete", account, provider=account.provider)
-        account.delete()
+        # The service also removes the stored recording and media files once committed.
+        services.delete_account(account, actor=self.request)
 
     @extend_schema(request=None, responses={200: CredentialCheckSerializer, 422: ERROR_422})
     @action(detail=True, methods=["post"])
