@@ -82,6 +82,9 @@ class CallAdmin(admin.ModelAdmin):
     search_fields = ["=from_number", "=to_number", "=remote_id"]
     search_help_text = "Exact phone number (E.164) or remote id."
     date_hierarchy = "created_at"
+    # Django's drill-down asks for every distinct date (a scan of a million rows); this one
+    # lists dates without a query (django-admin-lightweight-date-hierarchy).
+    date_hierarchy_drilldown = False
     list_select_related = ["tenant", "provider_account"]
     show_full_result_count = False
     list_per_page = 50
@@ -165,6 +168,9 @@ class RecordingAdmin(admin.ModelAdmin):
     search_fields = ["=remote_id", "=call_remote_id", "=call__from_number", "=call__to_number"]
     search_help_text = "Exact recording or call remote id, or a phone number of the call."
     date_hierarchy = "created_at"
+    # Django's drill-down asks for every distinct date (a scan of a million rows); this one
+    # lists dates without a query (django-admin-lightweight-date-hierarchy).
+    date_hierarchy_drilldown = False
     list_select_related = ["tenant", "provider_account", "call"]
     show_full_result_count = False
     list_per_page = 50

@@ -150,6 +150,9 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["=from_number", "=to_number", "=remote_id", "body"]
     search_help_text = "Exact phone number or remote id, or words of the body."
     date_hierarchy = "created_at"
+    # Django's drill-down asks for every distinct date (a scan of a million rows); this one
+    # lists dates without a query (django-admin-lightweight-date-hierarchy).
+    date_hierarchy_drilldown = False
     list_select_related = ["tenant", "provider_account"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator

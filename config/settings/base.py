@@ -43,6 +43,7 @@ THIRD_PARTY_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_admin_lightweight_date_hierarchy",
 ]
 LOCAL_APPS = [
     "accounts",
