@@ -185,7 +185,8 @@ RECONCILE_CANDIDATES_SQL = f"""
     WHERE c.tenant_id = %s AND c.provider_account_id = %s AND c.remote_id = ''
       AND c.direction = 'outbound' AND c.send_attempts > 0
       AND (c.state = 'unknown' OR (c.state = 'queued' AND c.raw_state IN (%s, %s)))
-      AND NOT EXISTS (SELECT 1 FROM {CALLS} x WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id)
+      AND NOT EXISTS (SELECT 1 FROM {CALLS} x WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id
+                                                 AND NOT (x.remote_id = ''))  -- the partial unique index
 """  # noqa: S608 - table names are ours, values are parameters
 
 # Re-checks the row under its lock: a worker may have recorded the provider's answer meanwhile.
@@ -255,7 +256,7 @@ def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> Call
         _reconcile_our_calls(cursor, tenant_id, root_id, unique)
         cursor.execute(
             f"SELECT remote_id, {', '.join(ROW_FIELDS)} FROM {CALLS}"  # noqa: S608
-            " WHERE provider_account_id = %s AND remote_id = ANY(%s::text[])",
+            " WHERE provider_account_id = %s AND remote_id = ANY(%s::text[]) AND NOT (remote_id = '')",
             [root_id, remote_ids],
         )
         before = {r[0]: dict(zip(ROW_FIELDS, r[1:], strict=True)) for r in cursor.fetchall()}
