@@ -96,13 +96,13 @@ def test_new_credentials_are_validated_by_the_adapter_and_never_echoed(login, st
 def test_an_account_is_added_with_encrypted_credentials(login, staff, tenant_a):
     response = login(staff).post(
         reverse("admin:providers_provideraccount_add"),
-        add_form(tenant_a, '{"username": "u1", "password": "p1"}'),
+        add_form(tenant_a, '{"username": "u1", "password": "distinctive-secret-1"}'),
     )
 
     assert response.status_code == 302
     account = ProviderAccount.objects.get()
-    assert account.credentials == {"username": "u1", "password": "p1"}
-    assert "p1" not in account.credentials_encrypted
+    assert account.credentials == {"username": "u1", "password": "distinctive-secret-1"}
+    assert "distinctive-secret-1" not in account.credentials_encrypted
 
 
 def test_saving_without_new_credentials_keeps_the_old_ones(login, staff, tenant_a, rows):
