@@ -1,5 +1,9 @@
 """From a ProviderAccount row to a working adapter: decrypted credentials, the account's
-base URL, a recorder writing ProviderLog rows, and (in tests) the sandbox transport."""
+base URL, a recorder writing ProviderLog rows, and (in tests) the sandbox transport.
+
+Real traffic goes through netguard.GuardedTransport: a base URL checked when it was saved
+may resolve to our own network later (DNS rebinding), so every new connection is checked
+again and refused with netguard.NonPublicAddress (an Unavailable, request_sent=False)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from django.conf import settings
 from .adapters import Adapter, Connection, build_adapter
 from .adapters.http import Exchange
 from .models import ProviderAccount, ProviderLog
+from .netguard import GuardedTransport, needs_guard
 
 # Tests (and the in-process sandbox) replace the network here: account -> transport.
 transport_factory: Callable[[ProviderAccount], httpx.BaseTransport | None] = lambda account: None  # noqa: E731
@@ -50,11 +55,20 @@ def log_recorder(account: ProviderAccount) -> Callable[[Exchange], None] | None:
     return record
 
 
+def transport_for(account: ProviderAccount) -> httpx.BaseTransport | None:
+    """The injected test transport if any; else the guarded one, except for the sandbox (and
+    DEBUG localhost), which is ours and lives on a private address by design."""
+    transport = transport_factory(account)
+    if transport is None and needs_guard(account.effective_base_url):
+        transport = GuardedTransport()
+    return transport
+
+
 def adapter_for(account: ProviderAccount, *, record: bool = True, **option_overrides) -> Adapter:
     return build_adapter(
         account.provider,
         connection_for(account, **option_overrides),
-        transport=transport_factory(account),
+        transport=transport_for(account),
         recorder=log_recorder(account) if record else None,
         timeout=settings.PROVIDER_HTTP_TIMEOUT,
     )

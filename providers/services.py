@@ -2,12 +2,13 @@
 connect, edit, enable/disable, delete, and subaccounts created or changed at the provider.
 
 `validate_base_url` is the SSRF guard: a tenant admin chooses the URL our workers call, so
-it must not reach our own network (private, loopback, link-local, metadata addresses).
+it must not reach our own network (private, loopback, link-local, metadata addresses). The
+same classification (providers.netguard) is checked again on every connection, against DNS
+rebinding.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from decimal import Decimal
 from typing import Any
@@ -23,17 +24,14 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Tenant
 
+from . import netguard
 from .adapters import NotSupported, adapter_class
 from .adapters.records import Capability
 from .connect import open_adapter
 from .importers import upsert_subaccounts
 from .models import Provider, ProviderAccount, SyncRun
+from .netguard import LOCAL_HOSTS, METADATA_ADDRESSES, is_sandbox_url  # noqa: F401 (re-exported)
 
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-# Cloud metadata endpoints; most are caught as non-global already, Azure's is public.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "168.63.129.16", "100.100.100.200", "fd00:ec2::254")
-)
 SYNC_INTERVAL_RANGE = (1, 24 * 60)  # minutes
 SEND_RATE_RANGE = (0.01, 1000.0)  # messages per second
 EDITABLE_FIELDS = frozenset(
@@ -44,24 +42,6 @@ DISABLED_WITH_PARENT = "disabled_with_parent"
 
 
 # -- base URL validation (SSRF guard) ---------------------------------------------------------
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
-
-
-def is_sandbox_url(url: str) -> bool:
-    return bool(settings.SANDBOX_URL) and _origin(url) == _origin(settings.SANDBOX_URL)
-
-
-def _refused_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
-    # not is_global covers RFC 1918, loopback, link-local, CGNAT, unspecified and reserved.
-    return not ip.is_global or ip.is_multicast or ip in METADATA_ADDRESSES
-
-
 def validate_base_url(url: str) -> str:
     """The cleaned URL (no trailing slash), or ValidationError. Empty means the provider's
     real API. https to a public host only; http just for the sandbox and, in DEBUG, localhost."""
@@ -85,10 +65,10 @@ def validate_base_url(url: str) -> str:
             return url  # a developer's own provider simulator
         raise ValidationError("The provider's API must use https.")
     try:
-        resolved = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
+        resolved = netguard.resolve(host, port or 443)
     except (socket.gaierror, UnicodeError) as exc:
         raise ValidationError(f"Cannot resolve the host {host}.") from exc
-    if not resolved or any(_refused_address(info[4][0]) for info in resolved):
+    if netguard.any_refused(resolved):
         raise ValidationError(f"{host} points at a private or internal address; use a public host.")
     return url
 
