@@ -18,6 +18,11 @@ from .models import ProviderAccount
 SECRET_KEYS = frozenset({"secret", "password", "api_key", "apikey", "token", "auth_token", "hmac_secret"})
 # Option keys a subaccount inherits from its parent (network rules, not identity).
 INHERITED_OPTIONS = ("allowed_ips", "currency")
+# A user's decision to disable (set by providers.services.set_account_enabled): a sync
+# never overrides it with the provider's "active". Cleared by enabling.
+DISABLED_BY_USER = "disabled_by_user"
+# Set on subaccounts disabled because their root was, so enabling the root restores them.
+DISABLED_WITH_PARENT = "disabled_with_parent"
 
 
 def lock_account(account_id: int, namespace: int) -> None:
@@ -79,6 +84,18 @@ def _child_identity(parent: ProviderAccount, child: ProviderAccount, record: Rem
     child.options = options
 
 
+def _set_status(child: ProviderAccount, record: RemoteSubaccount) -> None:
+    """The provider's active/inactive, except where our side decided: a user's disable (of
+    the child or of its root) holds, and an account we marked as failing keeps that mark
+    until it works again. Name, usage and limit are updated either way."""
+    Status = ProviderAccount.Status
+    held = (child.options or {}).keys() & {DISABLED_BY_USER, DISABLED_WITH_PARENT}
+    if not record.active or held:
+        child.status = Status.DISABLED
+    elif child.status == Status.DISABLED or child._state.adding:
+        child.status = Status.ACTIVE
+
+
 @transaction.atomic
 def upsert_subaccounts(account: ProviderAccount, records: Sequence[RemoteSubaccount]) -> UpsertResult:
     """Child ProviderAccount rows for the subaccounts listed by `account` (a root). Few per
@@ -112,11 +129,7 @@ def upsert_subaccounts(account: ProviderAccount, records: Sequence[RemoteSubacco
         child.usage = record.usage
         child.usage_limit = record.usage_limit
         child.currency = record.currency or child.currency or root.currency
-        # An account we marked as failing keeps that mark until it works again.
-        if not record.active:
-            child.status = ProviderAccount.Status.DISABLED
-        elif child.status == ProviderAccount.Status.DISABLED or child._state.adding:
-            child.status = ProviderAccount.Status.ACTIVE
+        _set_status(child, record)
         child.remote_payload = scrub(record.raw)
         _child_identity(root, child, record)
         child.save()

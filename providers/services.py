@@ -28,7 +28,7 @@ from . import netguard
 from .adapters import NotSupported, adapter_class
 from .adapters.records import Capability
 from .connect import open_adapter
-from .importers import upsert_subaccounts
+from .importers import DISABLED_BY_USER, DISABLED_WITH_PARENT, upsert_subaccounts
 from .models import Provider, ProviderAccount, SyncRun
 from .netguard import LOCAL_HOSTS, METADATA_ADDRESSES, is_sandbox_url  # noqa: F401 (re-exported)
 
@@ -37,8 +37,6 @@ SEND_RATE_RANGE = (0.01, 1000.0)  # messages per second
 EDITABLE_FIELDS = frozenset(
     {"name", "base_url", "sync_interval", "send_rate", "sync_enabled", "usage_limit", "currency", "options"}
 )
-# Set on subaccounts disabled because their root was, so enabling the root restores them.
-DISABLED_WITH_PARENT = "disabled_with_parent"
 
 
 # -- base URL validation (SSRF guard) ---------------------------------------------------------
@@ -181,38 +179,44 @@ def update_account(
 @transaction.atomic
 def set_account_enabled(account: ProviderAccount, enabled: bool, *, actor: Any = None) -> ProviderAccount:
     """Disabled accounts are neither synced nor used for sends; disabling a root disables
-    its subaccounts with it (and enabling it brings back those, and only those)."""
-    now = timezone.now()
+    its subaccounts with it (and enabling it brings back those, and only those). The user's
+    decision is kept in options (DISABLED_BY_USER) so the next subaccount sync keeps it."""
     Status = ProviderAccount.Status
+    list(ProviderAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk"))  # one at a time
+    account.refresh_from_db(fields=["status", "options"])
+    if (account.status == Status.DISABLED) != enabled:  # already as asked
+        return account
     if enabled:
-        if account.status != Status.DISABLED:
-            return account
-        ProviderAccount.objects.filter(pk=account.pk, status=Status.DISABLED).update(
-            status=Status.ACTIVE, updated_at=now
-        )
+        account.options.pop(DISABLED_BY_USER, None)
+        account.options.pop(DISABLED_WITH_PARENT, None)
+        account.status = Status.ACTIVE
+        account.save(update_fields=["status", "options", "updated_at"])
         children = account.subaccounts.filter(status=Status.DISABLED, options__has_key=DISABLED_WITH_PARENT)
         for child in children:
             child.options.pop(DISABLED_WITH_PARENT, None)
             child.status = Status.ACTIVE
             child.save(update_fields=["status", "options", "updated_at"])
     else:
-        if account.status == Status.DISABLED:
-            return account
-        ProviderAccount.objects.filter(pk=account.pk).update(status=Status.DISABLED, updated_at=now)
+        account.options = {**account.options, DISABLED_BY_USER: True}
+        account.status = Status.DISABLED
+        account.save(update_fields=["status", "options", "updated_at"])
         for child in account.subaccounts.exclude(status=Status.DISABLED):
             child.options = {**child.options, DISABLED_WITH_PARENT: True}
             child.status = Status.DISABLED
             child.save(update_fields=["status", "options", "updated_at"])
-        # A run already queued would still call the provider; end it here.
-        SyncRun.objects.filter(
-            account__in=[account.pk, *account.subaccounts.values_list("pk", flat=True)],
-            status=SyncRun.Status.QUEUED,
-        ).update(status=SyncRun.Status.FAILED, error="The account was disabled.", finished_at=now)
-    account.refresh_from_db(fields=["status", "updated_at"])
+        _fail_queued_runs(account, "The account was disabled.")
     audit.record(
         account.tenant, actor, "provider_account.enable" if enabled else "provider_account.disable", account
     )
     return account
+
+
+def _fail_queued_runs(account: ProviderAccount, reason: str) -> None:
+    """A run already queued would still call the provider; end it here."""
+    SyncRun.objects.filter(
+        account__in=[account.pk, *account.subaccounts.values_list("pk", flat=True)],
+        status=SyncRun.Status.QUEUED,
+    ).update(status=SyncRun.Status.FAILED, error=reason, finished_at=timezone.now())
 
 
 def deletion_summary(account: ProviderAccount) -> dict[str, int]:
