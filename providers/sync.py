@@ -27,6 +27,7 @@ from .adapters.retry import READ_POLICY, call_with_retry
 from .importing import importer_for
 from .locks import sync_lock
 from .models import ProviderAccount, SyncRun
+from .signals import sync_finished
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def run_sync(
         run.save(update_fields=["status", "started_at", "resources"])
         account = ProviderAccount.objects.select_related("parent").get(pk=run.account_id)
         _walk(run, account, resources or RESOURCES, progress, lock.refresh, enqueue_subaccounts)
+    sync_finished.send(sender=ProviderAccount, account=account, run=run)
     return run
 
 
