@@ -765,6 +765,8 @@ def deliver_message(message_id: int, *, policy: RetryPolicy = DEFAULT_POLICY, sl
     )
     if not claimed:
         return Outcome(message_id, "skipped", detail="claimed by another worker")
+    if ProviderAccount.Status.DELETING in (account.status, message.provider_account.status):
+        return _fail(message_id, "The provider account is being deleted.")
     attempt = message.send_attempts + 1
     request = SmsRequest(
         from_number=message.from_number,

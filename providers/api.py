@@ -6,8 +6,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -36,6 +36,14 @@ from .serializers import (
     WebhookEventSerializer,
 )
 
+DeletionSerializer = inline_serializer(
+    "ProviderAccountDeletion",
+    {
+        "id": serializers.IntegerField(),
+        "status": serializers.ChoiceField(choices=[ProviderAccount.Status.DELETING]),
+        "detail": serializers.CharField(),
+    },
+)
 ERROR_422 = OpenApiResponse(ErrorSerializer, description="The provider refused or cannot do this.")
 
 
@@ -57,7 +65,6 @@ def provider_errors():
 @extend_schema_view(
     list=extend_schema(summary="List provider accounts (roots and subaccounts)"),
     create=extend_schema(summary="Connect a provider account"),
-    destroy=extend_schema(summary="Disconnect a provider account and delete its synced rows"),
 )
 class ProviderAccountViewSet(
     mixins.ListModelMixin,
@@ -72,20 +79,33 @@ class ProviderAccountViewSet(
     filterset_class = ProviderAccountFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_scopes = {"test": Scope.MANAGE, "sync": Scope.MANAGE}
-    extra_error_statuses = {"test": [422], "sync": [409]}
+    extra_error_statuses = {"test": [422], "sync": [409], "partial_update": [409]}
 
     def perform_create(self, serializer):
         account = serializer.save(tenant=self.tenant)
         audit.record(self.tenant, self.request, "provider_account.create", account, provider=account.provider)
 
     def perform_update(self, serializer):
+        if serializer.instance.status == ProviderAccount.Status.DELETING:
+            raise Conflict("This account is being deleted.")
         changed = sorted(serializer.validated_data)  # names only: credentials never reach the log
         account = serializer.save()
         audit.record(self.tenant, self.request, "provider_account.update", account, fields=changed)
 
-    def perform_destroy(self, account):
-        # The service also removes the stored recording and media files once committed.
-        services.delete_account(account, actor=self.request)
+    @extend_schema(
+        summary="Disconnect a provider account and delete its synced rows",
+        description="Marks the account (and its subaccounts) `deleting` at once: no more syncs or "
+        "sends. Its messages, calls, recordings and files are removed by a background job; the "
+        "account is listed with status `deleting` until then. Asking again is harmless.",
+        request=None,
+        responses={202: DeletionSerializer},
+    )
+    def destroy(self, request, pk=None):
+        account = services.delete_account(self.get_object(), actor=request)
+        return Response(
+            {"id": account.pk, "status": account.status, "detail": "Deleting in the background."},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
     @extend_schema(request=None, responses={200: CredentialCheckSerializer, 422: ERROR_422})
     @action(detail=True, methods=["post"])
@@ -110,6 +130,8 @@ class ProviderAccountViewSet(
         account = self.get_object()
         if account.status == ProviderAccount.Status.DISABLED:
             raise Conflict("This account is disabled; enable it before syncing.")
+        if account.status == ProviderAccount.Status.DELETING:
+            raise Conflict("This account is being deleted.")
         run = start_sync(account, SyncRun.Trigger.API)
         audit.record(self.tenant, request, "sync.start", run, account=account.pk)
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -86,10 +86,12 @@ def _child_identity(parent: ProviderAccount, child: ProviderAccount, record: Rem
 
 def _set_status(child: ProviderAccount, record: RemoteSubaccount) -> None:
     """The provider's active/inactive, except where our side decided: a user's disable (of
-    the child or of its root) holds, and an account we marked as failing keeps that mark
-    until it works again. Name, usage and limit are updated either way."""
+    the child or of its root) holds, a deletion stays one, and an account we marked as
+    failing keeps that mark until it works again. Name, usage and limit are updated anyway."""
     Status = ProviderAccount.Status
     held = (child.options or {}).keys() & {DISABLED_BY_USER, DISABLED_WITH_PARENT}
+    if child.status == Status.DELETING:
+        return
     if not record.active or held:
         child.status = Status.DISABLED
     elif child.status == Status.DISABLED or child._state.adding:

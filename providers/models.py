@@ -38,6 +38,9 @@ class ProviderAccount(TenantOwnedModel):
         ACTIVE = "active", "Active"
         ERROR = "error", "Error"  # last check or sync failed on authentication
         DISABLED = "disabled", "Disabled"
+        # Marked by services.delete_account; tasks.delete_account_task removes it in batches.
+        # Never synced, sent through or re-enabled meanwhile.
+        DELETING = "deleting", "Deleting…"
 
     provider = models.CharField(max_length=16, choices=Provider.choices)
     name = models.CharField(max_length=120)

@@ -10,14 +10,18 @@ rebinding.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import models, router, transaction
+from django.db import connection, models, router, transaction
+from django.db.models import Q
 from django.db.models.deletion import Collector
 from django.utils import timezone
 
@@ -150,6 +154,7 @@ def update_account(
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"update_account() cannot set {', '.join(sorted(unknown))}")
+    refuse_if_deleting(account)
     _check_ranges(fields)
     changed = {k for k, v in fields.items() if getattr(account, k) != v}
     old_base_url = account.base_url
@@ -180,11 +185,12 @@ def update_account(
 def set_account_enabled(account: ProviderAccount, enabled: bool, *, actor: Any = None) -> ProviderAccount:
     """Disabled accounts are neither synced nor used for sends; disabling a root disables
     its subaccounts with it (and enabling it brings back those, and only those). The user's
-    decision is kept in options (DISABLED_BY_USER) so the next subaccount sync keeps it."""
+    decision is kept in options (DISABLED_BY_USER) so the next subaccount sync keeps it.
+    An account being deleted is left as it is."""
     Status = ProviderAccount.Status
     list(ProviderAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk"))  # one at a time
     account.refresh_from_db(fields=["status", "options"])
-    if (account.status == Status.DISABLED) != enabled:  # already as asked
+    if account.status == Status.DELETING or (account.status == Status.DISABLED) != enabled:
         return account
     if enabled:
         account.options.pop(DISABLED_BY_USER, None)
@@ -200,7 +206,7 @@ def set_account_enabled(account: ProviderAccount, enabled: bool, *, actor: Any =
         account.options = {**account.options, DISABLED_BY_USER: True}
         account.status = Status.DISABLED
         account.save(update_fields=["status", "options", "updated_at"])
-        for child in account.subaccounts.exclude(status=Status.DISABLED):
+        for child in account.subaccounts.exclude(status__in=[Status.DISABLED, Status.DELETING]):
             child.options = {**child.options, DISABLED_WITH_PARENT: True}
             child.status = Status.DISABLED
             child.save(update_fields=["status", "options", "updated_at"])
@@ -219,6 +225,11 @@ def _fail_queued_runs(account: ProviderAccount, reason: str) -> None:
     ).update(status=SyncRun.Status.FAILED, error=reason, finished_at=timezone.now())
 
 
+def refuse_if_deleting(account: ProviderAccount) -> None:
+    if account.status == ProviderAccount.Status.DELETING:
+        raise ValidationError("This account is being deleted.")
+
+
 def deletion_summary(account: ProviderAccount) -> dict[str, int]:
     """What deleting the account takes with it, for the confirmation page."""
     return {
@@ -230,20 +241,179 @@ def deletion_summary(account: ProviderAccount) -> dict[str, int]:
     }
 
 
-def delete_account(account: ProviderAccount, *, actor: Any = None) -> dict[str, int]:
-    """Delete the account with everything synced through it (messages, calls, numbers,
-    usage, logs …) and, once committed, the stored media and recording files. Returns the
-    number of rows deleted per model."""
-    tenant, pk = account.tenant, account.pk
-    using = router.db_for_write(ProviderAccount)
-    with transaction.atomic(using=using):
-        collector = Collector(using=using)
+def delete_account(account: ProviderAccount, *, actor: Any = None) -> ProviderAccount:
+    """Mark the account (and its subaccounts) `deleting` and queue tasks.delete_account_task,
+    which removes everything synced through it in batches (a big account takes minutes, not
+    a request). From the mark on it is neither synced nor sent through. Audited once;
+    asking again only queues the task again (it is idempotent)."""
+    from .tasks import delete_account_task  # tasks imports Celery; keep it off import time
+
+    Status = ProviderAccount.Status
+    with transaction.atomic():
+        list(ProviderAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
+        account.refresh_from_db(fields=["status", "updated_at"])
+        if account.status != Status.DELETING:
+            ProviderAccount.objects.filter(Q(pk=account.pk) | Q(parent_id=account.pk)).update(
+                status=Status.DELETING, updated_at=timezone.now()
+            )
+            _fail_queued_runs(account, "The account is being deleted.")
+            audit.record(
+                account.tenant,
+                actor,
+                "provider_account.delete",
+                account,
+                provider=account.provider,
+                id=account.pk,
+            )
+            account.refresh_from_db(fields=["status", "updated_at"])
+        transaction.on_commit(lambda: delete_account_task.delay(account.pk))
+    return account
+
+
+# -- the deletion itself: batches per table, resumable -----------------------------------------
+PURGE_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class PurgeStep:
+    """Rows of `model` whose `field` points at an account being deleted, PURGE_BATCH at a
+    time: their `cascade` children ("app.Model.fk") are deleted and `set_null` references
+    cleared in the same transaction. `detach` clears `field` instead of deleting the row
+    (a subaccount deleted alone: its root's rows stay, without it)."""
+
+    model: str
+    field: str
+    cascade: tuple[str, ...] = ()
+    set_null: tuple[str, ...] = ()
+    detach: bool = False
+
+
+# Every table that references a provider account (tests/providers/test_delete_account.py
+# checks that against the models), biggest first. Whatever a step misses, or a webhook
+# writes meanwhile, is removed by the ORM with the account rows at the end.
+PURGE_PLAN: tuple[PurgeStep, ...] = (
+    PurgeStep("calls.Recording", "provider_account"),
+    PurgeStep(
+        "calls.Call", "provider_account", cascade=("calls.CallLeg.call",), set_null=("calls.Recording.call",)
+    ),
+    PurgeStep("messaging.Message", "provider_account", cascade=("messaging.MessageMedia.message",)),
+    PurgeStep("messaging.BulkSend", "account", set_null=("messaging.Message.bulk_send",)),
+    PurgeStep(
+        "numbers.PhoneNumber",
+        "provider_account",
+        cascade=("billing.NumberRental.number",),
+        set_null=("messaging.Message.number", "calls.Call.number"),
+    ),
+    PurgeStep("messaging.Message", "subaccount", detach=True),
+    PurgeStep("calls.Call", "subaccount", detach=True),
+    PurgeStep("calls.Recording", "subaccount", detach=True),
+    PurgeStep("numbers.PhoneNumber", "subaccount", detach=True),
+    PurgeStep("billing.DailyUsage", "provider_account"),
+    PurgeStep("billing.DailyUsage", "subaccount"),
+    PurgeStep("billing.BalanceSnapshot", "provider_account"),
+    PurgeStep("providers.ProviderLog", "account"),
+    PurgeStep("providers.WebhookEvent", "account"),
+    PurgeStep("providers.SyncRun", "account"),
+)
+
+
+def _model_field(dotted: str) -> tuple[type[models.Model], str]:
+    app, model, field = dotted.split(".")
+    return apps.get_model(app, model), field
+
+
+def _column(model: type[models.Model], field: str) -> str:
+    return model._meta.get_field(field).column
+
+
+def _returning(model: type[models.Model]) -> str:
+    """Columns of stored files, so a DELETE hands back what to remove from storage."""
+    columns = [model._meta.get_field(name).column for name in _file_fields(model)]
+    return f" RETURNING {', '.join(columns)}" if columns else ""
+
+
+def _delete_ids(cursor, model: type[models.Model], column: str, ids: list[int]) -> tuple[int, list[str]]:
+    table = model._meta.db_table
+    cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s){_returning(model)}", [ids])  # noqa: S608
+    files = [name for row in cursor.fetchall() for name in row if name] if _returning(model) else []
+    return cursor.rowcount, files
+
+
+def _purge_batch(cursor, step: PurgeStep, tenant_id: int, account_ids: list[int]) -> tuple[int, dict, list]:
+    """One batch of one step, in the caller's transaction: (rows of step.model selected,
+    rows deleted or detached per model, stored files to remove once committed)."""
+    model = apps.get_model(step.model)
+    table, column = model._meta.db_table, _column(model, step.field)
+    # Our tables and columns, from the models: nothing user-given in the SQL text.
+    cursor.execute(
+        f"SELECT id FROM {table} WHERE {column} = ANY(%s) LIMIT %s",  # noqa: S608
+        [account_ids, PURGE_BATCH],
+    )
+    ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return 0, {}, []
+    counts: dict[str, int] = {}
+    files: list[str] = []
+    for dotted in step.cascade:
+        child, fk = _model_field(dotted)
+        count, child_files = _delete_ids(cursor, child, _column(child, fk), ids)
+        counts[child._meta.label] = count
+        files += child_files
+    for dotted in step.set_null:
+        other, fk = _model_field(dotted)
+        fk_column = _column(other, fk)
+        # With the tenant, so the tenant-leading indexes serve it: references stay in a tenant.
+        cursor.execute(
+            f"UPDATE {other._meta.db_table} SET {fk_column} = NULL "  # noqa: S608
+            f"WHERE tenant_id = %s AND {fk_column} = ANY(%s)",
+            [tenant_id, ids],
+        )
+    if step.detach:
+        cursor.execute(f"UPDATE {table} SET {column} = NULL WHERE id = ANY(%s)", [ids])  # noqa: S608
+        counts[f"{step.model} (detached)"] = len(ids)
+    else:
+        count, own_files = _delete_ids(cursor, model, "id", ids)
+        counts[model._meta.label] = count
+        files += own_files
+    return len(ids), counts, files
+
+
+def purge_account(account_id: int, *, heartbeat: Callable[[], Any] | None = None) -> dict[str, int]:
+    """Delete a `deleting` account, its subaccounts and every row synced through them, in
+    short transactions of PURGE_BATCH rows per table; stored files go after each committed
+    batch. Resumable: a run killed anywhere is finished by the next one (each step restarts
+    from what is left). Returns rows deleted (or detached) per model."""
+    Status = ProviderAccount.Status
+    account = ProviderAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return {}
+    if account.status != Status.DELETING:
+        raise ValueError(f"Account {account_id} is {account.status}, not deleting.")
+    account_ids = [account.pk, *account.subaccounts.values_list("pk", flat=True)]
+    counts: dict[str, int] = {}
+    for step in PURGE_PLAN:
+        while True:
+            with transaction.atomic(), connection.cursor() as cursor:
+                selected, batch, files = _purge_batch(cursor, step, account.tenant_id, account_ids)
+                # Progress: the resume sweep leaves an account that is still moving alone.
+                ProviderAccount.objects.filter(pk=account.pk).update(updated_at=timezone.now())
+            _delete_files(files)  # committed: the rows are gone for good
+            for label, count in batch.items():
+                counts[label] = counts.get(label, 0) + count
+            if heartbeat:
+                heartbeat()
+            if selected < PURGE_BATCH:
+                break
+    with transaction.atomic():
+        # The account rows, and anything written since its step ran (a late webhook), by the ORM.
+        collector = Collector(using=router.db_for_write(ProviderAccount))
         collector.collect([account])
         files = _stored_files(collector)
-        audit.record(tenant, actor, "provider_account.delete", account, provider=account.provider, id=pk)
         _total, per_model = collector.delete()
-        transaction.on_commit(lambda: _delete_files(files), using=using)
-    return per_model
+        transaction.on_commit(lambda: _delete_files(files))
+    for label, count in per_model.items():
+        counts[label] = counts.get(label, 0) + count
+    return {label: count for label, count in counts.items() if count}
 
 
 def _file_fields(model: type[models.Model]) -> list[str]:
@@ -287,6 +457,7 @@ def create_subaccount(
     with the provider's message; NotSupported when the provider cannot."""
     if parent.parent_id:
         raise ValidationError({"parent": ["A subaccount cannot have subaccounts."]})
+    refuse_if_deleting(parent)
     _check_ranges({"name": name, "usage_limit": usage_limit})
     _require(parent, Capability.CREATE_SUBACCOUNT, "creating subaccounts")
     with open_adapter(parent) as adapter:

@@ -1,12 +1,14 @@
 """Celery tasks of the providers app: thin, taking ids and returning small dicts.
 
 Routes (config/settings/base.py): `sync_*` run on the "sync" queue, `apply_webhook_event`
-on "hooks". `acks_late` is used where a redelivery is harmless: a sync resumes from its
-committed cursors and refuses to run twice at once; applying an event is idempotent.
+on "hooks", the rest (`delete_account_task` …) on "default". `acks_late` is used where a
+redelivery is harmless: a sync resumes from its committed cursors and refuses to run twice
+at once; applying an event is idempotent; a deletion resumes from what is left.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +26,10 @@ WEBHOOK_STUCK_AFTER = timedelta(minutes=5)
 WEBHOOK_MAX_ATTEMPTS = 5
 # A queued run whose task never arrived, or a running one whose worker vanished.
 RUN_ABANDONED_AFTER = timedelta(hours=2)
+# A deletion that made no progress for this long lost its task: the dispatcher queues it again.
+DELETION_STALLED_AFTER = timedelta(minutes=15)
+# A deletion waits for a sync of the account still running (it holds the account's lock).
+DELETE_WAIT_FOR_SYNC = 30  # seconds
 
 
 # -- services ---------------------------------------------------------------------------------
@@ -59,7 +65,10 @@ def sync_due_accounts() -> dict[str, Any]:
     """Beat, every minute: queue a sync of each account whose interval has passed."""
     abandoned = _fail_abandoned_runs()
     enqueued = [start_sync(account, SyncRun.Trigger.SCHEDULE).account_id for account in due_accounts()]
-    return {"enqueued": len(enqueued), "abandoned": abandoned}
+    result = {"enqueued": len(enqueued), "abandoned": abandoned}
+    if resumed := _resume_deletions():
+        result["deletions_resumed"] = resumed
+    return result
 
 
 @shared_task(acks_late=True)
@@ -76,8 +85,54 @@ def sync_account(run_id: int | None = None, account_id: int | None = None) -> di
         run = SyncRun.objects.filter(pk=run_id).first()
         if run is None:
             return {"run": run_id, "status": "missing"}
+    if ProviderAccount.objects.filter(pk=run.account_id, status=ProviderAccount.Status.DELETING).exists():
+        # Whatever queued it (a button pressed just before the delete), nothing is fetched now.
+        SyncRun.objects.filter(pk=run.pk, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).update(
+            status=SyncRun.Status.FAILED, error="The account is being deleted.", finished_at=timezone.now()
+        )
+        return {"run": run.pk, "status": SyncRun.Status.FAILED}
     run = run_sync(run)
     return {"run": run.pk, "status": run.status}
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def delete_account_task(self, account_id: int) -> dict[str, Any]:
+    """Delete a `deleting` account and everything synced through it (services.purge_account:
+    batches, files after each commit). Holds the sync locks of the account and its
+    subaccounts throughout, so no sync writes behind it; a sync still running makes it wait.
+    Idempotent: a redelivery or a second task finishes the job or finds nothing to do."""
+    from .locks import SYNC_LOCK_TTL, non_blocking_lock, sync_lock_name
+    from .services import purge_account
+
+    account = ProviderAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return {"account": account_id, "status": "gone"}
+    if account.status != ProviderAccount.Status.DELETING:
+        return {"account": account_id, "status": f"skipped: {account.status}"}
+    ids = [account.pk, *account.subaccounts.values_list("pk", flat=True)]
+    with ExitStack() as stack:
+        locks = [stack.enter_context(non_blocking_lock(sync_lock_name(i), SYNC_LOCK_TTL)) for i in ids]
+        if not all(lock.held for lock in locks):
+            raise self.retry(countdown=DELETE_WAIT_FOR_SYNC)
+        deleted = purge_account(account_id, heartbeat=lambda: [lock.refresh() for lock in locks])
+    return {"account": account_id, "status": "deleted", "rows": sum(deleted.values())}
+
+
+def _resume_deletions() -> int:
+    """Queue again the deletions whose task was lost (no progress for a while)."""
+    cutoff = timezone.now() - DELETION_STALLED_AFTER
+    # cross-tenant: housekeeping over every tenant's accounts being deleted (roots, or a
+    # subaccount deleted on its own).
+    stalled = (
+        ProviderAccount.objects.filter(status=ProviderAccount.Status.DELETING, updated_at__lt=cutoff)
+        .exclude(parent__status=ProviderAccount.Status.DELETING)
+        .values_list("pk", flat=True)
+    )
+    ids = list(stalled[:100])
+    ProviderAccount.objects.filter(pk__in=ids).update(updated_at=timezone.now())  # once per period
+    for account_id in ids:
+        delete_account_task.delay(account_id)
+    return len(ids)
 
 
 @shared_task(acks_late=True)

@@ -262,12 +262,14 @@ def account_disable(request, pk: int):
 
 @scope_required(Scope.MANAGE)
 def account_delete(request, pk: int):
-    """GET: what will go with it; POST: delete."""
+    """GET: what will go with it; POST: mark it deleting and queue the deletion."""
     account = _manageable_account(request, pk)
     if request.method == "POST":
         parent = account.parent
         services.delete_account(account, actor=request.user)
-        messages.success(request, f"Deleted {account.name} and everything synced through it.")
+        messages.success(
+            request, f"Deleting {account.name} and everything synced through it in the background."
+        )
         if parent is not None:
             return _to_account(request, parent)
         return redirect("provider-accounts", tenant_slug=request.tenant.slug)
@@ -379,8 +381,12 @@ def account_sync(request, pk: int):
     from .tasks import start_sync  # imports Celery; keep it off import time
 
     account = tenant_object_or_404(request, ProviderAccount, pk=pk)
-    if account.status == ProviderAccount.Status.DISABLED:
-        messages.error(request, "This account is disabled; enable it before syncing.")
+    refusal = {
+        ProviderAccount.Status.DISABLED: "This account is disabled; enable it before syncing.",
+        ProviderAccount.Status.DELETING: "This account is being deleted.",
+    }.get(account.status)
+    if refusal:
+        messages.error(request, refusal)
         return redirect("provider-account", tenant_slug=request.tenant.slug, pk=account.pk)
     with transaction.atomic():
         run = start_sync(account, SyncRun.Trigger.DASHBOARD)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import TestCase
 
 from accounts.models import AuditLog
 from providers.models import ProviderAccount, SyncRun
@@ -91,11 +92,30 @@ def test_provider_cannot_change(api_a, tenant_a):
     assert response.status_code == 400
 
 
-def test_delete_is_audited(api_a, tenant_a):
+def test_delete_answers_202_and_deletes_in_the_background(api_a, tenant_a, monkeypatch):
+    from providers import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.delete_account_task, "delay", queued.append)
     account = provider_account(tenant_a)
-    assert api_a.delete(f"{URL}{account.pk}/").status_code == 204
-    assert not ProviderAccount.objects.filter(pk=account.pk).exists()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = api_a.delete(f"{URL}{account.pk}/")
+    assert response.status_code == 202
+    assert response.json() == {
+        "id": account.pk,
+        "status": "deleting",
+        "detail": "Deleting in the background.",
+    }
+    assert ProviderAccount.objects.get(pk=account.pk).status == ProviderAccount.Status.DELETING
+    assert queued == [account.pk]
     assert AuditLog.objects.for_tenant(tenant_a).filter(action="provider_account.delete").exists()
+
+
+def test_a_deleting_account_cannot_be_changed(api_a, tenant_a):
+    account = provider_account(tenant_a, status=ProviderAccount.Status.DELETING)
+    response = api_a.patch(f"{URL}{account.pk}/", {"name": "renamed"}, format="json")
+    assert response.status_code == 409
+    assert ProviderAccount.objects.get(pk=account.pk).name != "renamed"
 
 
 def test_create_is_audited(api_a, tenant_a):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.test import TestCase
 from django.urls import reverse
 
 from accounts.models import AuditLog
@@ -122,13 +123,30 @@ def test_delete_asks_first_and_says_what_goes_with_it(login, owner_a, tenant_a):
     assert ProviderAccount.objects.filter(pk=account.pk).exists()
 
 
-def test_delete_confirmed_removes_the_account_and_its_rows(login, owner_a, tenant_a):
+def test_delete_confirmed_deletes_in_the_background(login, owner_a, tenant_a, monkeypatch):
+    from providers import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.delete_account_task, "delay", queued.append)
     account = f.root_account(tenant_a)
-    message = f.message(tenant_a)
-    response = login(owner_a).post(url("provider-delete", tenant_a, account.pk))
+    f.message(tenant_a)
+    client = login(owner_a)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(url("provider-delete", tenant_a, account.pk))
     assert response["Location"] == url("provider-accounts", tenant_a)
-    assert not ProviderAccount.objects.filter(pk=account.pk).exists()
-    assert not type(message).objects.filter(pk=message.pk).exists()
+    assert queued == [account.pk]
+    assert ProviderAccount.objects.get(pk=account.pk).status == ProviderAccount.Status.DELETING
+    page = client.get(response["Location"]).content.decode()
+    assert f"Deleting {account.name} and everything synced through it in the background." in page
+    assert "Deleting…</span>" in page
+
+
+def test_a_deleting_account_offers_no_actions(login, owner_a, tenant_a):
+    account = f.provider_account(tenant_a, status=ProviderAccount.Status.DELETING)
+    html = login(owner_a).get(url("provider-account", tenant_a, account.pk)).content.decode()
+    assert "Deleting in the background" in html
+    assert url("provider-sync", tenant_a, account.pk) not in html
+    assert url("provider-delete", tenant_a, account.pk) not in html
 
 
 # -- subaccounts -------------------------------------------------------------------------------
