@@ -1,16 +1,16 @@
 import django_filters
 
-from accounts.api_filters import TenantChoiceFilter, TenantFilterSet
+from accounts.api_filters import TenantChoiceFilter, TenantFilterSet, UtcIsoDateTimeFilter
 
 from .models import BalanceSnapshot, Notification
 
 
 class BalanceFilter(TenantFilterSet):
     provider_account = TenantChoiceFilter("providers.ProviderAccount")
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UtcIsoDateTimeFilter(
         field_name="taken_at", lookup_expr="gte", help_text="Taken at or after (ISO 8601)."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UtcIsoDateTimeFilter(
         field_name="taken_at", lookup_expr="lt", help_text="Taken before (ISO 8601)."
     )
 
