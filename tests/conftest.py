@@ -177,3 +177,9 @@ def deliver_webhooks(sandbox):
             return sandbox.deliver_webhooks(client)
 
     return deliver
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path, settings):
+    # Stored recordings and media land in a per-test directory.
+    settings.MEDIA_ROOT = tmp_path / "media"

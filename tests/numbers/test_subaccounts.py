@@ -8,8 +8,7 @@ from providers.adapters.records import RemoteSubaccount
 from providers.importers import upsert_subaccounts
 from providers.importing import UpsertResult, importer_for
 from providers.models import ProviderAccount
-
-from .conftest import make_account
+from tests.factories import make_provider_account as make_account
 
 
 def sub(remote_id: str = "a1b2", **fields) -> RemoteSubaccount:
