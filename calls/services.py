@@ -294,6 +294,10 @@ def dial(call_id: int, *, policy: RetryPolicy = DEFAULT_POLICY, sleep=time.sleep
     )
     if not claimed:
         return CallOutcome(call_id, "skipped", detail="claimed by another worker")
+    if ProviderAccount.Status.DELETING in (account.status, call.provider_account.status):
+        detail = "The provider account is being deleted."
+        _move(call_id, state=CallState.FAILED, raw_state="", raw={**(call.raw or {}), "error": detail})
+        return CallOutcome(call_id, CallState.FAILED, detail=detail)
     attempt = call.send_attempts + 1
     request_data = (call.raw or {}).get("request", {})
     status_url, answer_url = _urls(account)

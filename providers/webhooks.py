@@ -70,6 +70,9 @@ def receive(request: HttpRequest, provider: str, token: str, kind: str) -> HttpR
     account = ProviderAccount.objects.filter(provider=provider, webhook_token=token).first()
     if account is None:
         return HttpResponseForbidden()
+    if account.status == ProviderAccount.Status.DELETING:
+        # Its rows are being removed: accept and drop, so the provider stops retrying.
+        return HttpResponse(status=200)
     hook = _webhook_request(request)
     # No provider lookups while the provider waits for our answer (Sipcentric's inbound
     # SMS id lookup happens when the event is applied, in the worker).

@@ -279,3 +279,14 @@ def test_an_event_type_without_a_handler_fails_with_a_note(elks, registry):
     assert apply_event(event.pk) == "failed"
     event.refresh_from_db()
     assert (event.attempts, event.error) == (1, "No handler registered for message.status")
+
+
+def test_a_webhook_for_an_account_being_deleted_is_accepted_and_dropped(client, elks):
+    from providers.models import ProviderAccount
+
+    ProviderAccount.objects.filter(pk=elks.pk).update(status=ProviderAccount.Status.DELETING)
+    elks.refresh_from_db()
+    response = post(client, elks, "dlr", dlr("s1", "delivered"))
+
+    assert response.status_code == 200
+    assert not WebhookEvent.objects.exists()

@@ -146,3 +146,16 @@ def test_invalid_calls_are_refused_with_every_reason(tenant_a, elks, sandbox):
         "timeout": ["The ring timeout is 1 to 600 seconds."],
     }
     assert Call.objects.count() == 0 and sandbox.ledger.count() == 0
+
+
+def test_a_queued_call_of_an_account_being_deleted_is_never_placed(tenant_a, elks, sandbox):
+    from providers.models import ProviderAccount
+
+    call = place_call(
+        tenant_a, account=elks, from_number=elks.our_number, to=RECIPIENT, action={"connect": "+46709876543"}
+    )
+    ProviderAccount.objects.filter(pk=elks.pk).update(status=ProviderAccount.Status.DELETING)
+    call = dial(call)
+    assert call.state == "failed"
+    assert "being deleted" in call.raw["error"]
+    assert calls_posted(sandbox, "46elks") == []
