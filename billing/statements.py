@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Sum
 
+from accounts.csv_export import csv_lines
 from accounts.models import Tenant
 
 from .models import BillingSettings, DailyUsage
@@ -91,11 +91,6 @@ def build_statement(tenant: Tenant, year: int, month: int) -> Statement:
     return statement
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 CSV_HEADER = [
     "month",
     "provider_account",
@@ -112,39 +107,38 @@ CSV_HEADER = [
 
 
 def statement_csv_rows(statement: Statement) -> Iterator[str]:
-    """Lines of the CSV export, for a StreamingHttpResponse."""
-    writer = csv.writer(_Echo())
+    """Lines of the CSV export (header, one per line, one total per currency), streamed."""
     month = f"{statement.year:04d}-{statement.month:02d}"
-    yield writer.writerow(CSV_HEADER)
-    for line in statement.lines:
-        yield writer.writerow(
-            [
-                month,
-                line.provider_account,
-                line.subaccount,
-                line.kind,
-                line.currency,
-                line.count,
-                line.parts,
-                line.seconds,
-                line.cost,
-                statement.markup_percent,
-                line.billed,
-            ]
-        )
-    for currency, total in sorted(statement.totals.items()):
-        yield writer.writerow(
-            [
-                month,
-                "TOTAL",
-                "",
-                "",
-                currency,
-                "",
-                "",
-                "",
-                total["cost"],
-                statement.markup_percent,
-                total["billed"],
-            ]
-        )
+    rows = [
+        [
+            month,
+            line.provider_account,
+            line.subaccount,
+            line.kind,
+            line.currency,
+            line.count,
+            line.parts,
+            line.seconds,
+            line.cost,
+            statement.markup_percent,
+            line.billed,
+        ]
+        for line in statement.lines
+    ]
+    rows += [
+        [
+            month,
+            "TOTAL",
+            "",
+            "",
+            currency,
+            "",
+            "",
+            "",
+            total["cost"],
+            statement.markup_percent,
+            total["billed"],
+        ]
+        for currency, total in sorted(statement.totals.items())
+    ]
+    return csv_lines(CSV_HEADER, rows)

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.html import format_html
 
-from numbers.admin import Column, csv_export_action
+from accounts.csv_export import Column, admin_csv_action
 
 from .models import Call, CallLeg, Recording
 
@@ -90,7 +90,7 @@ class CallAdmin(admin.ModelAdmin):
     list_per_page = 50
     raw_id_fields = ["tenant", "provider_account", "subaccount", "number"]
     inlines = [CallLegInline]
-    actions = [csv_export_action("calls", CALL_COLUMNS, ["tenant", "provider_account"])]
+    actions = [admin_csv_action("calls", CALL_COLUMNS, ["tenant", "provider_account"])]
     # Only the link to our number may be corrected by hand; the rest is the provider's word.
     readonly_fields = [
         "tenant",
@@ -197,7 +197,7 @@ class RecordingAdmin(admin.ModelAdmin):
     exclude = ["file"]
     actions = [
         "fetch_again",
-        csv_export_action("recordings", RECORDING_COLUMNS, ["tenant", "provider_account"]),
+        admin_csv_action("recordings", RECORDING_COLUMNS, ["tenant", "provider_account"]),
     ]
 
     def has_add_permission(self, request) -> bool:

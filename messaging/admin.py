@@ -3,90 +3,40 @@ rows change through the importers, which also keep the rollups right."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
-
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
-from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from accounts.csv_export import Column, admin_csv_action
+
 from .models import Message, MessageMedia
 
-CSV_COLUMNS = (
-    "id",
-    "tenant",
-    "provider",
-    "provider_account",
-    "created_at",
-    "direction",
-    "kind",
-    "from_number",
-    "to_number",
-    "status",
-    "raw_status",
-    "parts",
-    "encoding",
-    "cost",
-    "currency",
-    "cost_estimated",
-    "remote_id",
-    "error",
-    "body",
-)
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: str) -> str:
-    # Free text that a spreadsheet would run as a formula is quoted (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _csv_rows(queryset: QuerySet[Message]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for m in queryset.iterator(chunk_size=2000):
-        yield writer.writerow(
-            [
-                m.pk,
-                m.tenant.slug,
-                m.provider_account.provider,
-                m.provider_account.name,
-                m.created_at.isoformat(),
-                m.direction,
-                m.kind,
-                m.from_number,
-                m.to_number,
-                m.status,
-                m.raw_status,
-                "" if m.parts is None else m.parts,
-                m.encoding,
-                "" if m.cost is None else m.cost,
-                m.currency,
-                m.cost_estimated,
-                m.remote_id,
-                _cell(m.error),
-                _cell(m.body),
-            ]
-        )
-
-
-@admin.action(description="Export selected messages as CSV")
-def export_csv(modeladmin: admin.ModelAdmin, request, queryset: QuerySet[Message]) -> StreamingHttpResponse:
-    # Streamed: "select all" on a filtered million-row list must not build it in memory.
-    queryset = queryset.select_related("tenant", "provider_account").order_by("-created_at", "-id")
-    response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="messages-{timezone.now():%Y%m%d-%H%M%S}.csv"'
-    return response
+MESSAGE_COLUMNS: list[Column] = [
+    ("id", lambda m: m.pk),
+    ("tenant", lambda m: m.tenant.slug),
+    ("provider", lambda m: m.provider_account.provider),
+    ("provider_account", lambda m: m.provider_account.name),
+    ("created_at", lambda m: m.created_at.isoformat()),
+    ("direction", lambda m: m.direction),
+    ("kind", lambda m: m.kind),
+    ("from_number", lambda m: m.from_number),
+    ("to_number", lambda m: m.to_number),
+    ("status", lambda m: m.status),
+    ("raw_status", lambda m: m.raw_status),
+    ("parts", lambda m: m.parts),
+    ("encoding", lambda m: m.encoding),
+    ("cost", lambda m: m.cost),
+    ("currency", lambda m: m.currency),
+    ("cost_estimated", lambda m: m.cost_estimated),
+    ("remote_id", lambda m: m.remote_id),
+    ("error", lambda m: m.error),
+    ("body", lambda m: m.body),
+]
+export_csv = admin_csv_action("messages", MESSAGE_COLUMNS, ["tenant", "provider_account"])
 
 
 class EstimatedCountPaginator(Paginator):

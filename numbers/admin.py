@@ -3,51 +3,11 @@ note (`purpose`) is the one thing edited here."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
-
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
-from django.utils import timezone
+
+from accounts.csv_export import Column, admin_csv_action
 
 from .models import PhoneNumber
-
-Column = tuple[str, Callable[[Any], Any]]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: Any) -> Any:
-    # Text a spreadsheet would run as a formula is quoted (CSV injection); numbers stay as is.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not value[1:].isdigit():
-        return "'" + value
-    return "" if value is None else value
-
-
-def csv_export_action(name: str, columns: Sequence[Column], select_related: Sequence[str] = ()):
-    """An admin action streaming the selection as CSV: a filtered "select all" over millions
-    of rows is never built in memory."""
-
-    def rows(queryset: QuerySet) -> Iterator[str]:
-        writer = csv.writer(_Echo())
-        yield writer.writerow([header for header, _ in columns])
-        for obj in queryset.iterator(chunk_size=2000):
-            yield writer.writerow([_cell(get(obj)) for _, get in columns])
-
-    @admin.action(description=f"Export selected {name} as CSV")
-    def export_csv(modeladmin: admin.ModelAdmin, request, queryset: QuerySet) -> StreamingHttpResponse:
-        queryset = queryset.select_related(*select_related).order_by(*queryset.model._meta.ordering, "pk")
-        response = StreamingHttpResponse(rows(queryset), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.now():%Y%m%d-%H%M%S}.csv"'
-        return response
-
-    return export_csv
-
 
 NUMBER_COLUMNS: list[Column] = [
     ("id", lambda n: n.pk),
@@ -134,7 +94,7 @@ class PhoneNumberAdmin(admin.ModelAdmin):
         ("Rental", {"fields": ["monthly_cost", "currency", "allocated_at", "expires_at"]}),
         ("Record", {"fields": ["created_at", "updated_at", "raw"]}),
     ]
-    actions = [csv_export_action("numbers", NUMBER_COLUMNS, ["tenant", "provider_account"])]
+    actions = [admin_csv_action("numbers", NUMBER_COLUMNS, ["tenant", "provider_account"])]
 
     def has_add_permission(self, request) -> bool:
         return False  # numbers are allocated at the provider and arrive by sync
