@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import ApiKey, Membership, Tenant, User
+from .models import ApiKey, AuditLog, Membership, Tenant, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -65,3 +65,33 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
         n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {n} key(s).")
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail is written by `accounts.audit.record`, never edited."""
+
+    list_display = [
+        "created_at",
+        "tenant",
+        "action",
+        "object_type",
+        "object_id",
+        "actor",
+        "api_key",
+        "summary",
+    ]
+    list_filter = ["action", "object_type", "tenant"]
+    search_fields = ["action", "object_id", "summary", "actor__email"]
+    date_hierarchy = "created_at"
+    list_select_related = ["tenant", "actor", "api_key"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification, UsageCounter
+from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification, NumberRental, UsageCounter
 
 
 @admin.register(DailyUsage)
@@ -81,3 +81,12 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ["title", "body"]
     list_select_related = ["tenant"]
     date_hierarchy = "created_at"
+
+
+@admin.register(NumberRental)
+class NumberRentalAdmin(admin.ModelAdmin):
+    list_display = ["period", "tenant", "number", "cost", "currency", "created_at"]
+    list_filter = ["period", "currency", "tenant"]
+    list_select_related = ["tenant", "number"]
+    raw_id_fields = ["number"]
+    readonly_fields = ["tenant", "number", "period", "cost", "currency", "created_at"]

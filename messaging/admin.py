@@ -13,7 +13,7 @@ from django.utils.text import Truncator
 
 from accounts.csv_export import Column, admin_csv_action
 
-from .models import Message, MessageMedia
+from .models import BulkSend, Message, MessageMedia
 
 MESSAGE_COLUMNS: list[Column] = [
     ("id", lambda m: m.pk),
@@ -228,3 +228,28 @@ class MessageMediaAdmin(admin.ModelAdmin):
         queryset.filter(pk__in=ids).update(fetch_status=MessageMedia.FetchStatus.PENDING, fetch_error="")
         transaction.on_commit(lambda: [fetch_media.delay(pk) for pk in ids])
         self.message_user(request, f"Queued {len(ids)} media fetches.", messages.SUCCESS)
+
+
+@admin.register(BulkSend)
+class BulkSendAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "tenant", "account", "from_number", "total", "queued", "created_by"]
+    list_filter = ["tenant"]
+    search_fields = ["idempotency_key", "from_number", "body"]
+    date_hierarchy = "created_at"
+    list_select_related = ["tenant", "account", "created_by"]
+    raw_id_fields = ["account", "created_by"]
+    readonly_fields = [
+        "tenant",
+        "account",
+        "created_by",
+        "created_at",
+        "from_number",
+        "body",
+        "idempotency_key",
+        "total",
+        "queued",
+        "invalid_rows",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
