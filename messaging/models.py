@@ -5,7 +5,9 @@ last seen by a sync, a webhook or our own send. Rows are written by `messaging.i
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from accounts.models import Tenant, TenantOwnedModel
@@ -133,6 +135,9 @@ class Message(TenantOwnedModel):
         indexes = [
             # cross-tenant: the operators' admin changelist, newest first
             models.Index(fields=["-created_at", "-id"], name="message_created_id"),
+            # cross-tenant: text search (`q`, icontains = UPPER(body) LIKE …) through trigrams; a
+            # GIN index cannot lead with the tenant, whose filter applies to the bitmap instead.
+            GinIndex(OpClass(Upper("body"), name="gin_trgm_ops"), name="message_body_trgm"),
             models.Index(fields=["tenant", "-created_at", "-id"], name="message_tenant_created"),
             models.Index(
                 fields=["tenant", "provider_account", "-created_at", "-id"], name="message_tenant_account"
