@@ -6,11 +6,30 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VAR="$ROOT/var"
-PG_PORT=${SB_PG_PORT:-55432}
-REDIS_PORT=${SB_REDIS_PORT:-56379}
 DB_NAME=${SB_DB_NAME:-switchboard}
 mkdir -p "$VAR"
 LOCAL_ENV="$VAR/local.env"
+PORTS_FILE="$VAR/ports.env"  # the ports our servers were given, so later runs find them
+# shellcheck disable=SC1090
+[ -f "$PORTS_FILE" ] && . "$PORTS_FILE"
+PG_PORT=${SB_PG_PORT:-${PG_PORT:-55432}}
+REDIS_PORT=${SB_REDIS_PORT:-${REDIS_PORT:-56379}}
+
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {  # free_port PORT EXPLICIT NAME: PORT, or the next free one unless it was chosen by hand
+  local port=$1
+  if port_taken "$port"; then
+    if [ -n "$2" ]; then
+      echo "Port $port is taken by another server; choose another $3 or set its URL." >&2; exit 1
+    fi
+    for _ in $(seq 50); do port=$((port + 1)); port_taken "$port" || break; done
+    echo "Port $1 is taken by another server; using $port." >&2
+  fi
+  echo "$port"
+}
+
+save_ports() { printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" > "$PORTS_FILE"; }
 
 pg_bin() {
   local d
@@ -36,6 +55,13 @@ set_env() {  # set_env KEY VALUE: record a local setting once
   grep -q "^$1=" "$LOCAL_ENV" || echo "$1=$2" >> "$LOCAL_ENV"
 }
 
+put_env() {  # put_env KEY VALUE: record a local setting, replacing an older value
+  touch "$LOCAL_ENV"
+  grep -v "^$1=" "$LOCAL_ENV" > "$LOCAL_ENV.tmp" || true
+  echo "$1=$2" >> "$LOCAL_ENV.tmp"
+  mv "$LOCAL_ENV.tmp" "$LOCAL_ENV"
+}
+
 secrets() {
   set_env SECRET_KEY "$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
   set_env FERNET_KEYS "$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
@@ -53,9 +79,8 @@ pg_up() {
   if "${AS_PG[@]}" "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     return 1  # already running: not ours to stop
   fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
-    echo "Port $PG_PORT is taken by another server; set SB_PG_PORT or DATABASE_URL." >&2; exit 1
-  fi
+  PG_PORT=$(free_port "$PG_PORT" "${SB_PG_PORT:-}" "SB_PG_PORT") || exit 1
+  save_ports
   "${AS_PG[@]}" "$bin/pg_ctl" -D "$data" -w -l "$data/server.log" \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c synchronous_commit=off -c max_connections=200" \
     start >/dev/null
@@ -75,9 +100,8 @@ redis_up() {
   if [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null; then
     return 1
   fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null; then
-    echo "Port $REDIS_PORT is taken by another server; set SB_REDIS_PORT or REDIS_URL." >&2; exit 1
-  fi
+  REDIS_PORT=$(free_port "$REDIS_PORT" "${SB_REDIS_PORT:-}" "SB_REDIS_PORT") || exit 1
+  save_ports
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save 60 1000 >/dev/null
   for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -90,11 +114,11 @@ up() {
   if [ -z "${DATABASE_URL:-}" ]; then
     if pg_up; then started+=(postgres); fi
     pg_ensure_db
-    set_env DATABASE_URL "postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME"
+    put_env DATABASE_URL "postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME"
   fi
   if [ -z "${REDIS_URL:-}" ]; then
     if redis_up; then started+=(redis); fi
-    set_env REDIS_URL "redis://127.0.0.1:$REDIS_PORT/0"
+    put_env REDIS_URL "redis://127.0.0.1:$REDIS_PORT/0"
   fi
   echo "${started[*]:-}"
 }
