@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.html import format_html
 
+from accounts.admin_paging import BigTableAdminMixin
 from accounts.csv_export import Column, admin_csv_action
 
 from .models import Call, CallLeg, Recording
@@ -59,7 +60,7 @@ class CallLegInline(admin.TabularInline):
 
 # cross-tenant: the admin is for staff operators and lists every tenant's calls.
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(BigTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "tenant",
@@ -148,7 +149,7 @@ class CallAdmin(admin.ModelAdmin):
 
 # cross-tenant: staff operators see every tenant's recordings.
 @admin.register(Recording)
-class RecordingAdmin(admin.ModelAdmin):
+class RecordingAdmin(BigTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "tenant",

@@ -4,13 +4,12 @@ rows change through the importers, which also keep the rollups right."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.paginator import Paginator
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from accounts.admin_paging import EstimatedCountPaginator
 from accounts.csv_export import Column, admin_csv_action
 
 from .models import BulkSend, Message, MessageMedia
@@ -37,27 +36,6 @@ MESSAGE_COLUMNS: list[Column] = [
     ("body", lambda m: m.body),
 ]
 export_csv = admin_csv_action("messages", MESSAGE_COLUMNS, ["tenant", "provider_account"])
-
-
-class EstimatedCountPaginator(Paginator):
-    """An unfiltered list of a big table shows Postgres' row estimate: COUNT(*) over a
-    million rows is the slowest query of the page. Filtered lists still count exactly."""
-
-    ESTIMATE_ABOVE = 100_000
-
-    @cached_property
-    def count(self) -> int:
-        query = getattr(self.object_list, "query", None)
-        if query is not None and not query.where:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [self.object_list.model._meta.db_table],
-                )
-                row = cursor.fetchone()
-            if row and row[0] > self.ESTIMATE_ABOVE:
-                return row[0]
-        return super().count
 
 
 class MessageMediaInline(admin.TabularInline):

@@ -13,6 +13,8 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_paging import BigTableAdminMixin
+
 from .adapters import adapter_class
 from .adapters.errors import NotSupported
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
@@ -20,9 +22,7 @@ from .services import validate_base_url
 from .tasks import apply_webhook_event, start_sync
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-
+class ReadOnlyAdmin(BigTableAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 

@@ -1,0 +1,31 @@
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.admin_paging import EstimatedCountPaginator
+from calls.models import Call, Recording
+from messaging.models import Message
+from providers.models import ProviderLog, WebhookEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("model", [Message, Call, Recording, ProviderLog, WebhookEvent])
+def test_big_tables_page_without_counting_every_row(model):
+    assert admin.site._registry[model].paginator is EstimatedCountPaginator
+
+
+def test_an_unfiltered_big_table_uses_the_row_estimate(monkeypatch):
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_ABOVE", -1)  # any estimate counts as big
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Message._meta.db_table}")
+    paginator = EstimatedCountPaginator(Message.objects.all(), 50)
+    with CaptureQueriesContext(connection) as queries:
+        paginator.count  # noqa: B018
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_a_filtered_list_counts_exactly(tenant_a):
+    paginator = EstimatedCountPaginator(Message.objects.for_tenant(tenant_a), 50)
+    assert paginator.count == 0
