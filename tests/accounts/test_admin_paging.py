@@ -22,7 +22,7 @@ def test_an_unfiltered_big_table_uses_the_row_estimate(monkeypatch):
         cursor.execute(f"ANALYZE {Message._meta.db_table}")
     paginator = EstimatedCountPaginator(Message.objects.all(), 50)
     with CaptureQueriesContext(connection) as queries:
-        paginator.count  # noqa: B018
+        assert paginator.count >= 0
     assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
 
 
