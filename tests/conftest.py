@@ -14,6 +14,46 @@ from accounts.models import ApiKey, Membership, Role, Tenant, User
 PASSWORD = "pw"
 
 
+# -- row-level security ------------------------------------------------------------------------
+# The test database is created and migrated as the schema owner; tests then connect as the
+# application role (DATABASE_URL), so row-level security applies to everything they run.
+# Test code itself (fixtures building two tenants' rows, assertions) works across tenants:
+# the main thread starts in a bypass. Requests (middleware), tasks (their decorators and
+# signals) and the worker and live-server threads set their own state, as in production.
+def _use_db_role(user: str, password: str) -> None:
+    from django.db import connections
+
+    conn = connections["default"]
+    conn.close()
+    conn.settings_dict["USER"], conn.settings_dict["PASSWORD"] = user, password
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings):
+    from django.conf import settings
+
+    if settings.DATABASE_OWNER_USER:
+        _use_db_role(settings.DATABASE_OWNER_USER, settings.DATABASE_OWNER_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from django.conf import settings
+
+    _use_db_role(settings.DATABASE_APP_USER, settings.DATABASE_APP_PASSWORD)
+    yield
+    if settings.DATABASE_OWNER_USER:  # the owner drops the test database (without --reuse-db)
+        _use_db_role(settings.DATABASE_OWNER_USER, settings.DATABASE_OWNER_PASSWORD)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tests_see_every_tenant():
+    from accounts import rls
+
+    rls._state.set(rls.RlsState(bypass=True))  # this thread only; no token: for the session
+    rls._apply()
+
+
 def _user(email: str, **extra) -> User:
     return User.objects.create_user(email, PASSWORD, **extra)
 
