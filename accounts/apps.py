@@ -11,4 +11,4 @@ class AccountsConfig(AppConfig):
 
         rls.connect_task_signals()
         # After every migrate (its last app's signal), cover tenant-owned tables added since.
-        post_migrate.connect(rls_setup.post_migrate, sender=self, dispatch_uid="accounts.rls_setup.post_migrate")
+        post_migrate.connect(rls_setup.post_migrate, sender=self, dispatch_uid="accounts.rls_setup")

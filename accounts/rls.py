@@ -257,13 +257,18 @@ def runs_in_tenant_of(**arguments) -> Callable[[Callable], Callable]:
     return decorate
 
 
-def cross_tenant_task(reason: str) -> Callable[[Callable], Callable]:
-    """A task that works over every tenant (beat fan-out, sweepers, retention)."""
+def cross_tenant(reason: str, *, level: int = logging.INFO) -> Callable[[Callable], Callable]:
+    """A task or command that works over every tenant (beat fan-out, sweepers, retention,
+    operators' tools): it runs in `rls_bypass(reason)`."""
 
     def decorate(fn: Callable) -> Callable:
-        return _wrap_task(fn, lambda bound: rls_bypass(f"task {fn.__module__}.{fn.__name__}: {reason}"), "bypass")
+        label = f"{fn.__module__}.{fn.__qualname__}: {reason}"
+        return _wrap_task(fn, lambda bound: rls_bypass(label, level=level), "bypass")
 
     return decorate
+
+
+cross_tenant_task = cross_tenant
 
 
 _task_tokens: dict[str, list] = {}

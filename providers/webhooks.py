@@ -24,6 +24,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from accounts.rls import activate_request_tenant, rls_bypass
+
 from . import connect
 from .adapters.errors import ProviderError, WebhookRejected
 from .adapters.records import EventType, InboundEvent, WebhookRequest
@@ -67,9 +69,11 @@ def _answer(events: list[InboundEvent]) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def receive(request: HttpRequest, provider: str, token: str, kind: str) -> HttpResponse:
     # cross-tenant: the secret token in the URL is what identifies the account (and tenant).
-    account = ProviderAccount.objects.filter(provider=provider, webhook_token=token).first()
+    with rls_bypass("webhook token lookup", level=logging.DEBUG):
+        account = ProviderAccount.objects.filter(provider=provider, webhook_token=token).first()
     if account is None:
         return HttpResponseForbidden()
+    activate_request_tenant(account.tenant_id)
     if account.status == ProviderAccount.Status.DELETING:
         # Its rows are being removed: accept and drop, so the provider stops retrying.
         return HttpResponse(status=200)

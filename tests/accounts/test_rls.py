@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def tenant_ids_of(table: str) -> set[int]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT tenant_id FROM {table}")  # noqa: S608 - a test's own constant
+        cursor.execute(f"SELECT DISTINCT tenant_id FROM {table}")
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -76,9 +76,9 @@ def test_the_orm_as_tenant_a_finds_no_row_of_tenant_b_even_unfiltered(two_tenant
 
 def test_tenant_a_cannot_insert_a_row_for_tenant_b(two_tenants_rows):
     tenant_a, tenant_b = two_tenants_rows
-    with rls.tenant_context(tenant_a), pytest.raises(DatabaseError, match="row-level security"):
-        with transaction.atomic():
-            AuditLog.objects.create(tenant=tenant_b, action="test.forged")
+    forged = pytest.raises(DatabaseError, match="row-level security")
+    with rls.tenant_context(tenant_a), forged, transaction.atomic():
+        AuditLog.objects.create(tenant=tenant_b, action="test.forged")
 
 
 def test_tenant_a_cannot_change_or_delete_tenant_b_rows(two_tenants_rows):
@@ -92,10 +92,9 @@ def test_tenant_a_cannot_change_or_delete_tenant_b_rows(two_tenants_rows):
 
 
 def test_a_user_reads_their_own_memberships_without_a_tenant(owner_a, user_b):
-    with rls.no_tenant(), rls_user(owner_a.pk):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT user_id FROM accounts_membership")
-            assert {row[0] for row in cursor.fetchall()} == {owner_a.pk}
+    with rls.no_tenant(), rls_user(owner_a.pk), connection.cursor() as cursor:
+        cursor.execute("SELECT user_id FROM accounts_membership")
+        assert {row[0] for row in cursor.fetchall()} == {owner_a.pk}
 
 
 def rls_user(user_id: int):
@@ -103,12 +102,10 @@ def rls_user(user_id: int):
 
 
 def test_the_app_role_cannot_truncate_or_disable_row_security():
-    with pytest.raises(DatabaseError, match="permission denied|must be owner"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("TRUNCATE accounts_apikey")
-    with pytest.raises(DatabaseError, match="must be owner"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE accounts_apikey DISABLE ROW LEVEL SECURITY")
+    for statement in ("TRUNCATE accounts_apikey", "ALTER TABLE accounts_apikey DISABLE ROW LEVEL SECURITY"):
+        refused = pytest.raises(DatabaseError, match=r"permission denied|must be owner")
+        with refused, transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
 
 
 # -- every tenant-owned table is covered --------------------------------------------------------
@@ -125,15 +122,18 @@ def protected_tables() -> dict[str, tuple[bool, bool, set[str]]]:
             GROUP BY 1, 2, 3
             """
         )
-        return {name: (enabled, forced, set(policies)) for name, enabled, forced, policies in cursor.fetchall()}
+        return {name: (enabled, forced, set(names)) for name, enabled, forced, names in cursor.fetchall()}
 
 
 def test_every_model_with_a_tenant_id_has_a_forced_tenant_policy():
     tables = protected_tables()
     owned = rls_setup.tenant_owned_tables(apps)
     assert "messaging_message" in owned and "accounts_membership" in owned
-    missing = [t for t in owned if tables.get(t, (False, False, set())) != (True, True, tables[t][2])]
-    missing += [t for t in owned if rls_setup.POLICY not in tables[t][2]]
+    missing = [
+        t
+        for t in owned
+        if t not in tables or not (tables[t][0] and tables[t][1] and rls_setup.POLICY in tables[t][2])
+    ]
     assert missing == [], f"tenant-owned tables without a forced {rls_setup.POLICY} policy: {missing}"
 
 
