@@ -46,6 +46,26 @@ def django_db_setup(django_db_setup, django_db_blocker):
         _use_db_role(settings.DATABASE_OWNER_USER, settings.DATABASE_OWNER_PASSWORD)
 
 
+@pytest.fixture
+def owner_sql():
+    """owner_sql("ANALYZE t") -> run a statement on its own connection as the schema owner
+    (maintenance the application role may not do). It does not see the test's uncommitted rows."""
+    import psycopg
+    from django.conf import settings
+    from django.db import connection
+
+    def run(statement: str) -> None:
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        params.update(user=settings.DATABASE_OWNER_USER or params.get("user"))
+        params.update(password=settings.DATABASE_OWNER_PASSWORD or None)
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute(statement)
+
+    return run
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _tests_see_every_tenant():
     from accounts import rls

@@ -183,6 +183,7 @@ def test_a_scope_puts_the_connection_back_as_it_found_it(tenant_a):
     assert setting(rls.BYPASS_SETTING) == "on"  # the tests' own state
 
 
+@pytest.mark.django_db(transaction=True)  # closes the connection
 def test_a_new_connection_gets_the_current_state(tenant_a):
     with rls.tenant_context(tenant_a):
         connection.close()
