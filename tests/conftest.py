@@ -54,14 +54,17 @@ def owner_sql():
     from django.conf import settings
     from django.db import connection
 
-    def run(statement: str) -> None:
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        params.update(user=settings.DATABASE_OWNER_USER or params.get("user"))
-        params.update(password=settings.DATABASE_OWNER_PASSWORD or None)
-        with psycopg.connect(**params, autocommit=True) as conn:
-            conn.execute(statement)
+    def run(statement: str, params=None, *, setup: tuple[str, ...] = ()) -> list[tuple]:
+        connect = connection.get_connection_params()
+        connect.pop("cursor_factory", None)
+        connect.pop("context", None)
+        connect.update(user=settings.DATABASE_OWNER_USER or connect.get("user"))
+        connect.update(password=settings.DATABASE_OWNER_PASSWORD or None)
+        with psycopg.connect(**connect, autocommit=True) as conn:
+            for first in setup:
+                conn.execute(first)
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
 
     return run
 
