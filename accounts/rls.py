@@ -112,8 +112,12 @@ def _scope(state: RlsState) -> Iterator[RlsState]:
         _apply()
         yield state
     finally:
-        _state.reset(token)
-        _apply()
+        try:
+            _state.reset(token)
+        except ValueError:  # closed from another context (a stream collected elsewhere)
+            pass
+        else:
+            _apply()
 
 
 def _tenant_id(tenant) -> int | None:
@@ -171,16 +175,11 @@ def _activate_request_state(state: RlsState) -> None:
 
 
 def _stream_in(state: RlsState, content) -> Iterator:
-    """A streamed body (CSV exports) is produced after the middleware returned: each chunk
-    is produced in the request's state, and the state is put back in between."""
-    iterator = iter(content)
-    while True:
-        with _scope(state):
-            try:
-                chunk = next(iterator)
-            except StopIteration:
-                return
-        yield chunk
+    """A streamed body (CSV exports) is produced after the middleware returned: it is
+    produced in the request's state, put back when it is exhausted or closed (the response's
+    close(), which the WSGI server always calls)."""
+    with _scope(state):
+        yield from content
 
 
 class RlsMiddleware:

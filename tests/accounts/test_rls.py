@@ -230,3 +230,27 @@ def test_a_task_whose_row_is_gone_sees_nothing(two_tenants_rows):
 
     task(10**9)
     assert seen == {"count": 0}
+
+
+def test_a_streamed_body_is_produced_as_the_requests_tenant(two_tenants_rows, rf):
+    from django.http import StreamingHttpResponse
+
+    tenant_a, _ = two_tenants_rows
+
+    def rows():
+        yield ",".join(str(t) for t in sorted(ApiKey.objects.values_list("tenant_id", flat=True)))
+
+    def view(request):
+        rls.activate_request_tenant(tenant_a)
+        return StreamingHttpResponse(rows())
+
+    response = rls.RlsMiddleware(view)(rf.get("/export.csv"))
+    with rls.no_tenant():  # as in a server thread: the body is read after the middleware returned
+        body = b"".join(response.streaming_content).decode()
+        assert setting(rls.TENANT_SETTING) == ""  # put back once exhausted
+    assert body == str(tenant_a.pk)
+
+
+def test_setting_the_tenant_outside_a_request_is_refused(tenant_a):
+    with pytest.raises(RuntimeError, match="outside a request"):
+        rls.activate_request_tenant(tenant_a)
