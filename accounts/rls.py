@@ -34,7 +34,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
@@ -92,9 +92,20 @@ def _apply_to(conn) -> None:
 
 
 def _apply() -> None:
+    """Bring every open connection of this thread to the current state. A connection that
+    cannot take it (the server went away) is closed: the next query opens a new one, which
+    gets the state on connect. So an open connection never carries a stale state."""
     for conn in connections.all(initialized_only=True):
-        if conn.vendor == "postgresql":
+        if conn.vendor != "postgresql":
+            continue
+        try:
             _apply_to(conn)
+        except Exception:
+            logger.warning("could not set row-level security settings; closing the connection", exc_info=True)
+            try:
+                conn.close()
+            except Exception:
+                logger.debug("closing the connection failed too", exc_info=True)
 
 
 def _on_connection_created(sender, connection, **kwargs) -> None:
@@ -126,18 +137,18 @@ def _tenant_id(tenant) -> int | None:
     return int(tenant if isinstance(tenant, int) else tenant.pk)
 
 
-def tenant_context(tenant) -> contextmanager:
+def tenant_context(tenant) -> AbstractContextManager[RlsState]:
     """Run the block as one tenant (a Tenant or its id): it sees and writes only that
     tenant's rows. `None` runs it seeing no tenant rows at all."""
     return _scope(RlsState(tenant_id=_tenant_id(tenant), user_id=current().user_id))
 
 
-def no_tenant() -> contextmanager:
+def no_tenant() -> AbstractContextManager[RlsState]:
     """Run the block seeing no tenant rows (a request or task before its tenant is known)."""
     return _scope(NOTHING)
 
 
-def rls_bypass(reason: str, *, level: int = logging.INFO) -> contextmanager:
+def rls_bypass(reason: str, *, level: int = logging.INFO) -> AbstractContextManager[RlsState]:
     """Run the block across every tenant. Only for code that is cross-tenant by design (the
     beat fan-out, sweepers, token lookups, the staff admin, operators' commands); the reason
     is logged (per-request lookups pass level=DEBUG)."""
@@ -221,7 +232,9 @@ class RlsMiddleware:
 
 
 # -- Celery tasks -----------------------------------------------------------------------------
-def _wrap_task(fn: Callable, enter: Callable[[inspect.BoundArguments], contextmanager], marker: str):
+def _wrap_task(
+    fn: Callable, enter: Callable[[inspect.BoundArguments], AbstractContextManager], marker: str
+) -> Callable:
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)

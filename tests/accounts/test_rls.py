@@ -254,3 +254,14 @@ def test_a_streamed_body_is_produced_as_the_requests_tenant(two_tenants_rows, rf
 def test_setting_the_tenant_outside_a_request_is_refused(tenant_a):
     with pytest.raises(RuntimeError, match="outside a request"):
         rls.activate_request_tenant(tenant_a)
+
+
+@pytest.mark.django_db(transaction=True)  # kills the test's connection
+def test_a_connection_that_went_away_is_replaced_with_the_state_set(tenant_a, owner_sql):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    owner_sql("SELECT pg_terminate_backend(%s)", [pid])
+    with rls.tenant_context(tenant_a):  # cannot be set on the dead connection: it is closed
+        assert connection.connection is None
+        assert setting(rls.TENANT_SETTING) == str(tenant_a.pk)  # a new one, set on connect
