@@ -196,15 +196,43 @@ def test_a_bypass_is_logged_with_its_reason(caplog):
     assert "rls bypass: a test's reason" in caplog.text
 
 
-def test_a_request_sees_only_its_tenant_and_leaves_the_connection_as_found(
-    login, owner_a, tenant_b, user_b, django_assert_num_queries
-):
-    AuditLog.objects.create(tenant=tenant_b, actor=user_b, action="b.secret", summary="b-only")
+def test_a_request_leaves_the_connection_as_it_found_it(login, owner_a):
     client = login(owner_a)
-    response = client.get(reverse("members", args=["tenant-a"]))
-    assert response.status_code == 200
+    with rls.no_tenant():
+        response = client.get(reverse("members", args=["tenant-a"]))
+        assert response.status_code == 200
+        assert (setting(rls.TENANT_SETTING), setting(rls.USER_SETTING)) == ("", "")
     assert setting(rls.BYPASS_SETTING) == "on"
-    assert setting(rls.TENANT_SETTING) == ""
+
+
+def test_a_dashboard_request_runs_as_its_tenant(login, owner_a, tenant_a, monkeypatch):
+    from accounts import views
+
+    seen = {}
+    real = views._members_page
+
+    def spy(request, *args, **kwargs):
+        seen["tenant"], seen["user"] = setting(rls.TENANT_SETTING), setting(rls.USER_SETTING)
+        return real(request, *args, **kwargs)
+
+    monkeypatch.setattr(views, "_members_page", spy)
+    assert login(owner_a).get(reverse("members", args=["tenant-a"])).status_code == 200
+    assert seen == {"tenant": str(tenant_a.pk), "user": str(owner_a.pk)}
+
+
+def test_an_api_request_runs_as_its_keys_tenant(api_a, tenant_a, monkeypatch):
+    from accounts.api import TenantViewSet
+
+    seen = {}
+    real = TenantViewSet.current
+
+    def spy(self, request):
+        seen["tenant"], seen["bypass"] = setting(rls.TENANT_SETTING), setting(rls.BYPASS_SETTING)
+        return real(self, request)
+
+    monkeypatch.setattr(TenantViewSet, "current", spy)
+    assert api_a.get("/api/v1/tenant/current/").status_code == 200
+    assert seen == {"tenant": str(tenant_a.pk), "bypass": ""}
 
 
 def test_a_task_runs_as_the_tenant_of_its_row(two_tenants_rows):
