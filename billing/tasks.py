@@ -11,6 +11,7 @@ from accounts.rls import cross_tenant_task, runs_in_tenant_of, tenant_context
 from providers.adapters import ProviderError
 from providers.models import ProviderAccount
 
+from . import ledger
 from .alerts import recipients
 from .balances import take_snapshot
 from .models import Notification
@@ -74,3 +75,12 @@ def charge_number_rentals_all() -> dict:
         with tenant_context(tenant):
             charged += charge_number_rentals(tenant)
     return {"charged": charged}
+
+
+@shared_task
+def fold_usage() -> dict:
+    """Beat, every few seconds: fold the usage ledger into the daily rollups, tenant by
+    tenant (reads fold their own tenant first, so this only keeps the ledger short)."""
+    tenants = ledger.tenants_with_entries()
+    rows = sum(ledger.fold_all(tenant_id) for tenant_id in tenants)
+    return {"tenants": len(tenants), "rollup_rows": rows}

@@ -175,6 +175,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "providers.tasks.prune_webhook_events",
         "schedule": crontab(hour=3, minute=37),
     },
+    "fold-usage": {"task": "billing.tasks.fold_usage", "schedule": 5.0},
     "sweep-queued-messages": {"task": "messaging.tasks.sweep_queued", "schedule": 120.0},
     "sweep-recording-fetches": {
         "task": "calls.tasks.sweep_recording_fetches",
