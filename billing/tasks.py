@@ -78,6 +78,7 @@ def charge_number_rentals_all() -> dict:
 
 
 @shared_task
+@cross_tenant_task("the usage folder over every tenant's ledger entries", level=logging.DEBUG)
 def fold_usage() -> dict:
     """Beat, every few seconds: fold the usage ledger into the daily rollups, tenant by
     tenant (reads fold their own tenant first, so this only keeps the ledger short)."""

@@ -11,7 +11,7 @@ from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from providers.adapters.errors import ProviderError
 
 from . import importers
-from .models import Message, MessageMedia
+from .models import BulkSend, Message, MessageMedia
 
 # The media sweeper's bounds: items the providers may still serve, whose own retry chain
 # (about 30 minutes) is surely over, a few attempts more.
@@ -83,6 +83,7 @@ def sweep_queued() -> dict:
 
 
 @shared_task(acks_late=True)
+@runs_in_tenant_of(bulk_id=BulkSend)
 def fan_out_bulk(bulk_id: int, after_id: int = 0) -> dict:
     """Enqueue a bulk's sends a chunk at a time (each chunk its own task, so a large bulk
     never holds one worker for long); a chunk enqueued twice is harmless (the claim)."""
