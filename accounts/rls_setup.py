@@ -157,6 +157,32 @@ def disable_row_security(cursor, table: str) -> None:
     _q(cursor, sql.SQL("ALTER TABLE {} DISABLE ROW LEVEL SECURITY").format(ident))
 
 
+# Text search (`q`: UPPER(body) LIKE '%…%', the trigram GIN index) under row security: the
+# planner only uses a query's condition as an index condition below the tenant policy when
+# its functions are LEAKPROOF, and these two are not marked so (measured on 300k messages of
+# one tenant: 222 ms by scanning the tenant's rows, 0.2 ms through the index). Both raise
+# errors only from their pattern or collation, never from a row's value, and return nothing
+# but their result, which is what LEAKPROOF promises; only a superuser may mark them, in
+# this database only (pg_dump does not keep it: every migrate applies it again).
+LEAKPROOF_FUNCTIONS = ("pg_catalog.upper(text)", "pg_catalog.textlike(text, text)")
+
+
+def mark_search_functions_leakproof(cursor) -> bool:
+    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    if not cursor.fetchone()[0]:
+        logger.warning(
+            "migrating as a non-superuser: %s stay not leakproof, so message text search cannot "
+            "use its trigram index under row-level security",
+            ", ".join(LEAKPROOF_FUNCTIONS),
+        )
+        return False
+    for signature in LEAKPROOF_FUNCTIONS:
+        cursor.execute("SELECT proleakproof FROM pg_proc WHERE oid = %s::regprocedure", [signature])
+        if not cursor.fetchone()[0]:
+            cursor.execute(f"ALTER FUNCTION {signature} LEAKPROOF")
+    return True
+
+
 def apply(connection, apps) -> list[str]:
     """Role, grants and policies for every tenant-owned table of `apps`. Returns the tables."""
     if connection.vendor != "postgresql":
@@ -164,6 +190,7 @@ def apply(connection, apps) -> list[str]:
     tables = tenant_owned_tables(apps)
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         ensure_app_role(cursor, connection.alias)
+        mark_search_functions_leakproof(cursor)
         for table in tables:
             enable_row_security(cursor, table)
     return tables
