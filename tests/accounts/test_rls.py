@@ -293,3 +293,11 @@ def test_a_connection_that_went_away_is_replaced_with_the_state_set(tenant_a, ow
     with rls.tenant_context(tenant_a):  # cannot be set on the dead connection: it is closed
         assert connection.connection is None
         assert setting(rls.TENANT_SETTING) == str(tenant_a.pk)  # a new one, set on connect
+
+
+def test_the_staff_admin_lists_every_tenants_rows(two_tenants_rows, staff, login):
+    with rls.no_tenant():  # as a server thread: only the admin's own bypass can show them
+        page = login(staff).get(reverse("admin:accounts_apikey_changelist"))
+    assert page.status_code == 200
+    prefixes = ApiKey.objects.values_list("prefix", flat=True)
+    assert len(prefixes) == 2 and all(prefix in page.content.decode() for prefix in prefixes)
