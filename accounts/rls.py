@@ -196,7 +196,9 @@ def _stream_in(state: RlsState, content) -> Iterator:
 class RlsMiddleware:
     """Every request starts seeing no tenant rows and ends with the state it found.
 
-    Placed after AuthenticationMiddleware and before accounts.tenancy.TenantMiddleware.
+    Placed after AuthenticationMiddleware (it reads request.user) and right before
+    accounts.tenancy.TenantMiddleware (which sets the tenant it resolves); the middleware
+    before it touch no tenant-owned table.
     """
 
     def __init__(self, get_response):
