@@ -57,7 +57,7 @@ from providers.connect import open_adapter
 from providers.importing import owners
 from providers.models import ProviderAccount
 
-from .models import BulkSend, DirectionChoice, Encoding, Kind, Message, Status
+from .models import BulkSend, DirectionChoice, Encoding, Kind, Message, MessageMedia, Status
 
 logger = logging.getLogger(__name__)
 
@@ -417,6 +417,7 @@ def _store(message: Message, created_by: Any) -> Message:
     """Insert the queued message with its ledger entry and audit row, and enqueue its send
     once that is committed. Raises IntegrityError on an idempotency-key race."""
     message.save(force_insert=True)
+    message._prefetched_objects_cache = {"media": MessageMedia.objects.none()}  # a new message has none
     record_changes([_usage(message, +1)])
     audit.record(
         message.tenant, created_by, "message.queue", message, to=message.to_number, kind=message.kind
