@@ -301,3 +301,27 @@ def test_the_staff_admin_lists_every_tenants_rows(two_tenants_rows, staff, login
     assert page.status_code == 200
     prefixes = ApiKey.objects.values_list("prefix", flat=True)
     assert len(prefixes) == 2 and all(prefix in page.content.decode() for prefix in prefixes)
+
+
+@pytest.mark.django_db(transaction=True)  # the other thread's connection sees committed rows only
+def test_a_new_thread_sees_no_tenant_rows_until_it_sets_one(two_tenants_rows):
+    import threading
+
+    from django.db import connections
+
+    tenant_a, _ = two_tenants_rows
+    seen = {}
+
+    def other_thread():
+        try:
+            seen["nothing set"] = ApiKey.objects.count()
+            with rls.tenant_context(tenant_a):
+                seen["as tenant A"] = set(ApiKey.objects.values_list("tenant_id", flat=True))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen == {"nothing set": 0, "as tenant A": {tenant_a.pk}}
+    assert ApiKey.objects.count() == 2  # this (test) thread's own state is untouched
