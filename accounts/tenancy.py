@@ -15,6 +15,9 @@ from django.utils import timezone
 
 from .models import ROLE_SCOPES, Membership, Role, Tenant
 
+# The tenant last opened in the dashboard; session API calls default to it (accounts.api_base).
+SESSION_TENANT_KEY = "dashboard_tenant"
+
 
 @dataclass(frozen=True)
 class TenantAccess:
@@ -68,6 +71,9 @@ class TenantMiddleware:
         access = tenant_access_for(request.user, slug)
         request.tenant = access.tenant
         request.tenant_access = access
+        session = getattr(request, "session", None)
+        if session is not None and session.get(SESSION_TENANT_KEY) != access.tenant.slug:
+            session[SESSION_TENANT_KEY] = access.tenant.slug  # the API's default for this browser
         # Times on tenant pages are shown in the tenant's zone (stored as aware UTC).
         timezone.activate(zoneinfo.ZoneInfo(access.tenant.timezone))
         return None

@@ -38,7 +38,7 @@ from providers.models import ProviderAccount
 from . import services
 from .api import COUNTERPART, OUR_NUMBER
 from .filters import MessageFilter
-from .models import BulkSend, Message, MessageMedia
+from .models import BulkSend, Message, MessageMedia, Status
 
 TEXT_SEARCH_DEFAULT_DAYS = 30  # a body search without a date range is bounded to this
 CONVERSATION_DAYS = 30
@@ -73,15 +73,19 @@ def filtered_messages(request) -> tuple[MessageFilter, object]:
     data = request.GET.copy()
     start, end = _local_bounds(request, data.get("since", ""), data.get("until", ""))
     q = data.get("q", "").strip()
+    bounded = False
     if q and not q.lstrip("+").replace(" ", "").isdigit() and start is None:
-        # A body search is a scan; keep it to recent history unless a range is given.
+        # A body search is a scan; keep it to recent history unless a range is given
+        # (and say so on the page: `filterset.search_window_days`).
         start = timezone.now() - timedelta(days=TEXT_SEARCH_DEFAULT_DAYS)
+        bounded = True
     if start:
         data["created_after"] = start.isoformat()
     if end:
         data["created_before"] = end.isoformat()
     qs = tenant_qs(request, Message).select_related("provider_account", "number")
     filterset = MessageFilter(data, queryset=qs, request=request)
+    filterset.search_window_days = TEXT_SEARCH_DEFAULT_DAYS if bounded else None
     any_labels(filterset.form)
     if not filterset.is_valid():
         return filterset, qs.none()
@@ -97,6 +101,9 @@ def message_list(request):
         "query": query_without(request, "before"),
         "export_query": query_without(request, "before"),
         "can_send": request.tenant_access.can(Scope.SEND),
+        # The first page follows new and changing messages; older pages hold still.
+        "live": not request.GET.get("before") and filterset.is_valid(),
+        "poll_seconds": LIST_POLL_SECONDS,
     }
     template = "messaging/_message_rows.html" if is_htmx(request) else "messaging/message_list.html"
     return render(request, template, context)
@@ -116,6 +123,17 @@ def message_export(request):
     return csv_response(f"messages-{request.tenant.slug}.csv", header, rows)
 
 
+# Statuses after which a message never changes; pages stop polling there. A message still
+# short of them after LIVE_WINDOW is left for the next sync (no endless polling).
+FINAL_STATUSES = {Status.DELIVERED, Status.FAILED, Status.RECEIVED}
+LIVE_WINDOW = timedelta(hours=2)
+LIST_POLL_SECONDS = 10
+
+
+def message_is_live(message: Message) -> bool:
+    return message.status not in FINAL_STATUSES and message.created_at > timezone.now() - LIVE_WINDOW
+
+
 def message_detail(request, pk: int):
     message = tenant_object_or_404(
         request, Message.objects.select_related("provider_account", "subaccount", "number"), pk=pk
@@ -129,15 +147,15 @@ def message_detail(request, pk: int):
         )
         if moment
     ]
-    return render(
-        request,
-        "messaging/message_detail.html",
-        {
-            "message": message,
-            "timeline": timeline,
-            "media": message.media.filter(tenant_id=request.tenant.pk),
-        },
-    )
+    context = {
+        "message": message,
+        "timeline": timeline,
+        "media": message.media.filter(tenant_id=request.tenant.pk),
+        "live": message_is_live(message),
+    }
+    if is_htmx(request):
+        return render(request, "messaging/_message_live.html", context)
+    return render(request, "messaging/message_detail.html", context)
 
 
 def media_content(request, pk: int):
@@ -189,31 +207,72 @@ def conversations(request):
     return render(request, "messaging/conversations.html", {"threads": threads, "days": days_n})
 
 
-def thread(request):
-    ours, them = request.GET.get("ours", ""), request.GET.get("them", "")
-    if not ours or not them:
-        raise Http404
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label="Reply", max_length=1600, widget=forms.Textarea(attrs={"rows": 3, "data-sms-counter": ""})
+    )
+    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+
+def _thread_rows(request, ours: str, them: str) -> list[Message]:
     rows = list(
         tenant_qs(request, Message)
         .filter(Q(from_number=ours, to_number=them) | Q(from_number=them, to_number=ours))
+        .select_related("provider_account")
         .prefetch_related("media")
         .order_by("-created_at", "-id")[:THREAD_LIMIT]
     )
+    rows.reverse()
+    return rows
+
+
+def thread(request):
+    """A conversation between one of our numbers and someone else; it follows new and
+    changing messages by itself, and replies are sent from here without leaving it."""
+    ours, them = request.GET.get("ours", ""), request.GET.get("them", "")
+    if not ours or not them:
+        raise Http404
+    rows = _thread_rows(request, ours, them)
     if not rows:
         raise Http404
-    rows.reverse()
-    return render(
-        request,
-        "messaging/thread.html",
-        {
-            "ours": ours,
-            "them": them,
-            "rows": rows,
-            "account": rows[-1].provider_account,
-            "can_send": request.tenant_access.can(Scope.SEND),
-            "reply_key": uuid.uuid4().hex,
-        },
+    here = reverse("thread", args=[request.tenant.slug]) + "?" + query_without(request)
+    context = {"ours": ours, "them": them, "rows": rows, "thread_url": here}
+    if is_htmx(request) and request.method == "GET":
+        return render(request, "messaging/_thread_rows.html", context)
+    can_send = request.tenant_access.can(Scope.SEND)
+    # Reply through the account the conversation last used, if it can still send.
+    account = next(
+        (
+            a
+            for a in (rows[-1].provider_account,)
+            if a.status == ProviderAccount.Status.ACTIVE and a.can(Capability.SEND_SMS)
+        ),
+        None,
     )
+    form = ReplyForm(initial={"key": uuid.uuid4().hex})
+    status = 200
+    if request.method == "POST":
+        if not can_send:
+            raise PermissionDenied("Your role does not allow sending.")
+        form = ReplyForm(request.POST)
+        if account is None:
+            form.add_error(None, "This conversation's account cannot send right now.")
+        if form.is_valid():
+            key = form.cleaned_data["key"]
+            try:
+                services.queue_message(
+                    request.tenant, account=account, from_number=ours, to=them,
+                    body=form.cleaned_data["body"], idempotency_key=f"dash:{key}" if key else None,
+                    created_by=request.user,
+                )  # fmt: skip
+            except SEND_ERRORS as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Reply queued.")
+                return redirect(here)
+        status = 400
+    context.update({"form": form, "can_send": can_send, "account": account})
+    return render(request, "messaging/thread.html", context, status=status)
 
 
 # -- compose and bulk send ----------------------------------------------------------------------
@@ -242,7 +301,10 @@ def add_service_errors(form: forms.Form, exc: Exception) -> None:
         for field, problems in exc.errors.items():
             target = SERVICE_FIELDS.get(field)
             for problem in problems:
-                form.add_error(target if target in form.fields else None, problem)
+                if target in form.fields:
+                    form.add_error(target, problem)
+                else:  # e.g. the reply box has no "to": say which field the problem is about
+                    form.add_error(None, f"{field.replace('_', ' ').capitalize()}: {problem}")
     else:
         form.add_error(None, getattr(exc, "message", None) or str(exc))
 
@@ -287,6 +349,8 @@ def _compose_context(request, form) -> dict:
         "form": form,
         "our_numbers": list(numbers[:500]),
         "has_accounts": bool(form.fields["account"].choices),
+        # A viewer sees why there is no form instead of a form that answers 403.
+        "can_send": request.tenant_access.can(Scope.SEND),
     }
 
 
@@ -401,6 +465,19 @@ def bulk_send(request):
 def bulk_progress(request, pk: int):
     """A bulk's messages by stage; the page polls this every 2 s with htmx until none is pending."""
     bulk = tenant_object_or_404(request, BulkSend.objects.select_related("account"), pk=pk)
-    context = {"bulk": bulk, "progress": bulk.progress}
+    progress = bulk.progress
+    # Sent is not the end: delivery reports keep moving counts to delivered/failed. Poll
+    # until nothing is pending and no report is awaited (or the bulk is old: a provider
+    # without delivery reports leaves messages "sent" for good).
+    awaiting = progress["pending"] > 0
+    if not awaiting and progress["sent"] and bulk.created_at > timezone.now() - LIVE_WINDOW:
+        awaiting = True
+    context = {
+        "bulk": bulk,
+        "progress": progress,
+        "live": awaiting,
+        "settled": progress["done"] and not awaiting,
+        "handed": progress["total"] - progress["pending"],
+    }
     template = "messaging/_bulk_progress.html" if is_htmx(request) else "messaging/bulk_progress.html"
     return render(request, template, context)

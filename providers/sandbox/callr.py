@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time
+from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
 
 SPAN = timedelta(days=180)  # seeded history spread (Callr keeps ~6 months of SMS searchable)
 CALLR_TIME = "%Y-%m-%d %H:%M:%S"
@@ -217,8 +217,8 @@ class CallrSim(ProviderSim):
         created = history_time(account, i, SPAN, account.size)
         inbound = rng.random() < 0.25
         prefix, _ = COUNTRIES[rng.randrange(len(COUNTRIES))]
-        peer = prefix + "".join(str(rng.randrange(10)) for _ in range(9))
-        own = "+33" + "".join(str(rng.randrange(10)) for _ in range(9))
+        peer = valid_e164(prefix + "".join(str(rng.randrange(10)) for _ in range(9)))
+        own = valid_e164("+33" + "".join(str(rng.randrange(10)) for _ in range(9)))
         text = TEXTS[rng.randrange(len(TEXTS))].format(n=rng.randrange(10000))
         if inbound:
             status, err, debit = "RECEIVED", "", "0.00"
@@ -266,8 +266,10 @@ class CallrSim(ProviderSim):
         ring = rng.randint(2, 30)
         answer = start + timedelta(seconds=ring) if answered else None
         hangup = start + timedelta(seconds=ring + duration_answered)
-        peer = COUNTRIES[rng.randrange(len(COUNTRIES))][0] + "".join(str(rng.randrange(10)) for _ in range(9))
-        did = "+33" + "".join(str(rng.randrange(10)) for _ in range(9))
+        peer = valid_e164(
+            COUNTRIES[rng.randrange(len(COUNTRIES))][0] + "".join(str(rng.randrange(10)) for _ in range(9))
+        )
+        did = valid_e164("+33" + "".join(str(rng.randrange(10)) for _ in range(9)))
         record: dict[str, Any] = {
             "callid": CALLID_SEED_BASE + j,
             "cli_pres": "allowed_passed_screen",
@@ -313,7 +315,7 @@ class CallrSim(ProviderSim):
         out = []
         for n in range(3 + account.seed % 3):
             rng = account.rng("did", n)
-            local = "0" + "".join(str(rng.randrange(10)) for _ in range(9))
+            local = "0" + valid_e164("+33" + "".join(str(rng.randrange(10)) for _ in range(9)))[3:]
             out.append(
                 {
                     "hash": f"{perm32(n, account.seed + 3):08X}",

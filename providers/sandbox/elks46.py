@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time
+from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
 
 SPAN = timedelta(days=365)  # seeded history covers the year before the account's anchor
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -301,7 +301,7 @@ class Elks46Sim(ProviderSim):
     def _seed_sms(self, account: SimAccount, i: int) -> dict[str, Any]:
         rng, created = self._seed_time(account, "sms", i)
         own = rng.choice(self._own_numbers(account))
-        other = f"+4670{rng.randrange(10**7):07d}"
+        other = valid_e164(f"+4670{rng.randrange(10**7):07d}")
         if rng.random() < 0.03:
             other = other[:-4] + "0000"  # the sandbox's always-failing recipients
         text = rng.choice(TEXTS)
@@ -336,7 +336,7 @@ class Elks46Sim(ProviderSim):
         rng, created = self._seed_time(account, "mms", i)
         mid = self._seed_id(account, "mms", i)
         own = rng.choice(self._own_numbers(account))
-        other = f"+4673{rng.randrange(10**7):07d}"
+        other = valid_e164(f"+4673{rng.randrange(10**7):07d}")
         rec: dict[str, Any] = {
             "id": mid,
             "created": fmt(created),
@@ -357,7 +357,7 @@ class Elks46Sim(ProviderSim):
         rng, created = self._seed_time(account, "calls", i)
         cid = self._seed_id(account, "calls", i)
         own = rng.choice(self._own_numbers(account))
-        other = f"+4670{rng.randrange(10**7):07d}"
+        other = valid_e164(f"+4670{rng.randrange(10**7):07d}")
         incoming = rng.random() < 0.45
         rec: dict[str, Any] = {
             "id": cid,
@@ -369,7 +369,7 @@ class Elks46Sim(ProviderSim):
             "owner": account.state["user_id"],
         }
         roll = rng.random()
-        target = f"+4634{rng.randrange(10**6):06d}"
+        target = valid_e164(f"+4634{rng.randrange(10**6):06d}")
         if roll < 0.1:
             rec.update(
                 {
@@ -831,11 +831,12 @@ class Elks46Sim(ProviderSim):
         account.state["counter"] += 1
         serial = int(_hex(account.remote_id, "alloc", account.state["counter"], n=8), 16)
         prefix = COUNTRIES[country]
+        digits = 12 - len(prefix) + 1
         number = {
             "id": "n" + _hex(account.remote_id, "alloc-id", account.state["counter"]),
             "active": "yes",
             "country": country,
-            "number": prefix + f"{serial % 10 ** (12 - len(prefix) + 1):0{12 - len(prefix) + 1}d}",
+            "number": valid_e164(prefix + f"{serial % 10**digits:0{digits}d}"),
             "capabilities": caps,
             "category": "mobile",
             "sms_replies": "yes",

@@ -62,6 +62,9 @@
         .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
         .then(function (data) {
           var type = canvas.dataset.chartType || "bar";
+          var css = window.getComputedStyle(document.documentElement);
+          Chart.defaults.color = css.getPropertyValue("--muted").trim() || "#667085";
+          Chart.defaults.borderColor = css.getPropertyValue("--border").trim() || "#e4e7ec";
           var stacked = !!canvas.dataset.stacked;
           new Chart(canvas, {
             type: type,
@@ -121,7 +124,91 @@
       .finally(function () { btn.textContent = "Copied"; setTimeout(function () { btn.textContent = "Copy"; }, 1500); });
   });
 
+  // --- navigation menu (small screens) and theme toggle -----------------------------------------
+  function initChrome() {
+    var toggle = document.querySelector("[data-menu-toggle]");
+    var bar = document.querySelector(".topbar");
+    if (toggle && bar) {
+      toggle.addEventListener("click", function () {
+        var open = !bar.classList.contains("menu-open");
+        bar.classList.toggle("menu-open", open);
+        toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+    }
+    var themeBtn = document.querySelector("[data-theme-toggle]");
+    if (themeBtn) {
+      var media = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+      var current = function () {
+        return document.documentElement.dataset.theme || (media && media.matches ? "dark" : "light");
+      };
+      var label = function () {
+        var dark = current() === "dark";
+        themeBtn.setAttribute("aria-pressed", dark ? "true" : "false");
+        themeBtn.querySelector(".theme-label").textContent = dark ? "Light theme" : "Dark theme";
+      };
+      themeBtn.addEventListener("click", function () {
+        var next = current() === "dark" ? "light" : "dark";
+        document.documentElement.dataset.theme = next;
+        try { window.localStorage.setItem("theme", next); } catch (e) { /* not persisted */ }
+        label();
+        document.dispatchEvent(new CustomEvent("sb:theme"));
+      });
+      if (media && media.addEventListener) media.addEventListener("change", label);
+      label();
+    }
+  }
+
+  // --- small behaviours declared in markup (no inline script: the CSP forbids it) ---------------
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (el.matches && el.matches("select[data-navigate]") && el.value) {
+      window.location.assign(el.value);
+    } else if (el.matches && el.matches("[data-autosubmit]") && el.form) {
+      el.form.requestSubmit ? el.form.requestSubmit() : el.form.submit();
+    }
+  });
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { e.preventDefault(); return; }
+    // One click, one request: a second click while the page loads does nothing.
+    if (form.method && form.method.toLowerCase() === "post" && !form.hasAttribute("hx-post")) {
+      if (form.dataset.submitting) { e.preventDefault(); return; }
+      form.dataset.submitting = "1";
+    }
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submitting]").forEach(function (f) { delete f.dataset.submitting; });
+  });
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-print]")) window.print();
+  });
+
+  // --- live fragments: mark what changed since the last poll -------------------------------------
+  // A polled fragment carries data-version; when a swap brings a different one the new
+  // element flashes and its live note says when. Rows of a list carry data-row-version.
+  var versions = {};
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var el = e.detail.target;
+    if (el && el.id && el.dataset.version !== undefined) versions[el.id] = el.dataset.version;
+  });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var el = e.detail.target && e.detail.target.id ? document.getElementById(e.detail.target.id) : null;
+    if (!el || el.dataset.version === undefined) return;
+    if (versions[el.id] !== undefined && versions[el.id] !== el.dataset.version) {
+      el.classList.add("just-updated");
+      el.dataset.updated = "1";
+      var note = el.querySelector("[data-updated-at]");
+      if (note) note.textContent = "Updated at " + new Date().toLocaleTimeString();
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var target = e.detail.target;
+    if (!target) return;
+    target.querySelectorAll("tr[data-new]").forEach(function (tr) { tr.classList.add("just-updated"); });
+  });
+
   function init(root) { initCounters(root); initCharts(root); initConnect(root); }
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("DOMContentLoaded", function () { initChrome(); init(document); });
   document.addEventListener("htmx:afterSwap", function (e) { init(e.target); });
 })();
