@@ -92,11 +92,24 @@ def forget_secrets(form: forms.Form) -> None:
             form.data.pop(key, None)
 
 
+def credential_hint(provider: str) -> str:
+    """Which credentials the provider takes, in words: "Enter either API key, or Login and
+    Password / API password." (a provider may accept several shapes)."""
+    shapes = [
+        " and ".join(CREDENTIAL_FIELDS[key] for key in shape)
+        for shape in adapter_class(provider).credential_shapes
+    ]
+    if len(shapes) == 1:
+        return f"Enter {shapes[0]}."
+    return "Enter either " + ", or ".join(shapes) + " (one set is enough)."
+
+
 def _accounts_context(request) -> dict:
     return {
         "credential_fields": list(CREDENTIAL_FIELDS),
         "providers": [
-            {"code": code, "name": label, "keys": credential_keys(code)} for code, label in Provider.choices
+            {"code": code, "name": label, "keys": credential_keys(code), "hint": credential_hint(code)}
+            for code, label in Provider.choices
         ],
     }
 
@@ -388,6 +401,17 @@ def account_sync(request, pk: int):
     if refusal:
         messages.error(request, refusal)
         return redirect("provider-account", tenant_slug=request.tenant.slug, pk=account.pk)
+    # A run already under way (scheduled or started by someone else): follow that one
+    # instead of queueing a second that would only be skipped.
+    current = (
+        tenant_qs(request, SyncRun)
+        .filter(account=account, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+        .order_by("-created_at")
+        .first()
+    )
+    if current is not None:
+        messages.info(request, "A sync of this account is already running; here is its progress.")
+        return redirect("sync-run", tenant_slug=request.tenant.slug, pk=current.pk)
     with transaction.atomic():
         run = start_sync(account, SyncRun.Trigger.DASHBOARD)
         audit.record(request.tenant, request.user, "sync.start", run, account=account.pk)
@@ -415,9 +439,16 @@ def sync_runs(request):
     if (account := request.GET.get("account", "")).isdigit():
         runs = runs.filter(account_id=account)
     page = keyset_page(runs, request.GET.get("before"))
-    return render(
-        request, "providers/sync_runs.html", {"page": page, "query": query_without(request, "before")}
-    )
+    unfinished = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+    context = {
+        "page": page,
+        "query": query_without(request, "before"),
+        # The first page follows runs under way; it stops polling once none is.
+        "live": not request.GET.get("before") and any(r.status in unfinished for r in page.items),
+    }
+    if is_htmx(request):
+        return render(request, "providers/_sync_runs_rows.html", context)
+    return render(request, "providers/sync_runs.html", context)
 
 
 # -- debugging: HTTP log and received webhooks ----------------------------------------------------

@@ -93,17 +93,31 @@ def _hex(*salt: Any, n: int = 32) -> str:
     return hashlib.sha256(repr(salt).encode()).hexdigest()[:n]
 
 
-def tiny_png(key: str) -> bytes:
-    """An 8×8 single-colour PNG whose colour depends on `key` (deterministic, valid)."""
-    r, g, b = hashlib.sha1(key.encode()).digest()[:3]  # noqa: S324 - a colour, not security
-    raw = b"".join(b"\x00" + bytes((r, g, b)) * 8 for _ in range(8))
+def tiny_png(key: str, width: int = 240, height: int = 160) -> bytes:
+    """A small picture-like PNG (a sky gradient with a sun) whose colours depend on `key`:
+    deterministic, valid, a few KB, and big enough to look like a photo in the dashboard."""
+    digest = hashlib.sha1(key.encode()).digest()  # noqa: S324 - colours, not security
+    top, bottom, sun = digest[:3], digest[3:6], (255, 214, 90)
+    cx, cy, radius = width * (1 + digest[6] % 3) // 4, height // 3, height // 6
+    rows = []
+    for y in range(height):
+        t = y / max(height - 1, 1)
+        colour = bytes(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        row = bytearray(colour * width)
+        dy = y - cy
+        if abs(dy) < radius:
+            half = int((radius * radius - dy * dy) ** 0.5)
+            lo, hi = max(cx - half, 0), min(cx + half, width)
+            row[lo * 3 : hi * 3] = bytes(sun) * (hi - lo)
+        rows.append(b"\x00" + bytes(row))
+    raw = b"".join(rows)
 
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )

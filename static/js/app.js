@@ -107,6 +107,9 @@
       form.querySelectorAll(".field.credential").forEach(function (f) {
         f.hidden = wanted.indexOf(f.dataset.field) < 0;
       });
+      form.querySelectorAll("[data-hint-for]").forEach(function (h) {
+        h.hidden = h.dataset.hintFor !== select.value;
+      });
     }
     select.addEventListener("change", update);
     update();
