@@ -300,6 +300,7 @@ class BillingSettingsForm(forms.ModelForm):
             "Sends stop once this month's spend reaches it; empty for none."
         )
         self.fields["monthly_message_cap"].help_text = "Messages per month; empty for none."
+        self.fields["alert_emails"].help_text = ""
 
     class Meta:
         model = BillingSettings

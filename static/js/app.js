@@ -188,30 +188,43 @@
   });
 
   // --- live fragments: mark what changed since the last poll -------------------------------------
-  // A polled fragment carries data-version; when a swap brings a different one the new
-  // element flashes and its live note says when. Rows of a list carry data-row-version.
-  var versions = {};
+  // A polled fragment carries data-version; when a swap brings a different one the fragment
+  // gets .just-updated and data-updated, and its live note says when. Rows (data-row-id,
+  // data-row-version) that are new or changed flash on their own.
+  var before = {};
   document.addEventListener("htmx:beforeSwap", function (e) {
     var el = e.detail.target;
-    if (el && el.id && el.dataset.version !== undefined) versions[el.id] = el.dataset.version;
+    if (!el || !el.id || el.dataset.version === undefined) return;
+    var rows = {};
+    el.querySelectorAll("[data-row-id]").forEach(function (r) { rows[r.dataset.rowId] = r.dataset.rowVersion || ""; });
+    before[el.id] = { version: el.dataset.version, rows: rows, hadRows: Object.keys(rows).length > 0 };
   });
   document.addEventListener("htmx:afterSwap", function (e) {
-    var el = e.detail.target && e.detail.target.id ? document.getElementById(e.detail.target.id) : null;
-    if (!el || el.dataset.version === undefined) return;
-    if (versions[el.id] !== undefined && versions[el.id] !== el.dataset.version) {
-      el.classList.add("just-updated");
-      el.dataset.updated = "1";
-      var note = el.querySelector("[data-updated-at]");
-      if (note) note.textContent = "Updated at " + new Date().toLocaleTimeString();
+    var id = e.detail.target && e.detail.target.id;
+    var el = id ? document.getElementById(id) : null;
+    var old = id ? before[id] : null;
+    if (!el || !old || el.dataset.version === undefined) return;
+    delete before[id];
+    if (old.version === el.dataset.version) return;
+    el.classList.add("just-updated");
+    el.dataset.updated = String(Date.now());
+    var stamp = "Updated at " + new Date().toLocaleTimeString();
+    var note = el.querySelector("[data-updated-at]") || document.querySelector("h1 [data-updated-at], .page-head [data-updated-at]");
+    if (note) note.textContent = stamp;
+    if (old.hadRows) {
+      el.querySelectorAll("[data-row-id]").forEach(function (r) {
+        if (old.rows[r.dataset.rowId] !== (r.dataset.rowVersion || "")) r.classList.add("just-updated");
+      });
     }
-  });
-  document.addEventListener("htmx:afterSettle", function (e) {
-    var target = e.detail.target;
-    if (!target) return;
-    target.querySelectorAll("tr[data-new]").forEach(function (tr) { tr.classList.add("just-updated"); });
+    if (el.classList.contains("chat")) el.scrollTop = el.scrollHeight;
   });
 
-  function init(root) { initCounters(root); initCharts(root); initConnect(root); }
+  function initChat(root) {
+    var chat = root.querySelector ? root.querySelector("#chat") : null;
+    if (chat && !chat.dataset.scrolled) { chat.dataset.scrolled = "1"; chat.scrollTop = chat.scrollHeight; }
+  }
+
+  function init(root) { initCounters(root); initCharts(root); initConnect(root); initChat(root); }
   document.addEventListener("DOMContentLoaded", function () { initChrome(); init(document); });
   document.addEventListener("htmx:afterSwap", function (e) { init(e.target); });
 })();
