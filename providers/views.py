@@ -51,9 +51,15 @@ class ConnectForm(forms.Form):
     )
     username = forms.CharField(required=False, label=CREDENTIAL_FIELDS["username"])
     password = forms.CharField(
-        required=False, label=CREDENTIAL_FIELDS["password"], widget=forms.PasswordInput
+        required=False,
+        label=CREDENTIAL_FIELDS["password"],
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-    api_key = forms.CharField(required=False, label=CREDENTIAL_FIELDS["api_key"], widget=forms.PasswordInput)
+    api_key = forms.CharField(
+        required=False,
+        label=CREDENTIAL_FIELDS["api_key"],
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
     login = forms.CharField(required=False, label=CREDENTIAL_FIELDS["login"])
     account_sid = forms.CharField(required=False, label=CREDENTIAL_FIELDS["account_sid"])
 
@@ -92,12 +98,16 @@ def forget_secrets(form: forms.Form) -> None:
             form.data.pop(key, None)
 
 
+def credential_label(provider: str, key: str) -> str:
+    return adapter_class(provider).credential_labels.get(key) or CREDENTIAL_FIELDS[key]
+
+
 def credential_hint(provider: str) -> str:
     """Which credentials the provider takes, in words: "Enter either API key, or Login and
     Password / API password." (a provider may accept several shapes)."""
+    cls = adapter_class(provider)
     shapes = [
-        " and ".join(CREDENTIAL_FIELDS[key] for key in shape)
-        for shape in adapter_class(provider).credential_shapes
+        " and ".join(credential_label(provider, key) for key in shape) for shape in cls.credential_shapes
     ]
     if len(shapes) == 1:
         return f"Enter {shapes[0]}."
@@ -111,6 +121,11 @@ def _accounts_context(request) -> dict:
             {"code": code, "name": label, "keys": credential_keys(code), "hint": credential_hint(code)}
             for code, label in Provider.choices
         ],
+        # field -> {provider: label}: the form relabels the fields for the chosen provider.
+        "credential_labels": {
+            key: {code: credential_label(code, key) for code, _ in Provider.choices}
+            for key in CREDENTIAL_FIELDS
+        },
     }
 
 
@@ -199,7 +214,7 @@ class EditForm(forms.Form):
             secret = key in ("password", "api_key")
             self.fields[key] = forms.CharField(
                 required=False,
-                label=CREDENTIAL_FIELDS[key],
+                label=credential_label(account.provider, key),
                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}) if secret else None,
             )
 

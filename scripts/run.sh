@@ -34,7 +34,11 @@ $PY -m celery -A config worker -Q default,sync,send,hooks -c 2 -l info -n "worke
 $PY -m celery -A config beat -l info -s "$ROOT/var/celerybeat-schedule" & pids+=($!)
 $PY manage.py runserver "127.0.0.1:$PORT" --noreload & pids+=($!)
 
-sleep 2
+# The banner only once the web server answers (it used to print before it listened).
+for _ in $(seq 1 120); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+  sleep 0.5
+done
 cat <<MSG
 
   Switchboard is running at http://127.0.0.1:$PORT/

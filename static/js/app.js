@@ -101,14 +101,27 @@
     var spec = root.querySelector("#provider-credentials");
     if (!form || !spec) return;
     var keys = JSON.parse(spec.textContent);
+    var labelSpec = root.querySelector("#credential-labels");
+    var labels = labelSpec ? JSON.parse(labelSpec.textContent) : {};
     var select = form.querySelector("select[name=provider]");
     function update() {
+      Object.keys(labels).forEach(function (field) {
+        var label = form.querySelector("label[for=id_" + field + "]");
+        var text = labels[field][select.value];
+        if (label && text) label.textContent = text + ":";
+      });
       var wanted = keys[select.value] || [];
       form.querySelectorAll(".field.credential").forEach(function (f) {
         f.hidden = wanted.indexOf(f.dataset.field) < 0;
       });
       form.querySelectorAll("[data-hint-for]").forEach(function (h) {
         h.hidden = h.dataset.hintFor !== select.value;
+      });
+      // The provider's credentials in its own order (e.g. Callr: API key, then login and password).
+      var anchor = form.querySelector("[data-hint-for]");
+      wanted.forEach(function (key) {
+        var f = form.querySelector(".field.credential[data-field=" + key + "]");
+        if (f && anchor) anchor.parentNode.insertBefore(f, anchor);
       });
     }
     select.addEventListener("change", update);
