@@ -49,3 +49,40 @@ def search(request):
             }
         )
     return render(request, "billing/search.html", context)
+
+
+CONTACT_LIMIT = 200
+
+
+def contact(request):
+    """Everything with one counterpart, across providers: their messages and calls in one
+    timeline, newest first (the last CONTACT_LIMIT of each)."""
+    number = request.GET.get("number", "").strip().replace(" ", "")
+    if number and not number.startswith("+") and number.isdigit():
+        number = "+" + number
+    context: dict = {"number": number, "limit": CONTACT_LIMIT}
+    if number:
+        with_them = Q(from_number=number) | Q(to_number=number)
+        messages = (
+            tenant_qs(request, Message)
+            .filter(with_them)
+            .select_related("provider_account")
+            .order_by("-created_at", "-id")[:CONTACT_LIMIT]
+        )
+        calls = (
+            tenant_qs(request, Call)
+            .filter(with_them)
+            .select_related("provider_account")
+            .order_by("-created_at", "-id")[:CONTACT_LIMIT]
+        )
+        events = [("message", m.created_at, m) for m in messages] + [("call", c.created_at, c) for c in calls]
+        events.sort(key=lambda e: e[1], reverse=True)
+        ours = {m.to_number if m.from_number == number else m.from_number for m in messages}
+        context.update(
+            {
+                "events": events,
+                "accounts": sorted({e[2].provider_account.name for e in events}),
+                "our_numbers": sorted(ours),
+            }
+        )
+    return render(request, "billing/contact.html", context)

@@ -6,6 +6,7 @@ from . import search, views
 urlpatterns = [
     path("", views.overview, name="tenant-home"),
     path("search/", search.search, name="search"),
+    path("contact/", search.contact, name="contact"),
     path("usage/", views.usage, name="usage"),
     path("usage/daily.json", views.usage_daily, name="usage-daily"),
     path("billing/statement/", views.statement, name="statement"),

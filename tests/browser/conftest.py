@@ -242,6 +242,7 @@ def page_urls(seeded: Seeded) -> list[tuple[str, str]]:
         ("notifications", reverse("notifications", args=[slug])),
         ("billing-settings", reverse("billing-settings", args=[slug])),
         ("search", reverse("search", args=[slug]) + "?q=%2B46"),
+        ("contact", reverse("contact", args=[slug]) + "?number=" + inbound.from_number.replace("+", "%2B")),
         ("api-keys", reverse("api-keys", args=[slug])),
         ("members", reverse("members", args=[slug])),
     ]

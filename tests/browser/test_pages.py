@@ -26,7 +26,7 @@ ALLOWED_POSTS = {
 AXE_PAGES = {
     "overview", "messages", "message", "thread", "compose", "calls", "call", "numbers", "number",
     "providers", "provider", "usage", "statement", "notifications", "billing-settings", "members",
-    "api-keys", "search",
+    "api-keys", "search", "contact", "audit-log", "provider-connect",
 }  # fmt: skip
 
 

@@ -181,3 +181,25 @@ def test_money_shows_its_currency(login, member_a, tenant_a):
     page = login(member_a).get(reverse("messages", args=[tenant_a.slug])).content.decode()
 
     assert "0.35 SEK" in page
+
+
+def test_search_finds_messages_calls_and_numbers_by_number(login, member_a, tenant_a):
+    f.message(tenant_a, to_number="+46735550001", body="about the parcel")
+    f.call(tenant_a, to_number="+46735550001")
+
+    page = login(member_a).get(reverse("search", args=[tenant_a.slug]), {"q": "+4673555"}).content.decode()
+
+    assert "about the parcel" in page
+    assert page.count("+46735550001") >= 2
+
+
+def test_contact_timeline_mixes_messages_and_calls(login, member_a, tenant_a):
+    f.message(tenant_a, to_number="+46735550002", body="see you")
+    f.call(tenant_a, to_number="+46735550002", duration=61)
+    f.message(tenant_a, to_number="+46735550003", body="someone else")
+
+    page = login(member_a).get(reverse("contact", args=[tenant_a.slug]), {"number": "+46735550002"})
+
+    html = page.content.decode()
+    assert "see you" in html and "61 s" in html and "someone else" not in html
+    assert html.count('<span class="kind">') == 2
