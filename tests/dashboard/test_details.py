@@ -1,0 +1,84 @@
+"""Small things a user notices: Sync now while a run is under way, money with its
+currency, statements without empty lines, the connect form in each provider's words."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from accounts.templatetags.money import money
+from billing.models import BillingSettings, DailyUsage
+from providers.models import SyncRun
+from tests.api import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sync_now_while_a_run_is_under_way_follows_that_run(login, owner_a, tenant_a):
+    account = f.root_account(tenant_a)
+    running = SyncRun.objects.create(tenant=tenant_a, account=account, status=SyncRun.Status.RUNNING)
+
+    response = login(owner_a).post(reverse("provider-sync", args=[tenant_a.slug, account.pk]))
+
+    assert response["Location"] == reverse("sync-run", args=[tenant_a.slug, running.pk])
+    assert SyncRun.objects.filter(account=account).count() == 1
+
+
+def test_sync_runs_page_polls_while_a_run_is_unfinished(login, member_a, tenant_a):
+    run = SyncRun.objects.create(tenant=tenant_a, account=f.root_account(tenant_a))
+    client = login(member_a)
+
+    assert 'hx-trigger="every 3s"' in client.get(reverse("sync-runs", args=[tenant_a.slug])).content.decode()
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.SUCCEEDED)
+    html = client.get(reverse("sync-runs", args=[tenant_a.slug]), HTTP_HX_REQUEST="true").content.decode()
+
+    assert "hx-trigger" not in html and "Succeeded" in html
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [
+        (Decimal("100.0000"), "SEK", "100.00 SEK"),
+        (Decimal("0.0525"), "EUR", "0.0525 EUR"),
+        (Decimal("1250.5"), "GBP", "1\u202f250.50 GBP"),
+        (None, "SEK", "—"),
+    ],
+)
+def test_money_is_shown_with_its_currency(amount, currency, shown):
+    assert money(amount, currency) == shown
+
+
+def test_viewer_reads_billing_limits_with_their_currency(login, viewer_a, tenant_a):
+    BillingSettings.objects.create(tenant=tenant_a, monthly_spend_cap=Decimal("100"), spend_cap_currency="SEK")
+
+    page = login(viewer_a).get(reverse("billing-settings", args=[tenant_a.slug])).content.decode()
+
+    assert "100.00 SEK" in page and "100.0000" not in page
+
+
+def test_billing_settings_offer_a_currency_list_not_free_text(login, owner_a, tenant_a):
+    page = login(owner_a).get(reverse("billing-settings", args=[tenant_a.slug])).content.decode()
+
+    assert '<select name="spend_cap_currency"' in page and '<option value="SEK">SEK</option>' in page
+
+
+def test_statement_leaves_out_lines_without_usage(login, member_a, tenant_a):
+    account = f.root_account(tenant_a)
+    today = date.today()
+    DailyUsage.objects.create(
+        tenant=tenant_a, provider_account=account, day=today, kind="sms", currency="", count=0, cost=0
+    )
+
+    page = login(member_a).get(reverse("statement", args=[tenant_a.slug])).content.decode()
+
+    assert "No usage in" in page and "unpriced" not in page
+
+
+def test_connect_form_names_each_providers_credentials(login, owner_a, tenant_a):
+    page = login(owner_a).get(reverse("provider-connect", args=[tenant_a.slug])).content.decode()
+
+    assert "Callr: Enter either API key, or Login and Password" in page
+    assert '"46elks": "API username"' in page
