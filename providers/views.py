@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import audit
@@ -526,4 +527,30 @@ def webhook_list(request):
 
 def webhook_detail(request, pk: int):
     event = tenant_object_or_404(request, WebhookEvent.objects.select_related("account"), pk=pk)
-    return render(request, "providers/webhook_detail.html", {"event": event})
+    unsettled = event.status in (WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED)
+    context = {
+        "event": event,
+        "can_replay": unsettled and request.tenant_access.can(Scope.MANAGE),
+        # Follow it while it waits for a worker (or a replay just asked for one).
+        "live": event.status == WebhookEvent.Status.PENDING or (unsettled and "replayed" in request.GET),
+    }
+    if is_htmx(request):
+        return render(request, "providers/_webhook_status.html", context)
+    return render(request, "providers/webhook_detail.html", context)
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def webhook_replay(request, pk: int):
+    """Apply a failed (or stuck) received event again, through the same task as on arrival."""
+    from .tasks import apply_webhook_event  # imports Celery; keep it off import time
+
+    event = tenant_object_or_404(request, WebhookEvent, pk=pk)
+    if event.status not in (WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED):
+        messages.info(request, "This event was already applied; replaying it would change nothing.")
+        return redirect("webhook-event", tenant_slug=request.tenant.slug, pk=event.pk)
+    audit.record(request.tenant, request.user, "webhook_event.replay", event, status=event.status)
+    transaction.on_commit(lambda: apply_webhook_event.delay(event.pk))
+    messages.success(request, "Replay queued: the event is applied again by a worker.")
+    url = reverse("webhook-event", args=[request.tenant.slug, event.pk])
+    return redirect(f"{url}?replayed=1")

@@ -52,7 +52,9 @@ def test_money_is_shown_with_its_currency(amount, currency, shown):
 
 
 def test_viewer_reads_billing_limits_with_their_currency(login, viewer_a, tenant_a):
-    BillingSettings.objects.create(tenant=tenant_a, monthly_spend_cap=Decimal("100"), spend_cap_currency="SEK")
+    BillingSettings.objects.create(
+        tenant=tenant_a, monthly_spend_cap=Decimal("100"), spend_cap_currency="SEK"
+    )
 
     page = login(viewer_a).get(reverse("billing-settings", args=[tenant_a.slug])).content.decode()
 
@@ -82,3 +84,41 @@ def test_connect_form_names_each_providers_credentials(login, owner_a, tenant_a)
 
     assert "Callr: Enter either API key, or Login and Password" in page
     assert '"46elks": "API username"' in page
+
+
+@pytest.fixture
+def eager_celery(monkeypatch):
+    from config.celery import app
+
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
+
+
+def test_a_failed_webhook_event_is_replayed_through_the_worker_task(
+    login, owner_a, tenant_a, sandbox_account, eager_celery, django_capture_on_commit_callbacks
+):
+    from accounts.models import AuditLog
+    from providers.models import WebhookEvent
+
+    account = sandbox_account(tenant_a, "46elks")
+    event = WebhookEvent.objects.create(
+        tenant=tenant_a, account=account, provider="46elks", kind="sms", event_key="k1",
+        status=WebhookEvent.Status.FAILED, attempts=1, body="",
+    )  # fmt: skip
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(owner_a).post(reverse("webhook-replay", args=[tenant_a.slug, event.pk]))
+
+    event.refresh_from_db()
+    assert response.status_code == 302 and "replayed=1" in response["Location"]
+    assert event.attempts == 2
+    assert AuditLog.objects.filter(tenant=tenant_a, action="webhook_event.replay").exists()
+
+
+def test_viewer_cannot_replay_a_webhook_event(login, viewer_a, tenant_a):
+    from providers.models import WebhookEvent
+
+    event = f.FACTORIES[WebhookEvent](tenant_a)
+
+    assert login(viewer_a).post(reverse("webhook-replay", args=[tenant_a.slug, event.pk])).status_code == 403
+    page = login(viewer_a).get(reverse("webhook-event", args=[tenant_a.slug, event.pk])).content.decode()
+    assert "Replay this event" not in page
