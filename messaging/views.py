@@ -33,7 +33,7 @@ from billing.limits import LimitExceeded
 from numbers.models import PhoneNumber
 from providers.adapters import ProviderError
 from providers.adapters.records import Capability
-from providers.models import ProviderAccount
+from providers.models import ProviderAccount, ProviderLog, WebhookEvent
 
 from . import services
 from .api import COUNTERPART, OUR_NUMBER
@@ -155,7 +155,35 @@ def message_detail(request, pk: int):
     }
     if is_htmx(request):
         return render(request, "messaging/_message_live.html", context)
+    context.update(_traces(request, message))
     return render(request, "messaging/message_detail.html", context)
+
+
+TRACE_WINDOW = (timedelta(hours=1), timedelta(days=7))  # around the message's creation
+TRACE_LIMIT = 10
+
+
+def _traces(request, message: Message) -> dict:
+    """The webhook events and provider HTTP exchanges that mention this message's remote
+    id: a bounded scan of its account's rows around the time it was created."""
+    if not message.remote_id or len(message.remote_id) < 6:
+        return {"webhook_events": [], "provider_logs": []}
+    since, until = message.created_at - TRACE_WINDOW[0], message.created_at + TRACE_WINDOW[1]
+    events = (
+        tenant_qs(request, WebhookEvent)
+        .filter(account_id=message.provider_account_id, received_at__gte=since, received_at__lt=until)
+        .filter(body__contains=message.remote_id)
+        .only("pk", "kind", "status", "received_at")
+        .order_by("received_at")[:TRACE_LIMIT]
+    )
+    logs = (
+        tenant_qs(request, ProviderLog)
+        .filter(account_id=message.provider_account_id, created_at__gte=since, created_at__lt=until)
+        .filter(Q(response_body__contains=message.remote_id) | Q(url__contains=message.remote_id))
+        .only("pk", "method", "url", "status", "created_at")
+        .order_by("created_at")[:TRACE_LIMIT]
+    )
+    return {"webhook_events": list(events), "provider_logs": list(logs)}
 
 
 def media_content(request, pk: int):

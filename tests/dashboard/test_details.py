@@ -122,3 +122,27 @@ def test_viewer_cannot_replay_a_webhook_event(login, viewer_a, tenant_a):
     assert login(viewer_a).post(reverse("webhook-replay", args=[tenant_a.slug, event.pk])).status_code == 403
     page = login(viewer_a).get(reverse("webhook-event", args=[tenant_a.slug, event.pk])).content.decode()
     assert "Replay this event" not in page
+
+
+def test_message_detail_links_its_webhook_events_and_http_exchanges(login, member_a, tenant_a):
+    from providers.models import ProviderLog, WebhookEvent
+
+    message = f.message(tenant_a, remote_id="s4f00d1234", status="delivered")
+    account = message.provider_account
+    hook = WebhookEvent.objects.create(
+        tenant=tenant_a, account=account, provider="46elks", kind="dlr", event_key="d1",
+        body="id=s4f00d1234&status=delivered",
+    )  # fmt: skip
+    log = ProviderLog.objects.create(
+        tenant=tenant_a, account=account, method="POST", url="http://sandbox/a1/sms", status=200,
+        response_body='{"id": "s4f00d1234"}',
+    )  # fmt: skip
+    ProviderLog.objects.create(
+        tenant=tenant_a, account=account, method="GET", url="http://sandbox/a1/me", status=200
+    )
+
+    page = login(member_a).get(reverse("message", args=[tenant_a.slug, message.pk])).content.decode()
+
+    assert reverse("webhook-event", args=[tenant_a.slug, hook.pk]) in page
+    assert reverse("provider-log", args=[tenant_a.slug, log.pk]) in page
+    assert page.count("HTTP exchange</small>") == 1
