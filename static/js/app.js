@@ -81,7 +81,11 @@
             options: {
               responsive: true, maintainAspectRatio: false, animation: false,
               interaction: { mode: "index", intersect: false },
-              scales: { x: { stacked: stacked, ticks: { maxTicksLimit: 10 } }, y: { stacked: stacked, beginAtZero: type !== "line" } },
+              scales: {
+                x: { stacked: stacked, ticks: { maxTicksLimit: 10 } },
+                // Counts are whole numbers; amounts (cost, balance) keep their decimals.
+                y: { stacked: stacked, beginAtZero: type !== "line", ticks: data.metric === "count" ? { precision: 0 } : {} },
+              },
               plugins: { legend: { position: "bottom" } },
             },
           });

@@ -105,6 +105,14 @@ def allow(page, pattern: str) -> None:
     page.problems.allowed.append(re.compile(pattern))
 
 
+def settle(page) -> None:
+    """Wait until the page's charts have drawn (or said they could not)."""
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('canvas[data-chart-url]')].every(c => c.dataset.chartReady)"
+    )
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

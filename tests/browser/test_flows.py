@@ -15,7 +15,7 @@ from accounts.models import Membership, Role
 from config.celery import app
 from numbers.models import PhoneNumber
 
-from .conftest import allow, assert_clean, log_in, page_urls, shot
+from .conftest import allow, assert_clean, log_in, page_overflows, page_urls, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -130,6 +130,7 @@ def test_settings_forms_with_valid_input(live_server, seeded, open_page, tenant_
     owner = seeded.tenant.memberships.get(role="owner").user
     Membership.objects.create(tenant=tenant_b, user=owner, role=Role.OWNER)
     page.goto(url(live_server, "calls", slug))
+    assert page_overflows(page) == 0  # the top bar with a switcher still fits 1366 px
     page.select_option("#tenant-switcher", label="Tenant B")
     page.wait_for_url(f"**/t/{tenant_b.slug}/calls/")
     assert_clean(page)

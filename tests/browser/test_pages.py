@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 from django.urls import Resolver404, resolve
 
-from .conftest import MANAGE_PAGES, assert_clean, axe_violations, log_in, page_urls, shot
+from .conftest import MANAGE_PAGES, assert_clean, axe_violations, log_in, page_urls, settle, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,7 +62,7 @@ def test_every_page_opens_cleanly_and_shows_only_what_the_role_may_do(role, live
         response = page.goto(live_server.url + path)
         assert response is not None and response.status == 200, f"{name}: {response and response.status}"
         assert page.locator("h1").count() >= 1, name
-        page.wait_for_load_state("load")
+        settle(page)
         if role == "owner" or name in ("overview", "compose", "provider", "number", "billing-settings"):
             shot(page, f"{role}-{name}")
         if role in ALLOWED_POSTS:
