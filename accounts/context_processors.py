@@ -29,10 +29,12 @@ def _section(request) -> str:
 
 
 def _switch_url(section: str, slug: str) -> str:
-    try:
-        return reverse(section, args=[slug])
-    except NoReverseMatch:
-        return reverse("tenant-home", args=[slug])
+    for name in (section, "tenant-home"):
+        try:
+            return reverse(name, args=[slug])
+        except NoReverseMatch:
+            continue
+    return f"/t/{slug}/"  # a URLconf without the dashboard (e.g. admin-only tests)
 
 
 def tenancy(request) -> dict:
@@ -46,6 +48,7 @@ def tenancy(request) -> dict:
         "tenant": tenant,
         "tenant_access": getattr(request, "tenant_access", None),
         "switchable_tenants": tenants,
-        # (tenant, url of the page being looked at, in that tenant)
-        "tenant_switch": [(t, _switch_url(section, t.slug)) for t in tenants],
+        # (tenant, url of the page being looked at, in that tenant); a callable, so only
+        # pages that show the switcher compute it.
+        "tenant_switch": lambda: [(t, _switch_url(section, t.slug)) for t in tenants],
     }
