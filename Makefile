@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bootstrap system-deps venv migrate lint bench soak clean
+.PHONY: run serve test bootstrap system-deps venv migrate lint bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ bootstrap: system-deps venv
 
 run: bootstrap
 	scripts/run.sh
+
+# The stack as deployed, on one machine: gunicorn, DEBUG off, a Celery worker per queue.
+serve: bootstrap
+	scripts/run.sh serve
 
 test: bootstrap
 	scripts/test.sh $(ARGS)

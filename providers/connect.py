@@ -14,7 +14,7 @@ import httpx
 from django.conf import settings
 
 from .adapters import Adapter, Connection, build_adapter
-from .adapters.http import Exchange
+from .adapters.http import Exchange, shared_ssl_context
 from .models import ProviderAccount, ProviderLog
 from .netguard import GuardedTransport, needs_guard
 
@@ -60,7 +60,7 @@ def transport_for(account: ProviderAccount) -> httpx.BaseTransport | None:
     DEBUG localhost), which is ours and lives on a private address by design."""
     transport = transport_factory(account)
     if transport is None and needs_guard(account.effective_base_url):
-        transport = GuardedTransport()
+        transport = GuardedTransport(verify=shared_ssl_context())
     return transport
 
 

@@ -82,7 +82,7 @@ pg_up() {
   PG_PORT=$(free_port "$PG_PORT" "${SB_PG_PORT:-}" "SB_PG_PORT") || exit 1
   save_ports
   "${AS_PG[@]}" "$bin/pg_ctl" -D "$data" -w -l "$data/server.log" \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c synchronous_commit=off -c max_connections=200" \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200" \
     start >/dev/null
   return 0
 }

@@ -152,6 +152,7 @@ CELERY_TASK_ROUTES = {
     "messaging.tasks.send_*": {"queue": "send"},
     "calls.tasks.place_*": {"queue": "send"},
     "providers.tasks.apply_webhook_event": {"queue": "hooks"},
+    "providers.tasks.apply_pending_webhooks": {"queue": "hooks"},
 }
 CELERY_BEAT_SCHEDULE: dict = {
     "sync-due-accounts": {"task": "providers.tasks.sync_due_accounts", "schedule": 60.0},
@@ -167,6 +168,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "providers.tasks.prune_webhook_events",
         "schedule": crontab(hour=3, minute=37),
     },
+    "fold-usage": {"task": "billing.tasks.fold_usage", "schedule": 5.0},
     "sweep-queued-messages": {"task": "messaging.tasks.sweep_queued", "schedule": 120.0},
     "sweep-recording-fetches": {
         "task": "calls.tasks.sweep_recording_fetches",
@@ -219,6 +221,8 @@ PROVIDER_LOG_RETENTION_DAYS = env.int("PROVIDER_LOG_RETENTION_DAYS", default=14)
 # Applied and ignored webhook events are deleted after this many days (pending/failed stay).
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Record every provider HTTP exchange as a ProviderLog row (the debugger view).
+# At most one webhook applier task is enqueued per this many milliseconds (0: one per event).
+WEBHOOK_KICK_MS = env.int("WEBHOOK_KICK_MS", default=2000)
 PROVIDER_LOG_ENABLED = env.bool("PROVIDER_LOG_ENABLED", default=True)
 # Base URL of the local provider sandbox; the demo's accounts point at it.
 SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8025").rstrip("/")
