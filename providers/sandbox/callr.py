@@ -218,7 +218,8 @@ class CallrSim(ProviderSim):
         inbound = rng.random() < 0.25
         prefix, _ = COUNTRIES[rng.randrange(len(COUNTRIES))]
         peer = valid_e164(prefix + "".join(str(rng.randrange(10)) for _ in range(9)))
-        own = valid_e164("+33" + "".join(str(rng.randrange(10)) for _ in range(9)))
+        # Our side is always one of the account's own DIDs (so a reply can be sent from it).
+        own = self._own_did(account, "".join(str(rng.randrange(10)) for _ in range(9)))
         text = TEXTS[rng.randrange(len(TEXTS))].format(n=rng.randrange(10000))
         if inbound:
             status, err, debit = "RECEIVED", "", "0.00"
@@ -269,7 +270,7 @@ class CallrSim(ProviderSim):
         peer = valid_e164(
             COUNTRIES[rng.randrange(len(COUNTRIES))][0] + "".join(str(rng.randrange(10)) for _ in range(9))
         )
-        did = valid_e164("+33" + "".join(str(rng.randrange(10)) for _ in range(9)))
+        did = self._own_did(account, "".join(str(rng.randrange(10)) for _ in range(9)))
         record: dict[str, Any] = {
             "callid": CALLID_SEED_BASE + j,
             "cli_pres": "allowed_passed_screen",
@@ -310,6 +311,11 @@ class CallrSim(ProviderSim):
                 hangupsource=rng.choice(("CALLER", "CALLEE")) if answered else "GATEWAY",
             )
         return kind, record
+
+    def _own_did(self, account: SimAccount, draw: str) -> str:
+        """One of the account's DIDs, picked by a seeded draw."""
+        dids = self.dids(account)
+        return dids[int(draw) % len(dids)]["intl_number"]
 
     def dids(self, account: SimAccount) -> list[dict[str, Any]]:
         out = []

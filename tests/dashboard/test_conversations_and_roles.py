@@ -203,3 +203,29 @@ def test_contact_timeline_mixes_messages_and_calls(login, member_a, tenant_a):
     html = page.content.decode()
     assert "see you" in html and "61 s" in html and "someone else" not in html
     assert html.count('<span class="kind">') == 2
+
+
+# jambonz keeps no SMS history to sync (its messages arrive by webhook only).
+@pytest.mark.parametrize("provider", ["sipcentric", "46elks", "callr"])
+def test_a_synced_sandbox_conversation_can_be_answered(login, member_a, tenant_a, sandbox_account, provider):
+    from providers.models import SyncRun
+    from providers.sync import run_sync
+
+    account = sandbox_account(tenant_a, provider, seed=3, size=60)
+    run_sync(SyncRun.objects.create(tenant=tenant_a, account=account, trigger=SyncRun.Trigger.COMMAND))
+    held = set(PhoneNumber.objects.for_tenant(tenant_a).values_list("number", flat=True))
+    inbound = (
+        Message.objects.for_tenant(tenant_a)
+        .filter(direction="inbound", to_number__in=held, from_number__startswith="+")
+        .order_by("-created_at")
+        .first()
+    )
+    assert inbound is not None, f"the {provider} sandbox history has no inbound SMS to one of our numbers"
+    url = thread_url(tenant_a, ours=inbound.to_number, them=inbound.from_number)
+
+    response = login(member_a).post(url, {"body": "Thanks for your message", "key": f"reply-{provider}"})
+
+    assert response.status_code == 302, response.context["form"].errors
+    assert Message.objects.for_tenant(tenant_a).filter(
+        body="Thanks for your message", to_number=inbound.from_number
+    ).exists()
