@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import assert_clean, log_in, page_overflows, page_urls, shot
+from .conftest import assert_clean, axe_violations, log_in, page_overflows, page_urls, settle, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,14 +58,24 @@ def test_the_navigation_opens_from_the_menu_button_on_a_phone(live_server, seede
     assert_clean(page)
 
 
-def test_dark_theme_follows_the_system(live_server, seeded, open_page):
+DARK_PAGES = {"overview", "messages", "message", "thread", "compose", "call", "provider", "billing-settings"}
+
+
+def test_dark_theme_follows_the_system_and_stays_readable(live_server, seeded, open_page):
     page = open_page(scheme="dark")
     log_in(page, live_server.url, "owner@a.test")
 
-    for name, path in page_urls(seeded)[:3]:
+    unreadable = {}
+    for name, path in page_urls(seeded):
+        if name not in DARK_PAGES:
+            continue
         page.goto(live_server.url + path)
+        settle(page)
         assert background_luminance(page) < 0.2, name
         shot(page, f"dark-{name}")
+        if found := axe_violations(page):
+            unreadable[name] = [(v["id"], v["nodes"]) for v in found]
+    assert unreadable == {}
     assert_clean(page)
 
 
@@ -85,4 +95,21 @@ def test_the_theme_toggle_is_remembered_across_pages(live_server, seeded, open_p
     assert background_luminance(page) < 0.2
     page.click("[data-theme-toggle]")
     assert background_luminance(page) > 0.8
+    assert_clean(page)
+
+
+def test_keyboard_focus_is_visible_and_skips_to_the_content(live_server, seeded, open_page):
+    page = open_page()
+    log_in(page, live_server.url, "owner@a.test")
+    page.goto(live_server.url + page_urls(seeded)[1][1])
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", page.evaluate("document.activeElement.outerHTML")
     assert_clean(page)
