@@ -146,3 +146,32 @@ def test_message_detail_links_its_webhook_events_and_http_exchanges(login, membe
     assert reverse("webhook-event", args=[tenant_a.slug, hook.pk]) in page
     assert reverse("provider-log", args=[tenant_a.slug, log.pk]) in page
     assert page.count("HTTP exchange</small>") == 1
+
+
+def test_the_first_page_of_messages_follows_new_rows_and_older_pages_hold_still(login, member_a, tenant_a):
+    for _ in range(3):
+        f.message(tenant_a)
+    client = login(member_a)
+    url = reverse("messages", args=[tenant_a.slug])
+
+    first = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    newest = f.message(tenant_a, body="just arrived")
+    again = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    older = client.get(url, {"before": "MjAwMC0wMS0wMVQwMDowMDowMCswMDowMHwx"}).content.decode()
+
+    assert 'hx-trigger="every 10s"' in first and "<html" not in first
+    assert f'data-row-id="{newest.pk}"' in again and "just arrived" in again
+    assert 'id="message-rows"' in older and "hx-trigger" not in older
+
+
+def test_the_notifications_page_follows_new_notifications(login, viewer_a, tenant_a):
+    from billing.models import Notification
+
+    client = login(viewer_a)
+    url = reverse("notifications", args=[tenant_a.slug])
+    assert 'hx-trigger="every 15s"' in client.get(url).content.decode()
+    Notification.objects.create(tenant=tenant_a, kind="low_balance", key="x", period="p", title="Balance low")
+
+    fragment = client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="notification-list").content.decode()
+
+    assert "Balance low" in fragment and "<html" not in fragment
