@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q
 from django.http import FileResponse, Http404
@@ -420,6 +421,10 @@ def compose(request):
     return render(request, "messaging/compose.html", _compose_context(request, form), status=400)
 
 
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "reason", None) or getattr(exc, "message", None) or str(exc)
+
+
 @require_POST
 @scope_required(Scope.SEND)
 def estimate(request):
@@ -439,7 +444,7 @@ def estimate(request):
             context["recipients"] = len(data["to"])
             context["total"] = context["estimate"].cost * len(data["to"])
         except (*SEND_ERRORS, services.NoEstimate, ProviderError) as exc:
-            context["error"] = getattr(exc, "reason", None) or getattr(exc, "message", None) or str(exc)
+            context["error"] = _reason(exc)
     return render(request, "messaging/_estimate.html", context)
 
 
@@ -458,36 +463,98 @@ class BulkForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > BULK_MAX_BYTES:
+        if upload is not None and upload.size > BULK_MAX_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
         return upload
 
 
+PREVIEW_TTL = 30 * 60  # seconds an uploaded recipient list waits for its confirmation
+PREVIEW_INVALID_SHOWN = 50
+
+
+def _preview_key(request, token: str) -> str:
+    return f"bulk-preview:{request.tenant.pk}:{request.user.pk}:{token}"
+
+
+def _bulk_preview(account, from_number: str, body: str, content: bytes) -> dict:
+    """What a bulk send would do, before anything is stored: recipients, rows it would
+    skip and why, parts and encoding, and the price (the send itself re-checks all of it)."""
+    valid: dict[str, int] = {}
+    invalid = []
+    for row in services.read_recipients(content):
+        try:
+            number = services.parse_number(row.value)
+        except ValueError as exc:
+            invalid.append({"line": row.line, "value": row.value[:64], "reason": str(exc)})
+            continue
+        if number in valid:
+            invalid.append({"line": row.line, "value": row.value[:64], "reason": "Duplicate recipient."})
+            continue
+        valid[number] = row.line
+    encoding, parts = services.sms_parts(body)
+    preview = {
+        "recipients": len(valid),
+        "sample": list(valid)[:5],
+        "invalid": invalid[:PREVIEW_INVALID_SHOWN],
+        "invalid_count": len(invalid),
+        "encoding": {"gsm7": "GSM-7", "ucs2": "UCS-2"}.get(encoding, encoding),
+        "parts": parts,
+        "estimate": None,
+        "estimate_error": "",
+    }
+    if valid:
+        try:
+            estimate = services.estimate_message(account, from_number, next(iter(valid)), body)
+        except (*SEND_ERRORS, services.NoEstimate, ProviderError) as exc:
+            preview["estimate_error"] = _reason(exc)
+        else:
+            preview["estimate"] = estimate
+            preview["total"] = estimate.cost * len(valid)
+    return preview
+
+
 def bulk_send(request):
+    """Upload, then a preview (recipients, skipped rows, parts, price), then Confirm."""
     accounts = _send_accounts(request)
     form = BulkForm(accounts=accounts)
     status = 200
+    preview = None
+    token = ""
     if request.method == "POST":
         if not request.tenant_access.can(Scope.SEND):
             raise PermissionDenied("Your role does not allow sending.")
-        form = BulkForm(request.POST, request.FILES, accounts=accounts)
+        token = request.POST.get("preview_token", "")
+        # A new upload replaces the one kept for the preview.
+        content = cache.get(_preview_key(request, token)) if token and not request.FILES.get("file") else None
+        files = request.FILES if content is None else None
+        form = BulkForm(request.POST, files, accounts=accounts)
+        if content is not None:
+            form.fields["file"].required = False
         if form.is_valid():
             data = form.cleaned_data
             account = next(a for a in accounts if a.pk == data["account"])
-            try:
-                bulk = services.bulk_send(
-                    request.tenant, account, data["from_number"], data["body"], data["file"].read(),
-                    created_by=request.user,
-                )  # fmt: skip
-            except SEND_ERRORS as exc:
-                add_service_errors(form, exc)
+            if content is None:
+                content = data["file"].read()
+            if "confirm" not in request.POST:
+                token = uuid.uuid4().hex
+                cache.set(_preview_key(request, token), content, PREVIEW_TTL)
+                preview = _bulk_preview(account, data["from_number"], data["body"], content)
             else:
-                return redirect("bulk-progress", tenant_slug=request.tenant.slug, pk=bulk.pk)
-        status = 400
+                try:
+                    bulk = services.bulk_send(
+                        request.tenant, account, data["from_number"], data["body"], content,
+                        idempotency_key=f"dash:{token}" if token else None, created_by=request.user,
+                    )  # fmt: skip
+                except SEND_ERRORS as exc:
+                    add_service_errors(form, exc)
+                else:
+                    cache.delete(_preview_key(request, token))
+                    return redirect("bulk-progress", tenant_slug=request.tenant.slug, pk=bulk.pk)
+        if preview is None:
+            status = 400
     recent = tenant_qs(request, BulkSend).select_related("account")[:10]
-    return render(
-        request, "messaging/bulk.html", {**_compose_context(request, form), "recent": recent}, status=status
-    )
+    context = {**_compose_context(request, form), "recent": recent, "preview": preview, "token": token}
+    return render(request, "messaging/bulk.html", context, status=status)
 
 
 def bulk_progress(request, pk: int):

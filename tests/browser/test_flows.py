@@ -200,7 +200,11 @@ def test_statuses_change_on_screen_without_a_reload(
         "#id_file",
         files=[{"name": "r.csv", "mimeType": "text/csv", "buffer": b"to\n+46701234501\n+46701234502\nx\n"}],
     )
-    page.click("main form button[type=submit]")
+    page.click("#bulk-form button[type=submit]")
+    page.wait_for_selector("#bulk-preview")
+    assert page.inner_text("#preview-recipients") == "2" and page.inner_text("#preview-skipped") == "1"
+    shot(page, "flow-bulk-preview")
+    page.click("#bulk-confirm button[type=submit]")
     page.wait_for_url(re.compile(r".*/messages/bulk/\d+/$"))
     page.evaluate("window.__noReload = true")
     # Delivery reports come as the sends complete; the page keeps polling until all are in.

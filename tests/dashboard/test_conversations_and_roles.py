@@ -229,3 +229,52 @@ def test_a_synced_sandbox_conversation_can_be_answered(login, member_a, tenant_a
     assert Message.objects.for_tenant(tenant_a).filter(
         body="Thanks for your message", to_number=inbound.from_number
     ).exists()
+
+
+def _csv(text: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("r.csv", text.encode(), content_type="text/csv")
+
+
+def test_bulk_send_previews_before_anything_is_sent(login, member_a, tenant_a, sandbox_account):
+    from messaging.models import BulkSend
+
+    account = sandbox_account(tenant_a, "46elks")
+    fields = {"account": account.pk, "from_number": "Acme", "body": "Sale today"}
+
+    response = login(member_a).post(
+        reverse("bulk-send", args=[tenant_a.slug]),
+        {**fields, "file": _csv("to\n+46701234567\n+46701234567\nnope\n+46701234568\n")},
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="preview-recipients">2<' in page and 'id="preview-skipped">2<' in page
+    assert "Duplicate recipient." in page and "1 part" in page
+    assert not BulkSend.objects.for_tenant(tenant_a).exists() and not Message.objects.exists()
+    token = response.context["token"]
+
+    confirmed = login(member_a).post(
+        reverse("bulk-send", args=[tenant_a.slug]), {**fields, "preview_token": token, "confirm": "1"}
+    )
+
+    bulk = BulkSend.objects.for_tenant(tenant_a).get()
+    assert confirmed["Location"] == reverse("bulk-progress", args=[tenant_a.slug, bulk.pk])
+    assert bulk.queued == 2 and len(bulk.invalid_rows) == 2
+
+
+def test_a_bulk_preview_belongs_to_the_user_who_uploaded_it(
+    login, member_a, owner_a, tenant_a, sandbox_account
+):
+    account = sandbox_account(tenant_a, "46elks")
+    fields = {"account": account.pk, "from_number": "Acme", "body": "Sale"}
+    token = login(member_a).post(
+        reverse("bulk-send", args=[tenant_a.slug]), {**fields, "file": _csv("+46701234567\n")}
+    ).context["token"]
+
+    response = login(owner_a).post(
+        reverse("bulk-send", args=[tenant_a.slug]), {**fields, "preview_token": token, "confirm": "1"}
+    )
+
+    assert response.status_code == 400 and response.context["form"].errors["file"]

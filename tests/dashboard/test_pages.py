@@ -239,6 +239,7 @@ def test_bulk_progress_polls_while_messages_are_pending(login, member_a, tenant_
             "from_number": "Acme",
             "body": "Sale!",
             "file": _upload("to\n+46701234567\nnope\n+46701234568\n"),
+            "confirm": "1",
         },
     )
     from messaging.models import BulkSend
