@@ -179,6 +179,25 @@ def test_statuses_change_on_screen_without_a_reload(
     assert page.locator("#message-live[data-updated]").count() == 1
     shot(page, "flow-message-delivered")
 
+    # A placed call: its page follows it to the end.
+    page.goto(url(live_server, "place-call", slug))
+    page.select_option("#id_account", str(account.pk))
+    page.fill("#id_from_number", ours)
+    page.fill("#id_to_number", "+46701234567")
+    page.fill("#id_connect_to", "+46701111111")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/calls/\d+/$"))
+    page.evaluate("window.__noReload = true")
+    for _ in range(40):
+        deliver_webhooks()
+        if page.get_attribute("#call-live", "hx-trigger") is None:
+            break
+        page.wait_for_timeout(500)
+    page.wait_for_function("() => !document.querySelector('#call-live').hasAttribute('hx-trigger')")
+    assert page.inner_text("#call-state") not in ("Queued", "… Queued")
+    assert page.evaluate("window.__noReload") is True
+    shot(page, "flow-call-final")
+
     # A reply from a conversation: the user stays there and sees it arrive.
     thread = next(path for name, path in page_urls(seeded) if name == "thread")
     page.goto(live_server.url + thread)
