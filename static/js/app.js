@@ -103,7 +103,8 @@
   function initConnect(root) {
     var form = root.querySelector("#connect-form");
     var spec = root.querySelector("#provider-credentials");
-    if (!form || !spec) return;
+    if (!form || !spec || form.dataset.bound) return;
+    form.dataset.bound = "1";
     var keys = JSON.parse(spec.textContent);
     var labelSpec = root.querySelector("#credential-labels");
     var labels = labelSpec ? JSON.parse(labelSpec.textContent) : {};
@@ -214,14 +215,22 @@
     if (!el || !el.id || el.dataset.version === undefined) return;
     var rows = {};
     el.querySelectorAll("[data-row-id]").forEach(function (r) { rows[r.dataset.rowId] = r.dataset.rowVersion || ""; });
-    before[el.id] = { version: el.dataset.version, rows: rows, hadRows: Object.keys(rows).length > 0 };
+    before[el.id] = {
+      version: el.dataset.version, rows: rows, hadRows: Object.keys(rows).length > 0,
+      scrollTop: el.scrollTop, atBottom: el.scrollHeight - el.scrollTop - el.clientHeight < 8,
+    };
   });
-  document.addEventListener("htmx:afterSwap", function (e) {
+  // After settling: htmx keeps the old attributes on a swapped element with the same id until
+  // then (to animate), so only now does the new data-version show.
+  document.addEventListener("htmx:afterSettle", function (e) {
     var id = e.detail.target && e.detail.target.id;
     var el = id ? document.getElementById(id) : null;
     var old = id ? before[id] : null;
     if (!el || !old || el.dataset.version === undefined) return;
     delete before[id];
+    // A swapped scroll box (the conversation) starts at the top: put it back where it was,
+    // or at the newest message if that is where the reader was.
+    if (el.classList.contains("chat")) el.scrollTop = old.atBottom ? el.scrollHeight : old.scrollTop;
     if (old.version === el.dataset.version) return;
     el.classList.add("just-updated");
     el.dataset.updated = String(Date.now());
@@ -233,15 +242,16 @@
         if (old.rows[r.dataset.rowId] !== (r.dataset.rowVersion || "")) r.classList.add("just-updated");
       });
     }
-    if (el.classList.contains("chat")) el.scrollTop = el.scrollHeight;
   });
 
-  function initChat(root) {
-    var chat = root.querySelector ? root.querySelector("#chat") : null;
-    if (chat && !chat.dataset.scrolled) { chat.dataset.scrolled = "1"; chat.scrollTop = chat.scrollHeight; }
-  }
-
-  function init(root) { initCounters(root); initCharts(root); initConnect(root); initChat(root); }
-  document.addEventListener("DOMContentLoaded", function () { initChrome(); init(document); });
-  document.addEventListener("htmx:afterSwap", function (e) { init(e.target); });
+  function init(root) { initCounters(root); initCharts(root); initConnect(root); }
+  document.addEventListener("DOMContentLoaded", function () {
+    initChrome();
+    init(document);
+    var chat = document.getElementById("chat");
+    if (chat) chat.scrollTop = chat.scrollHeight;  // a conversation opens at its newest message
+  });
+  // An outerHTML swap fires on the element it replaced: look at the whole document (every
+  // init is idempotent).
+  document.addEventListener("htmx:afterSettle", function () { init(document); });
 })();

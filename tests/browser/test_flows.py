@@ -237,3 +237,22 @@ def test_statuses_change_on_screen_without_a_reload(
     assert page.evaluate("window.__noReload") is True
     shot(page, "flow-bulk-final")
     assert_clean(page)
+
+
+def test_new_rows_appear_in_the_list_and_stand_out(live_server, seeded, open_page, monkeypatch):
+    from messaging import views as messaging_views
+    from tests.api import factories as f
+
+    monkeypatch.setattr(messaging_views, "LIST_POLL_SECONDS", 1)
+    page = open_page()
+    log_in(page, live_server.url, "viewer@a.test")
+    page.goto(url(live_server, "messages", seeded.tenant.slug))
+    page.evaluate("window.__noReload = true")
+
+    arrived = f.message(seeded.tenant, direction="inbound", status="received", body="Are you open today?")
+
+    page.wait_for_selector(f"tr[data-row-id='{arrived.pk}'].just-updated")
+    assert page.locator("table.list tbody tr").first.get_attribute("data-row-id") == str(arrived.pk)
+    assert page.inner_text("h1 [data-updated-at]").startswith("Updated at")
+    assert page.evaluate("window.__noReload") is True
+    assert_clean(page)
