@@ -412,10 +412,6 @@ def compose(request):
         else:
             if len(data["to"]) == 1:
                 messages.success(request, "Message queued.")
-                if request.POST.get("thread"):
-                    return redirect(
-                        reverse("thread", args=[request.tenant.slug]) + "?" + request.POST["thread"]
-                    )
                 return redirect("message", tenant_slug=request.tenant.slug, pk=message.pk)
             return redirect("bulk-progress", tenant_slug=request.tenant.slug, pk=bulk.pk)
     return render(request, "messaging/compose.html", _compose_context(request, form), status=400)

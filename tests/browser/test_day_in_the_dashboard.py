@@ -138,6 +138,7 @@ def test_connect_edit_and_disable_an_account(live_server, demo_user, sandbox, sa
     assert "every 45 min" in page.inner_text("main")
 
     # Disable: the badge says so, Enable replaces Disable and Sync now is gone.
+    page.once("dialog", lambda dialog: dialog.accept())  # "Disable …? Syncs and sends stop"
     page.click("button:has-text('Disable')")
     page.wait_for_selector(".badge.a-disabled")
     assert page.is_visible("button:has-text('Enable')")
