@@ -75,3 +75,19 @@ def test_an_empty_status_filter_means_any(api_a, tenant_a, path, name):
     response = api_a.get(path, {name: ""})
 
     assert response.status_code == 200 and len(response.json()["results"]) == 1
+
+
+def _list_routes():
+    from config.api import router
+
+    for prefix, viewset, _ in router.registry:
+        filterset = getattr(viewset, "filterset_class", None)
+        if filterset is not None and hasattr(viewset, "list"):
+            yield prefix, list(filterset.base_filters)
+
+
+@pytest.mark.parametrize(("prefix", "names"), list(_list_routes()), ids=[p for p, _ in _list_routes()])
+def test_every_list_filter_left_empty_means_any(api_a, tenant_a, prefix, names):
+    response = api_a.get(f"/api/v1/{prefix}/", dict.fromkeys(names, ""))
+
+    assert response.status_code == 200, response.json()
