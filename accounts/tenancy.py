@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
+from . import rls
 from .models import ROLE_SCOPES, Membership, Role, Tenant
 
 # The tenant last opened in the dashboard; session API calls default to it (accounts.api_base).
@@ -71,6 +72,7 @@ class TenantMiddleware:
         access = tenant_access_for(request.user, slug)
         request.tenant = access.tenant
         request.tenant_access = access
+        rls.activate_request_tenant(access.tenant)  # row-level security: this tenant's rows only
         session = getattr(request, "session", None)
         if session is not None and session.get(SESSION_TENANT_KEY) != access.tenant.slug:
             session[SESSION_TENANT_KEY] = access.tenant.slug  # the API's default for this browser

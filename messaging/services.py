@@ -422,7 +422,9 @@ def _store(message: Message, created_by: Any) -> Message:
     audit.record(
         message.tenant, created_by, "message.queue", message, to=message.to_number, kind=message.kind
     )
-    transaction.on_commit(partial(enqueue_send, message.pk))
+    # robust: a broker that is down must not turn a stored message into a 500 (the sweeper
+    # enqueues it once SEND_QUEUED_STALE_SECONDS have passed).
+    transaction.on_commit(partial(enqueue_send, message.pk), robust=True)
     return message
 
 
@@ -900,7 +902,6 @@ def deliver_message(message_id: int, *, policy: RetryPolicy = DEFAULT_POLICY, sl
 
 
 # -- sweeping ---------------------------------------------------------------------------------------
-QUEUED_STALE_AFTER = timedelta(minutes=10)
 SENDING_STALE_AFTER = timedelta(minutes=30)
 
 
@@ -909,7 +910,7 @@ def sweep_queued(now=None) -> dict[str, list[int]]:
     sends stuck in `sending` without a remote id as `unknown` (their worker died and no
     redelivery came). Returns the ids touched."""
     now = now or timezone.now()
-    cutoff = now - QUEUED_STALE_AFTER
+    cutoff = now - timedelta(seconds=settings.SEND_QUEUED_STALE_SECONDS)
     # cross-tenant: the beat sweeper looks at every tenant's queued sends.
     stale = list(
         Message.objects.filter(

@@ -4,7 +4,8 @@ for it (providers never imports the domain apps).
 
 A page's rows, its new cursor and the run's progress are committed in one transaction, so
 a crash or a failure mid-history never loses or double-counts a page: the next run resumes
-from the last committed cursor. Only one page is held in memory at a time.
+from the last committed cursor. The next page is fetched while one is written
+(`providers.prefetch`): one page, plus the one being fetched, in memory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Func, JSONField, Value
 from django.utils import timezone
@@ -22,11 +24,12 @@ from django.utils import timezone
 from . import connect
 from .adapters import RESOURCES, Adapter
 from .adapters.errors import AuthFailed, NotSupported, ProviderError
-from .adapters.records import Capability
+from .adapters.records import Capability, Page
 from .adapters.retry import READ_POLICY, call_with_retry
 from .importing import importer_for
-from .locks import sync_lock
+from .locks import provider_slot, sync_lock
 from .models import ProviderAccount, SyncRun
+from .prefetch import Prefetcher
 from .signals import sync_finished
 
 logger = logging.getLogger(__name__)
@@ -50,7 +53,9 @@ def run_sync(
     """Run a queued SyncRun to the end (also resumes a run orphaned by a dead worker).
 
     A run that finds another one holding the account's lock ends at once as failed with
-    "skipped: already running"; the dispatcher simply tries again on its next tick.
+    "skipped: already running"; the dispatcher simply tries again on its next tick. A run
+    that finds its provider's SYNC_PROVIDER_CONCURRENCY slots taken stays queued (the task
+    tries again shortly).
     """
     with sync_lock(run.account_id) as lock:
         run.refresh_from_db()
@@ -59,12 +64,22 @@ def run_sync(
         if not lock.held:
             _finish(run, SyncRun.Status.FAILED, ALREADY_RUNNING)
             return run
-        run.status = SyncRun.Status.RUNNING
-        run.started_at = run.started_at or timezone.now()
-        run.resources = {}
-        run.save(update_fields=["status", "started_at", "resources"])
         account = ProviderAccount.objects.select_related("parent").get(pk=run.account_id)
-        _walk(run, account, resources or RESOURCES, progress, lock.refresh, enqueue_subaccounts)
+        with provider_slot(account.provider, settings.SYNC_PROVIDER_CONCURRENCY) as slot:
+            if not slot.held:
+                return run  # still queued: the task tries again shortly (sync_account)
+            run.status = SyncRun.Status.RUNNING
+            run.started_at = run.started_at or timezone.now()
+            run.resources = {}
+            run.save(update_fields=["status", "started_at", "resources"])
+            _walk(
+                run,
+                account,
+                resources or RESOURCES,
+                progress,
+                lambda: lock.refresh() and slot.refresh(),
+                enqueue_subaccounts,
+            )
     sync_finished.send(sender=ProviderAccount, account=account, run=run)
     return run
 
@@ -79,8 +94,9 @@ def _walk(
 ) -> None:
     abort: str = ""
     auth_failed = False
+    logs = connect.BufferedLog(account)  # written by this thread, not the prefetching one
     try:
-        with connect.open_adapter(account) as adapter:
+        with connect.open_adapter(account, recorder=logs.append) as adapter:
             for resource in resources:
                 state = _new_state(account, resource)
                 run.resources[resource] = state
@@ -98,7 +114,15 @@ def _walk(
                     else:
                         try:
                             _sync_resource(
-                                run, account, adapter, resource, importer, state, progress, heartbeat
+                                run,
+                                account,
+                                adapter,
+                                resource,
+                                importer,
+                                state,
+                                progress,
+                                heartbeat,
+                                logs.flush,
                             )
                         except AuthFailed as exc:
                             auth_failed = True
@@ -145,28 +169,32 @@ def _sync_resource(
     state: dict[str, Any],
     progress: Progress | None,
     heartbeat: Callable[[], bool],
+    write_logs: Callable[[], None],
 ) -> None:
-    cursor = state["cursor_before"]
+    def fetch(cursor: str | None) -> Page:
+        return call_with_retry(lambda: adapter.list_page(resource, cursor), READ_POLICY, sleep)
+
     try:
-        while True:
-            page = call_with_retry(lambda c=cursor: adapter.list_page(resource, c), READ_POLICY, sleep)
-            with transaction.atomic():
-                result = importer(account, page.items)
-                _save_cursor(account, resource, page.cursor)
-                state["pages"] += 1
-                state["fetched"] += len(page.items)
-                state["created"] += result.created
-                state["updated"] += result.updated
-                state["cursor_after"] = cursor = page.cursor
+        with Prefetcher(fetch, state["cursor_before"]) as pages:
+            for page in pages:
+                with transaction.atomic():
+                    write_logs()
+                    result = importer(account, page.items)
+                    _save_cursor(account, resource, page.cursor)
+                    state["pages"] += 1
+                    state["fetched"] += len(page.items)
+                    state["created"] += result.created
+                    state["updated"] += result.updated
+                    state["cursor_after"] = page.cursor
+                    if page.done:
+                        state["status"] = "succeeded"
+                    run.save(update_fields=["resources"])
+                if progress:
+                    progress(resource, state)
                 if page.done:
-                    state["status"] = "succeeded"
-                run.save(update_fields=["resources"])
-            if progress:
-                progress(resource, state)
-            if page.done:
-                return
-            if not heartbeat():
-                raise _LockLost
+                    return
+                if not heartbeat():
+                    raise _LockLost
     except _LockLost:
         state.update(status="failed", error="lost the sync lock; the next run resumes")
     except NotSupported as exc:
@@ -175,6 +203,7 @@ def _sync_resource(
         state.update(status="skipped", error=f"skipped: {exc.message}")
     except ProviderError as exc:
         # The provider's message is safe to store; credentials never reach it.
+        write_logs()
         state.update(status="failed", error=exc.message)
         if isinstance(exc, AuthFailed):
             raise

@@ -61,6 +61,10 @@ class Adapter:
     # Webhook kinds this provider posts to `/hooks/<code>/<token>/<kind>/`.
     webhook_kinds: ClassVar[tuple[str, ...]] = ()
 
+    # The account's currency once the adapter learned it from the provider (None: not known,
+    # or the provider prices in a fixed one); the caller may store it to save the lookup.
+    learned_currency: str | None = None
+
     def __init__(self, connection: Connection, http: ProviderHttp):
         self.connection = connection
         self.http = http
