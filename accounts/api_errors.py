@@ -8,6 +8,8 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -85,10 +87,25 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+# Documented on every operation so "Try it out" in /api/docs/ can pick the tenant of a
+# logged-in browser session (an API key's tenant is fixed; the header is then ignored).
+TENANT_PARAMETER = OpenApiParameter(
+    "X-Tenant",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Browser sessions only: the slug of the tenant to act in. Without it, the tenant "
+    "last opened in the dashboard (or the only one). Ignored with an API key.",
+)
+
+
 class ApiAutoSchema(AutoSchema):
     """Adds the shared error shape to every operation: 401/403/429 always, 404 on detail
     routes, 400 where input or filters are read, plus a view's `extra_error_statuses`
     (e.g. {"test": [422]})."""
+
+    def get_override_parameters(self):
+        return [*super().get_override_parameters(), TENANT_PARAMETER]
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -38,6 +38,18 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+class OptionalMultipleChoiceField(django_filters.fields.MultipleChoiceField):
+    """A multiple choice whose empty values mean "any": `?status=` (what a form sends when
+    its select is left at "Any") and `?status=&status=failed` are not errors."""
+
+    def to_python(self, value):
+        return [v for v in super().to_python(value) if v != ""]
+
+
+class OptionalMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = OptionalMultipleChoiceField
+
+
 def tenant_choices(model: type[Model] | str, **filters):
     """A callable queryset for ModelChoiceFilter: the model's rows of the request's tenant.
     `model` may be an "app.Model" label, so sibling apps need not import each other."""

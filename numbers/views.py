@@ -96,7 +96,9 @@ def number_detail(request, pk: int):
             return redirect("number", tenant_slug=request.tenant.slug, pk=number.pk)
         if "routing" in request.POST:
             routing_form = RoutingForm(request.POST)
-            if not can_route:
+            if not number.active:
+                routing_form.add_error(None, "This number has been released; there is nothing to configure.")
+            elif not can_route:
                 routing_form.add_error(
                     None, f"{account.adapter_class.name} numbers cannot be configured here."
                 )

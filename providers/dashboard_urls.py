@@ -23,4 +23,5 @@ urlpatterns = [
     path("debug/logs/<int:pk>/", views.log_detail, name="provider-log"),
     path("debug/webhooks/", views.webhook_list, name="webhook-events"),
     path("debug/webhooks/<int:pk>/", views.webhook_detail, name="webhook-event"),
+    path("debug/webhooks/<int:pk>/replay/", views.webhook_replay, name="webhook-replay"),
 ]

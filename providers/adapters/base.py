@@ -56,6 +56,8 @@ class Adapter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     # Accepted credential shapes: each a tuple of required keys.
     credential_shapes: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    # What the provider's own console calls each credential key (for the connect form).
+    credential_labels: ClassVar[dict[str, str]] = {}
     # Webhook kinds this provider posts to `/hooks/<code>/<token>/<kind>/`.
     webhook_kinds: ClassVar[tuple[str, ...]] = ()
 

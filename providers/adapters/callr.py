@@ -124,6 +124,7 @@ class CallrAdapter(Adapter):
         }
     )
     credential_shapes = (("api_key",), ("login", "password"))
+    credential_labels = {"login": "Login", "password": "Password", "api_key": "API key"}
     webhook_kinds = ("events",)
 
     # History walking; all overridable per connection through `options`.

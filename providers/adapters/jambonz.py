@@ -183,6 +183,7 @@ class JambonzAdapter(Adapter):
         }
     )
     credential_shapes = (("api_key", "account_sid"),)
+    credential_labels = {"api_key": "API key", "account_sid": "Account SID"}
     webhook_kinds = ("call-status", "call", "sms")
 
     calls_page_size: ClassVar[int] = 100  # RecentCalls allows count ≤ 500
