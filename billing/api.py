@@ -209,7 +209,9 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
     filterset_class = NotificationFilter
-    action_scopes = {"read": Scope.READ}
+    # Read state is shared by the whole tenant: marking read is a write (members and up;
+    # keys with `send`), never something a read-only key or a viewer can do.
+    action_scopes = {"read": Scope.SEND}
 
     @extend_schema(request=None, responses=NotificationSerializer)
     @action(detail=True, methods=["post"])

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import audit
 from accounts.models import Scope
+from accounts.permissions import scope_required
 from accounts.views import is_htmx, tenant_object_or_404, tenant_qs
 from calls.models import Call
 from messaging.models import Message
@@ -240,8 +241,9 @@ def notifications(request):
 
 
 @require_POST
+@scope_required(Scope.SEND)
 def notification_read(request, pk: int):
-    # Marking as read is personal housekeeping, allowed to every role that can see it.
+    # Read state is shared by the whole tenant, so viewers (read only) cannot change it.
     note = tenant_object_or_404(request, Notification, pk=pk)
     tenant_qs(request, Notification).filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())
     if is_htmx(request):
@@ -251,6 +253,7 @@ def notification_read(request, pk: int):
 
 
 @require_POST
+@scope_required(Scope.SEND)
 def notifications_read_all(request):
     tenant_qs(request, Notification).filter(read_at__isnull=True).update(read_at=timezone.now())
     messages.success(request, "All notifications marked as read.")

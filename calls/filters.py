@@ -16,6 +16,10 @@ class CallFilter(TenantFilterSet):
     number = TenantChoiceFilter("numbers.PhoneNumber")
     direction = django_filters.ChoiceFilter(choices=Direction.choices)
     state = django_filters.MultipleChoiceFilter(choices=CallState.choices)
+    # `status`, as on messages: the same states (an unknown one is a 400, not ignored).
+    status = django_filters.MultipleChoiceFilter(
+        field_name="state", choices=CallState.choices, help_text="Alias of `state`."
+    )
     q = django_filters.CharFilter(method="filter_q", help_text="A number: prefix of from or to.")
 
     class Meta:
