@@ -5,6 +5,7 @@ Every variable is listed with a comment in `.env.example`. Local values written 
 `var/local.env`; a `.env` file, then the real environment, override them.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -27,6 +28,9 @@ if env.bool("BEHIND_PROXY", default=False):
     USE_X_FORWARDED_HOST = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # The client address for login lockouts is the one the proxy saw (REMOTE_ADDR otherwise).
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    AXES_IPWARE_PROXY_COUNT = 1
 
 DJANGO_APPS = [
     "django.contrib.admin",
@@ -44,6 +48,7 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_admin_lightweight_date_hierarchy",
+    "axes",
 ]
 LOCAL_APPS = [
     "accounts",
@@ -65,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.tenancy.TenantMiddleware",
+    # Last, as django-axes asks: refuses a locked-out login before the view runs.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,6 +112,20 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it counts failed logins (dashboard and /admin/) and refuses a locked one.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lockout after LOGIN_FAILURE_LIMIT wrong passwords for one email, or from one address,
+# for LOGIN_LOCKOUT_MINUTES; a successful login resets the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "accounts.login_throttle.login_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
