@@ -3,8 +3,10 @@
 Every variable is listed with a comment in `.env.example`. Local values written by
 `scripts/services.sh` (database and Redis addresses, generated secrets) live in
 `var/local.env`; a `.env` file, then the real environment, override them.
+`config.settings.production` never reads `var/local.env` (development values: DEBUG on).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +16,10 @@ from celery.schedules import crontab
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-for env_file in (BASE_DIR / "var" / "local.env", BASE_DIR / ".env"):
+PRODUCTION = os.environ.get("DJANGO_SETTINGS_MODULE", "") == "config.settings.production"
+# The first file to set a variable wins (the real environment beats both): .env, then var/local.env.
+ENV_FILES = [BASE_DIR / ".env"] + ([] if PRODUCTION else [BASE_DIR / "var" / "local.env"])
+for env_file in ENV_FILES:
     if env_file.exists():
         env.read_env(str(env_file), overwrite=False)
 
@@ -49,6 +54,7 @@ THIRD_PARTY_APPS = [
     "drf_spectacular_sidecar",
     "django_admin_lightweight_date_hierarchy",
     "axes",
+    "csp",
 ]
 LOCAL_APPS = [
     "accounts",
@@ -62,6 +68,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,8 +156,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")
 vars().update(EMAIL_CONFIG)
+if not EMAIL_CONFIG.get("EMAIL_FILE_PATH"):
+    # Unset: each mail is a file under var/mail/ (reset links never reach the shared log).
+    EMAIL_FILE_PATH = str(BASE_DIR / "var" / "mail")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Switchboard <switchboard@localhost>")
 
 # --- Celery -------------------------------------------------------------------------
@@ -217,6 +228,8 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {
+    # The schema and the docs are for our users: a session or an API key (any scope).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "TITLE": "Switchboard API",
     "DESCRIPTION": "Numbers, subaccounts, SMS/MMS, calls, recordings and spend across "
     "46elks, Sipcentric, Callr and jambonz. Authenticate with `Authorization: Bearer <api key>`.",
@@ -245,6 +258,39 @@ PROVIDER_LOG_ENABLED = env.bool("PROVIDER_LOG_ENABLED", default=True)
 SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8025").rstrip("/")
 # Longest SMS we send, in parts (160/153 GSM-7 characters, 70/67 UCS-2 per part).
 SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=6)
+
+# --- Browser security headers ----------------------------------------------------------
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, no
+# inline script or event handler anywhere (behaviour lives in static/js/).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy (config.middleware): browser features the dashboard never uses.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
 
 LOGGING = {
     "version": 1,

@@ -121,6 +121,21 @@
       .finally(function () { btn.textContent = "Copied"; setTimeout(function () { btn.textContent = "Copy"; }, 1500); });
   });
 
+  // --- behaviour declared in markup: no inline handlers anywhere (Content-Security-Policy) --
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (!el.matches) return;
+    if (el.matches("select[data-autosubmit]") && el.form) el.form.submit();
+    else if (el.matches("select[data-navigate]") && el.value) window.location.href = el.value;
+  });
+  document.addEventListener("submit", function (e) {
+    var form = e.target.closest && e.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) e.preventDefault();
+  });
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-print]")) window.print();
+  });
+
   function init(root) { initCounters(root); initCharts(root); initConnect(root); }
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:afterSwap", function (e) { init(e.target); });

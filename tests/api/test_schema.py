@@ -24,8 +24,8 @@ def test_schema_passes_drf_spectacular_validation(tmp_path):
     assert "/api/v1/messages/" in out.read_text()
 
 
-def test_every_operation_documents_the_error_shape(client):
-    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+def test_every_operation_documents_the_error_shape(api_a):
+    schema = api_a.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             codes = set(operation["responses"])
@@ -35,8 +35,8 @@ def test_every_operation_documents_the_error_shape(client):
     assert "Error" in schema["components"]["schemas"]
 
 
-def test_docs_load_with_local_assets(client):
-    response = client.get("/api/docs/")
+def test_docs_load_with_local_assets(login, member_a):
+    response = login(member_a).get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
     assert "swagger-ui" in html and "cdn.jsdelivr" not in html
@@ -54,7 +54,9 @@ def api_schema(db, tenant_a, api_key_a, sandbox):
     media(tenant_a, content=b"\x89PNG")
     recording(tenant_a, content=b"ID3")
     try:
-        yield schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler())
+        yield schemathesis.openapi.from_wsgi(
+            "/api/schema/?format=json", WSGIHandler(), headers={"Authorization": f"Bearer {api_key_a}"}
+        )
     finally:
         for signal in (signals.request_started, signals.request_finished):
             signal.connect(close_old_connections)
