@@ -125,6 +125,7 @@ class CallrAdapter(Adapter):
     )
     credential_shapes = (("api_key",), ("login", "password"))
     webhook_kinds = ("events",)
+    signs_webhooks = True
 
     # History walking; all overridable per connection through `options`.
     HORIZON_DAYS: ClassVar[int] = 730  # how far back a first sync looks
