@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from drf_spectacular.openapi import AutoSchema
@@ -129,7 +129,10 @@ def bad_request(request, exception=None):
     """A request Django refused before any view ran (e.g. a body over
     DATA_UPLOAD_MAX_MEMORY_SIZE): the API's error shape under /api/, the plain page elsewhere."""
     if request.path.startswith(API_PREFIX):
-        message = "The request body is too large." if isinstance(exception, RequestDataTooBig) else ""
+        if isinstance(exception, RequestDataTooBig):
+            message = "The request body is too large."
+        else:
+            message = str(exception) if isinstance(exception, SuspiciousOperation) else ""
         return _api_error(400, message)
     return defaults.bad_request(request, exception)
 

@@ -3,8 +3,6 @@ tenant's billing settings. Everything reads rollups and snapshots, never raw tab
 
 from __future__ import annotations
 
-import re
-
 from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 from django.http import StreamingHttpResponse
@@ -22,7 +20,7 @@ from providers.models import ProviderAccount
 from .balances import forecast_days_left
 from .filters import BalanceFilter, NotificationFilter
 from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification
-from .periods import local_date
+from .periods import FIRST_YEAR, LAST_YEAR, local_date, parse_month
 from .serializers import (
     BalanceSnapshotSerializer,
     BillingSettingsSerializer,
@@ -121,9 +119,6 @@ class BalanceViewSet(TenantScopedReadOnlyViewSet):
         return Response(LatestBalanceSerializer(data, many=True).data)
 
 
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-
 class StatementViewSet(TenantScopedViewSet):
     """Monthly statements: lines per account, subaccount and kind; totals per currency."""
 
@@ -187,10 +182,12 @@ class StatementViewSet(TenantScopedViewSet):
     def _months(self, params) -> list[tuple[int, int]]:
         month = params.get("month")
         if month:
-            match = MONTH.match(month)
-            if not match or not 1 <= int(match[2]) <= 12:
-                raise exceptions.ValidationError({"month": ["Use YYYY-MM, e.g. 2026-11."]})
-            return [(int(match[1]), int(match[2]))]
+            parsed = parse_month(month)
+            if parsed is None:
+                raise exceptions.ValidationError(
+                    {"month": [f"Use YYYY-MM between {FIRST_YEAR} and {LAST_YEAR}, e.g. 2026-11."]}
+                )
+            return [parsed]
         try:
             count = int(params.get("months", 3))
         except ValueError:

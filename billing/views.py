@@ -28,7 +28,7 @@ from providers.models import ProviderAccount
 
 from .balances import forecast_days_left
 from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification, UsageKind
-from .periods import local_date, month_start
+from .periods import local_date, month_start, parse_month
 from .statements import build_statement, statement_csv_rows
 
 MAX_RANGE_DAYS = 366
@@ -193,14 +193,11 @@ def usage(request):
 
 # -- statements -------------------------------------------------------------------------------
 def _month(request) -> tuple[int, int]:
-    raw = request.GET.get("month", "")
-    try:
-        year, month = (int(p) for p in raw.split("-", 1))
-        date(year, month, 1)
-        return year, month
-    except ValueError:
+    parsed = parse_month(request.GET.get("month", ""))
+    if parsed is None:  # missing or unusable: this month
         first = month_start(request.tenant)
         return first.year, first.month
+    return parsed
 
 
 def statement(request):

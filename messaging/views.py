@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Scope
 from accounts.permissions import scope_required
+from accounts.phone_input import phone_text_problem
 from accounts.views import (
     any_labels,
     csv_response,
@@ -37,6 +38,7 @@ from providers.models import ProviderAccount
 
 from . import services
 from .api import COUNTERPART, OUR_NUMBER
+from .csv_upload import BadCsv, recipients_csv_text
 from .filters import MessageFilter
 from .models import BulkSend, Message, MessageMedia
 
@@ -269,6 +271,9 @@ class ComposeForm(forms.Form):
         numbers = list(dict.fromkeys(n for n in NUMBER_SPLIT.split(self.cleaned_data["to"]) if n))
         if not numbers:
             raise forms.ValidationError("Enter at least one recipient.")
+        problems = [p for p in map(phone_text_problem, numbers) if p]
+        if problems:
+            raise forms.ValidationError(problems)
         if len(numbers) > COMPOSE_MAX_RECIPIENTS:
             raise forms.ValidationError(
                 f"At most {COMPOSE_MAX_RECIPIENTS} recipients here; use bulk send with a CSV for more."
@@ -364,11 +369,15 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["account"].choices = [(a.pk, str(a)) for a in accounts]
 
-    def clean_file(self):
+    def clean_file(self) -> str:
+        """The CSV as text: a binary or unreadable file is a form error, not a crash."""
         upload = self.cleaned_data["file"]
         if upload.size > BULK_MAX_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
-        return upload
+        try:
+            return recipients_csv_text(upload, BULK_MAX_BYTES)
+        except BadCsv as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 def bulk_send(request):
@@ -384,7 +393,7 @@ def bulk_send(request):
             account = next(a for a in accounts if a.pk == data["account"])
             try:
                 bulk = services.bulk_send(
-                    request.tenant, account, data["from_number"], data["body"], data["file"].read(),
+                    request.tenant, account, data["from_number"], data["body"], data["file"],
                     created_by=request.user,
                 )  # fmt: skip
             except SEND_ERRORS as exc:
