@@ -89,6 +89,7 @@ OBJECT_PAGES: list[tuple[str, Callable[[Tenant], object]]] = [
 MANAGE_OBJECT_PAGES: list[tuple[str, Callable[[Tenant], object]]] = [
     ("provider-edit", f.root_account),
     ("provider-delete", f.root_account),
+    ("provider-webhook-secret", f.root_account),
     ("subaccount-create", f.root_account),
     ("subaccount-edit", f.subaccount),
 ]
