@@ -52,15 +52,15 @@ class KeysetPagination(CursorPagination):
             cursor = None
             self._invalid()
         if cursor is not None and cursor.position is not None:
-            self._check_position(cursor.position)
+            cursor = cursor._replace(position=self._checked_position(cursor.position))
         return cursor
 
     def _invalid(self):
         raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
 
-    def _check_position(self, position: str) -> None:
-        """The cursor's position must be a value of the first ordering field, or the query
-        would fail in the database."""
+    def _checked_position(self, position: str) -> str:
+        """The cursor's position as the database takes it: a value of the first ordering
+        field (times in UTC: Postgres refuses offsets past ±15:59), or a 400."""
         if "\x00" in position:
             self._invalid()
         name = self.ordering[0].lstrip("-")
@@ -69,15 +69,16 @@ class KeysetPagination(CursorPagination):
         except FieldDoesNotExist:  # an annotation, e.g. a conversation's last_activity_at
             field = models.DateTimeField() if name.endswith("_at") else None
         if field is None:
-            return
+            return position
         try:
             value = field.to_python(position)
             if isinstance(value, datetime):
                 if value.tzinfo is None:
                     self._invalid()
-                value.astimezone(UTC)
+                return value.astimezone(UTC).isoformat()
         except (DjangoValidationError, ValueError, OverflowError):
             self._invalid()
+        return position
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

@@ -8,7 +8,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
-PHONE_TEXT = re.compile(r"\+?[0-9(][0-9 ()\-.]*")
+PHONE_TEXT = re.compile(r"\(?\+?[0-9 ()\-.]+")
 
 
 def phone_text_problem(value: str) -> str | None:
