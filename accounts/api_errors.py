@@ -86,6 +86,21 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+def decimal_inputs_accept_numbers(result, generator, request, public):
+    """drf-spectacular postprocessing hook: decimals are answered as strings, but a request
+    may send a JSON number too (DRF's DecimalField takes both), so request bodies say so."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        for prop, spec in list(component.get("properties", {}).items()):
+            if spec.get("type") == "string" and spec.get("format") == "decimal":
+                outer = {
+                    k: spec.pop(k) for k in ("description", "nullable", "readOnly", "writeOnly") if k in spec
+                }
+                component["properties"][prop] = {"oneOf": [spec, {"type": "number"}], **outer}
+    return result
+
+
 class ApiAutoSchema(AutoSchema):
     """Adds the shared error shape to every operation: 401/403/429 always, 404 on detail
     routes, 400 where input or filters are read, plus a view's `extra_error_statuses`

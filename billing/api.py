@@ -131,14 +131,14 @@ class StatementViewSet(TenantScopedViewSet):
         parameters=[
             OpenApiParameter(
                 "month",
-                OpenApiTypes.STR,
+                {"type": "string", "pattern": r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"},
                 required=False,
                 description="YYYY-MM (tenant time): just that month. Without it, the "
                 "current month and the ones before it (see `months`).",
             ),
             OpenApiParameter(
                 "months",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1, "maximum": 24},
                 required=False,
                 description="How many months back from the current one (1-24, default 3).",
             ),
@@ -180,16 +180,15 @@ class StatementViewSet(TenantScopedViewSet):
         return Response(StatementSerializer(data, many=True).data)
 
     def _months(self, params) -> list[tuple[int, int]]:
-        month = params.get("month")
-        if month:
-            parsed = parse_month(month)
+        if "month" in params:
+            parsed = parse_month(params["month"])
             if parsed is None:
                 raise exceptions.ValidationError(
                     {"month": [f"Use YYYY-MM between {FIRST_YEAR} and {LAST_YEAR}, e.g. 2026-11."]}
                 )
             return [parsed]
         try:
-            count = int(params.get("months", 3))
+            count = int(params.get("months", "3"))
         except ValueError:
             raise exceptions.ValidationError({"months": ["A whole number of months."]}) from None
         if not 1 <= count <= 24:
