@@ -153,6 +153,8 @@ class StatementViewSet(TenantScopedViewSet):
         responses={200: StatementSerializer(many=True), (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
     )
     def list(self, request):
+        if request.query_params.get("export", "csv") != "csv":
+            raise exceptions.ValidationError({"export": ["Only csv."]})
         months = self._months(request.query_params)
         if request.query_params.get("export") == "csv":
             if "month" not in request.query_params:

@@ -34,7 +34,7 @@ FIRST_YEAR, LAST_YEAR = 1970, 2999
 
 
 def parse_month(text: str) -> tuple[int, int] | None:
-    """"2026-11" -> (2026, 11); None unless it is YYYY-MM within the supported years."""
+    """Parse "2026-11" to (2026, 11); None unless it is YYYY-MM within the supported years."""
     match = MONTH.fullmatch(text or "")
     if not match:
         return None

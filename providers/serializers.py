@@ -11,6 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api_fields import StrictBooleanField
+
 from . import services
 from .adapters import NotSupported, adapter_class
 from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEvent
@@ -53,6 +55,7 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
     )
     currency = serializers.CharField(max_length=3, required=False, allow_blank=True)
     sync_interval = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+    sync_enabled = StrictBooleanField(required=False)
     send_rate = serializers.FloatField(min_value=0.01, max_value=1000, required=False)
 
     class Meta:
@@ -154,7 +157,7 @@ class WebhookSecretRequestSerializer(serializers.Serializer):
         help_text="The secret the provider signs with (jambonz shows it per account; for Callr choose "
         "one). Leave out to have one generated.",
     )
-    keep_previous = serializers.BooleanField(
+    keep_previous = StrictBooleanField(
         default=True, help_text="Accept the old secret for a while (WEBHOOK_SECRET_GRACE_HOURS) too."
     )
 
