@@ -182,6 +182,7 @@ class StatementViewSet(TenantScopedViewSet):
         return Response(StatementSerializer(data, many=True).data)
 
     def _months(self, params) -> list[tuple[int, int]]:
+        count = self._month_count(params)  # checked even when `month` wins
         if "month" in params:
             parsed = parse_month(params["month"])
             if parsed is None:
@@ -189,18 +190,22 @@ class StatementViewSet(TenantScopedViewSet):
                     {"month": [f"Use YYYY-MM between {FIRST_YEAR} and {LAST_YEAR}, e.g. 2026-11."]}
                 )
             return [parsed]
-        try:
-            count = int(params.get("months", "3"))
-        except ValueError:
-            raise exceptions.ValidationError({"months": ["A whole number of months."]}) from None
-        if not 1 <= count <= 24:
-            raise exceptions.ValidationError({"months": ["Between 1 and 24."]})
         today = local_date(self.tenant)
         year, mon, out = today.year, today.month, []
         for _ in range(count):
             out.append((year, mon))
             year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
         return out
+
+    @staticmethod
+    def _month_count(params) -> int:
+        try:
+            count = int(params.get("months", "3"))
+        except ValueError:
+            raise exceptions.ValidationError({"months": ["A whole number of months."]}) from None
+        if not 1 <= count <= 24:
+            raise exceptions.ValidationError({"months": ["Between 1 and 24."]})
+        return count
 
 
 class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):

@@ -82,7 +82,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same examples every run, so `make test` cannot turn red on a new seed.
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_keeps_to_its_schema(case, api_key_a):
     case.cookies = {}
     # A savepoint per example, so one failing statement does not poison the ones after it.

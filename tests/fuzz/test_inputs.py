@@ -18,10 +18,11 @@ from accounts.phone_input import phone_text_problem
 from messaging.csv_upload import BadCsv, recipients_csv_text
 from messaging.services import check_body, parse_number, read_recipients
 
-QUICK = settings(max_examples=200, deadline=None)
+QUICK = settings(max_examples=200, deadline=None, derandomize=True)
 WITH_DB = settings(
     max_examples=60,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
