@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bootstrap system-deps venv migrate lint bench soak clean
+.PHONY: run serve chaos test bootstrap system-deps venv migrate lint bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ bootstrap: system-deps venv
 run: bootstrap
 	scripts/run.sh
 
+# The stack as deployed, on one machine: gunicorn, DEBUG off, a Celery worker per queue.
+serve: bootstrap
+	scripts/run.sh serve
+
 test: bootstrap
 	scripts/test.sh $(ARGS)
 
@@ -35,6 +39,11 @@ bench: bootstrap
 # A real worker, web server and sandbox under injected faults, then invariants (SOAK_MINUTES=10).
 soak: bootstrap
 	scripts/soak.sh
+
+# Sends through the API while workers are killed and Postgres/Redis crash, then invariants
+# (CHAOS_SECONDS=120 of traffic, a fault every CHAOS_EVERY=8 s).
+chaos: bootstrap
+	scripts/chaos.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -26,7 +26,11 @@ from providers import connect
 from providers.models import ProviderAccount, SyncRun
 from providers.sandbox import Sandbox
 
+from .serve_case import case_serve
+
 Result = dict[str, Any]
+
+__all__ = ["case_serve"]  # run.py looks cases up by name here
 
 
 # -- measuring ------------------------------------------------------------------------------------

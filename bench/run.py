@@ -30,6 +30,11 @@ CASES: dict[str, tuple[str, dict]] = {
     "lists": ("case_lists", {"n": 1_000_000, "reps": 15, "depth": 500_000}),
     "send": ("case_send", {"n": 300, "threads": 8, "cap": 100}),
     "webhooks": ("case_webhooks", {"n": 1000}),
+    "serve": (
+        "case_serve",
+        {"burst": 3000, "clients": 16, "steady_rate": 50, "steady_seconds": 10, "hooks": 2000,
+         "hook_clients": 32, "cap": 50},
+    ),
 }
 QUICK_CASES: dict[str, tuple[str, dict]] = {
     "sync_10k": ("case_sync", {"size": 1_000, "reps": 2}),
@@ -38,6 +43,11 @@ QUICK_CASES: dict[str, tuple[str, dict]] = {
     "lists": ("case_lists", {"n": 50_000, "reps": 3, "depth": 25_000}),
     "send": ("case_send", {"n": 30, "threads": 4, "cap": 10}),
     "webhooks": ("case_webhooks", {"n": 100}),
+    "serve": (
+        "case_serve",
+        {"burst": 300, "clients": 16, "steady_rate": 50, "steady_seconds": 3, "hooks": 200,
+         "hook_clients": 32, "cap": 10},
+    ),
 }
 
 
@@ -179,6 +189,8 @@ def table(results: dict) -> str:
                 f"{c['stored']} events stored",
             )
         )
+    if "serve" in r:
+        rows += serve_rows(r["serve"])
     lines = ["| Benchmark | Median (p95) | Notes |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     lines += [f"| {k} | failed | {v['error']} |" for k, v in results["cases"].items() if "error" in v]
@@ -189,6 +201,47 @@ def table(results: dict) -> str:
         f"{m['memory_gb']} GB RAM, Python {m['python']}, {m['postgres']}."
     )
     return header + "\n\n" + "\n".join(lines) + "\n"
+
+
+def met(flag: bool) -> str:
+    return "**met**" if flag else "**missed**"
+
+
+def serve_rows(c: dict) -> list[tuple[str, str, str]]:
+    t, m, b, s, w, cap = c["targets"], c["met"], c["burst"], c["steady"], c["webhooks"], c["cap"]
+    return [
+        (
+            f"`make serve`: {b['requests']:,} sends from 16 concurrent API clients",
+            f"{b['accepted_per_second']:,} accepted/s; {b['median_ms']} ms (p95 {b['p95_ms']})",
+            f"target >= {t['accepted_per_second']}/s, 0 >= 500 (got {b['errors_5xx']}): "
+            f"{met(m['accepted_per_second'])}",
+        ),
+        (
+            "`make serve`: send workers to the provider (sandbox ledger)",
+            f"{b['delivered_per_second']:,} msg/s",
+            f"target >= {t['delivered_per_second']}/s, each exactly once ({b['sent_exactly_once']}): "
+            f"{met(m['delivered_per_second'])}",
+        ),
+        (
+            f"`make serve`: steady {s['rate']}/s, POST to provider",
+            f"{s['queue_to_provider_median_ms']} ms (p99 {s['queue_to_provider_p99_ms']})",
+            f"target p99 < {t['steady_p99_ms']} ms: {met(m['steady_p99_ms'])}",
+        ),
+        (
+            f"`make serve`: {w['requests']:,} delivery reports from 32 clients",
+            f"{w['per_second']:,} req/s; {w['median_ms']} ms (p95 {w['p95_ms']})",
+            f"target >= {t['webhooks_per_second']}/s, 0 >= 500 (got {w['errors_5xx']}): "
+            f"{met(m['webhooks_per_second'])}; all applied {w['all_applied_seconds_after_burst']} s "
+            f"after the burst (target <= {t['webhooks_applied_seconds']} s): "
+            f"{met(m['webhooks_applied_seconds'])}",
+        ),
+        (
+            f"`make serve`: cap of {cap['cap']}, {cap['attempts']} concurrent sends",
+            f"{cap['accepted']} accepted, {cap['refused_422']} refused",
+            f"exactly the cap: {met(m['cap_exact'])}; rollups = recount: {met(m['rollups_equal_recount'])}; "
+            f"clean logs: {met(m['clean_logs'])}",
+        ),
+    ]
 
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"

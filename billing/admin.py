@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification, NumberRental, UsageCounter
+from .models import (
+    BalanceSnapshot,
+    BillingSettings,
+    DailyUsage,
+    Notification,
+    NumberRental,
+    UsageCounter,
+    UsageEntry,
+)
 
 
 @admin.register(DailyUsage)
@@ -51,6 +59,24 @@ class UsageCounterAdmin(admin.ModelAdmin):
     list_filter = ["period"]
     list_select_related = ["tenant"]
     readonly_fields = ["tenant", "period", "currency", "messages", "spent"]
+
+
+@admin.register(UsageEntry)
+class UsageEntryAdmin(admin.ModelAdmin):
+    """The unfolded tail of the usage ledger (normally a few seconds' worth): read-only."""
+
+    list_display = ["id", "tenant", "provider_account", "kind", "direction", "day", "count", "cost"]
+    list_select_related = ["tenant", "provider_account"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(BalanceSnapshot)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from accounts.models import TenantOwnedModel
+from accounts.models import Tenant, TenantOwnedModel, TenantQuerySet
 from providers.models import ProviderAccount
+
+from . import ledger
 
 
 class UsageKind(models.TextChoices):
@@ -14,6 +16,15 @@ class UsageKind(models.TextChoices):
     MMS = "mms", "MMS"
     CALL = "call", "Call"
     NUMBER = "number", "Number rental"
+
+
+class DailyUsageQuerySet(TenantQuerySet):
+    def for_tenant(self, tenant: Tenant | int) -> TenantQuerySet:
+        """The tenant's rollups with its pending ledger entries folded in first, so every
+        tenant read sees rollup + tail (see billing.usage)."""
+        qs = super().for_tenant(tenant)
+        ledger.fold_all(tenant if isinstance(tenant, int) else tenant.pk)
+        return qs
 
 
 class DailyUsage(TenantOwnedModel):
@@ -30,6 +41,8 @@ class DailyUsage(TenantOwnedModel):
     seconds = models.BigIntegerField(default=0)
     cost = models.DecimalField(max_digits=18, decimal_places=4, default=0)
 
+    objects = DailyUsageQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -43,6 +56,34 @@ class DailyUsage(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind} {self.direction} ×{self.count}"
+
+
+class UsageEntry(TenantOwnedModel):
+    """An insert-only ledger of rollup differences. Sends, webhooks and imports append here
+    (no row that another send also needs is locked); `billing.usage.fold_usage` moves the
+    entries into `DailyUsage` in batches, one tenant at a time."""
+
+    id = models.BigAutoField(primary_key=True)
+    provider_account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
+    subaccount = models.ForeignKey(
+        ProviderAccount, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=8, choices=UsageKind.choices)
+    direction = models.CharField(max_length=8)
+    day = models.DateField()
+    currency = models.CharField(max_length=3, blank=True)
+    count = models.BigIntegerField(default=0)
+    parts = models.BigIntegerField(default=0)
+    seconds = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+
+    class Meta:
+        db_table = ledger.LEDGER_TABLE
+        indexes = [models.Index(fields=["tenant", "id"], name="usageentry_tenant_id")]
+        verbose_name_plural = "usage entries"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.direction} {self.count:+d}"
 
 
 class BillingSettings(models.Model):

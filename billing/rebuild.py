@@ -9,6 +9,7 @@ from accounts.models import Tenant
 from calls.models import Call
 from messaging.models import Message
 
+from . import ledger
 from .models import DailyUsage
 
 RECOUNT_SQL = """
@@ -33,6 +34,9 @@ RECOUNT_SQL = """
 @transaction.atomic
 def rebuild_usage(tenant: Tenant) -> int:
     """Replace the tenant's message and call rollups by a recount; returns rows written."""
+    ledger.fold_all(tenant.pk)  # under the fold lock until commit: no fold runs meanwhile
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ledger.FOLD_LOCK_NAMESPACE, tenant.pk])
     DailyUsage.objects.for_tenant(tenant).filter(kind__in=["sms", "mms", "call"]).delete()
     sql = RECOUNT_SQL.format(
         usage=DailyUsage._meta.db_table, message=Message._meta.db_table, call=Call._meta.db_table

@@ -10,6 +10,7 @@ from django.utils import timezone
 from providers.adapters import ProviderError
 from providers.models import ProviderAccount
 
+from . import ledger
 from .alerts import recipients
 from .balances import take_snapshot
 from .models import Notification
@@ -68,3 +69,12 @@ def charge_number_rentals_all() -> dict:
     for tenant in Tenant.objects.filter(active=True):  # cross-tenant: a schedule over all tenants
         charged += charge_number_rentals(tenant)
     return {"charged": charged}
+
+
+@shared_task
+def fold_usage() -> dict:
+    """Beat, every few seconds: fold the usage ledger into the daily rollups, tenant by
+    tenant (reads fold their own tenant first, so this only keeps the ledger short)."""
+    tenants = ledger.tenants_with_entries()
+    rows = sum(ledger.fold_all(tenant_id) for tenant_id in tenants)
+    return {"tenants": len(tenants), "rollup_rows": rows}

@@ -1,18 +1,19 @@
 """Incremental rollup maintenance. Importers and sends describe what changed as deltas
 (a new row: +1 count and its cost; a re-priced row: the cost difference; a moved row: -1
-on the old key and +1 on the new) and `record_changes` applies them in one statement."""
+on the old key and +1 on the new) and `record_changes` appends them to the usage ledger in
+one statement; `billing.ledger` folds the ledger into `DailyUsage`."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date
 from decimal import Decimal
 
 from django.db import connection
 
-from .models import DailyUsage
+from .models import UsageEntry
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class UsageDelta:
 
 
 def record_changes(deltas: Iterable[UsageDelta]) -> int:
-    """Apply deltas with one INSERT … ON CONFLICT DO UPDATE; returns rollup rows touched."""
+    """Append the deltas to the usage ledger with one INSERT (merged per key, zero deltas
+    dropped); returns entries written. Nothing is locked that another send needs: the
+    rollups are brought up to date by `billing.ledger.fold` (beat, and before every read)."""
     merged: dict[UsageKey, list] = defaultdict(lambda: [0, 0, 0, Decimal(0)])
     for d in deltas:
         acc = merged[d.key]
@@ -47,33 +50,15 @@ def record_changes(deltas: Iterable[UsageDelta]) -> int:
     rows = [(k, v) for k, v in merged.items() if any(v)]
     if not rows:
         return 0
-    table = DailyUsage._meta.db_table
-    values_sql = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-    params: list = []
-    for k, (count, parts, seconds, cost) in sorted(rows, key=lambda r: repr(r[0])):  # stable lock order
-        params += [
-            k.tenant_id,
-            k.provider_account_id,
-            k.subaccount_id,
-            k.kind,
-            k.direction,
-            k.day,
-            k.currency,
-            count,
-            parts,
-            seconds,
-            cost,
-        ]
-    sql = f"""
-        INSERT INTO {table} (tenant_id, provider_account_id, subaccount_id, kind, direction, day,
-                             currency, count, parts, seconds, cost)
-        VALUES {values_sql}
-        ON CONFLICT (tenant_id, provider_account_id, subaccount_id, kind, direction, day, currency)
-        DO UPDATE SET count = {table}.count + EXCLUDED.count,
-                      parts = {table}.parts + EXCLUDED.parts,
-                      seconds = {table}.seconds + EXCLUDED.seconds,
-                      cost = {table}.cost + EXCLUDED.cost
-    """  # noqa: S608 - table name is ours, values are parameters
+    columns = list(zip(*((*astuple(k), *v) for k, v in rows), strict=True))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_INSERT_SQL, [list(c) for c in columns])
     return len(rows)
+
+
+_INSERT_SQL = f"""
+    INSERT INTO {UsageEntry._meta.db_table} (tenant_id, provider_account_id, subaccount_id, kind,
+                                             direction, day, currency, count, parts, seconds, cost)
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::date[],
+                         %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[])
+"""  # noqa: S608 - the table name is ours, values are parameters

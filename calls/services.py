@@ -26,6 +26,7 @@ from accounts.models import Tenant
 from billing import limits
 from billing.models import UsageKind
 from billing.usage import UsageDelta, UsageKey, record_changes
+from core.db import retry_on_conflict
 from providers.adapters.errors import AuthFailed, NotSupported, ProviderError, Rejected
 from providers.adapters.records import CallRequest, Capability
 from providers.adapters.retry import DEFAULT_POLICY, RetryPolicy
@@ -191,10 +192,11 @@ def place_call(
         if existing is not None:
             return replay(existing)
     root, sub = owners(account)
+    # Calls count toward spend only (priced after they end), never the message cap; taken
+    # before the call is stored, with no other lock held (see billing.limits).
+    reservation = limits.reserve(tenant, subaccount=sub, cost=None, currency="", messages=0)
     try:
         with transaction.atomic():
-            # Calls count toward spend only (priced after they end), never the message cap.
-            limits.reserve(tenant, subaccount=sub, cost=None, currency="", messages=0)
             call = Call.objects.create(
                 tenant=tenant,
                 provider_account=root,
@@ -214,6 +216,7 @@ def place_call(
             audit.record(tenant, created_by, "call.place", call, to=to_e164)
             transaction.on_commit(partial(enqueue_call, call.pk))
     except IntegrityError:
+        limits.release(tenant, reservation)
         existing = (
             Call.objects.for_tenant(tenant).filter(idempotency_key=idempotency_key).first()
             if idempotency_key
@@ -222,6 +225,9 @@ def place_call(
         if existing is None:
             raise
         return replay(existing)
+    except BaseException:
+        limits.release(tenant, reservation)
+        raise
     return call
 
 
@@ -252,6 +258,7 @@ def _urls(account: ProviderAccount) -> tuple[str, str]:
     return status_url, answer_url
 
 
+@retry_on_conflict
 def _move(call_id: int, **values: Any) -> bool:
     """From the claimed attempt (queued, PLACING, no remote id) to `values`, with the rollup."""
     with transaction.atomic():

@@ -7,10 +7,20 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from providers.adapters.records import EventType
-        from providers.importing import register_event_handler, register_importer
+        from providers.importing import (
+            register_batch_event_handler,
+            register_event_handler,
+            register_importer,
+        )
 
-        from .importers import apply_inbound_message, apply_message_status, upsert_messages
+        from .importers import (
+            apply_inbound_message,
+            apply_message_status,
+            apply_status_events,
+            upsert_messages,
+        )
 
         register_importer("messages", upsert_messages)
         register_event_handler(EventType.MESSAGE_INBOUND, apply_inbound_message)
         register_event_handler(EventType.MESSAGE_STATUS, apply_message_status)
+        register_batch_event_handler(EventType.MESSAGE_STATUS, apply_status_events)

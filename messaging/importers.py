@@ -441,6 +441,79 @@ def apply_message_status(account: ProviderAccount, event: InboundEvent | Message
     return True
 
 
+def _merge_updates(updates: Iterable[MessageStatusUpdate]) -> dict[str, dict]:
+    """One set of new values per remote id (one UPDATE cannot touch a row twice): the most
+    advanced status, each timestamp from the report that carries it, the last known price."""
+    merged: dict[str, dict] = {}
+    for update in updates:
+        if not update.remote_id:
+            continue
+        status = str(update.status)
+        occurred = update.occurred_at or timezone.now()
+        new = merged.setdefault(
+            update.remote_id,
+            {"status": status, "raw_status": "", "error": "", "sent_at": None, "delivered_at": None,
+             "cost": None, "currency": ""},
+        )  # fmt: skip
+        if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(new["status"], 0):
+            new.update(status=status, raw_status=update.raw_status[:64], error=update.error)
+        if status == Status.SENT:
+            new["sent_at"] = occurred
+        if status == Status.DELIVERED:
+            new["delivered_at"] = occurred
+        if update.cost is not None:
+            new.update(cost=update.cost, currency=update.currency)
+    return merged
+
+
+def apply_message_statuses(account: ProviderAccount, updates: Sequence[MessageStatusUpdate]) -> set[str]:
+    """Delivery reports in a batch, with one statement (plus the ledger entry): the same
+    rules as `apply_message_status`. Returns the remote ids whose row changed."""
+    merged = _merge_updates(updates)
+    if not merged:
+        return set()
+    provider_account, _ = owners(account)
+    keys = sorted(merged)
+    columns = [
+        keys,
+        *(
+            [merged[k][name] for k in keys]
+            for name in ("status", "raw_status", "error", "sent_at", "delivered_at", "cost", "currency")
+        ),
+    ]
+    sql = f"""
+        WITH n AS (
+            SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
+                                 %s::timestamptz[], %s::numeric[], %s::text[])
+                AS v(remote_id, status, raw_status, error, sent_at, delivered_at, cost, currency)
+        ), old AS (
+            SELECT {_COUNTED} FROM {MESSAGE_TABLE} m
+            WHERE m.provider_account_id = %s AND m.remote_id = ANY(%s) AND NOT (m.remote_id = '')
+            ORDER BY m.id
+            FOR UPDATE
+        )
+        UPDATE {MESSAGE_TABLE} m SET
+            {_set_clause(_status_assignments("n"), "FROM n, old")}
+            AND m.id = old.id AND n.remote_id = old.remote_id
+        RETURNING old.id, old.remote_id, old.kind, old.direction, old.created_at, old.currency, old.cost,
+                  old.parts, old.subaccount_id, {_COUNTED}
+    """  # noqa: S608 - table names are ours, values are parameters
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(sql, [*columns, provider_account.pk, keys])
+        rows = cursor.fetchall()
+        rollups = _Rollups(provider_account)
+        for row in rows:
+            rollups.change(_Counted(*row[:9]), _Counted(*row[9:]))
+        rollups.flush()
+    return {row[1] for row in rows}
+
+
+def apply_status_events(account: ProviderAccount, events: Sequence[InboundEvent]) -> list[bool]:
+    """The batch webhook handler for delivery reports: True for each event whose message changed."""
+    changed = apply_message_statuses(account, [e.status_update for e in events if e.status_update])
+    return [bool(e.status_update and e.status_update.remote_id in changed) for e in events]
+
+
 def apply_inbound_message(account: ProviderAccount, event: InboundEvent) -> bool:
     """A received message, through the same write path as a sync (which also links it to
     our PhoneNumber when the receiving number is ours). True when a row was written."""

@@ -31,6 +31,7 @@ from typing import IO, Any
 import phonenumbers
 import redis
 from django.conf import settings
+from django.core.cache import cache as django_cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -40,6 +41,7 @@ from accounts.models import Tenant, User
 from billing import limits
 from billing.limits import LimitExceeded, Reservation
 from billing.usage import UsageDelta, UsageKey, record_changes
+from core.db import atomic_with_retry, retry_on_conflict
 from numbers.models import PhoneNumber
 from providers.adapters.errors import (
     AuthFailed,
@@ -55,7 +57,7 @@ from providers.connect import open_adapter
 from providers.importing import owners
 from providers.models import ProviderAccount
 
-from .models import BulkSend, DirectionChoice, Encoding, Kind, Message, Status
+from .models import BulkSend, DirectionChoice, Encoding, Kind, Message, MessageMedia, Status
 
 logger = logging.getLogger(__name__)
 
@@ -298,10 +300,28 @@ def _usage(message: Message, sign: int) -> UsageDelta:
 
 
 # -- queueing ---------------------------------------------------------------------------------------
+ESTIMATE_CACHE_SECONDS = 60
+
+
 def _history_estimate(account: ProviderAccount, parts: int) -> PriceEstimate | None:
     """Average cost per part of this account's priced outbound messages of the last 30 days,
-    in their most used currency."""
+    in their most used currency. Cached for a minute: every send asks, and the answer is an
+    average over a month."""
     root, sub = owners(account)
+    key = f"send-estimate:{root.pk}:{sub.pk if sub else 0}"
+    per_part = django_cache.get(key)
+    if per_part is None:
+        per_part = _cost_per_part(root, sub) or ()
+        django_cache.set(key, per_part, ESTIMATE_CACHE_SECONDS)
+    if not per_part:
+        return None
+    cost, currency = per_part
+    return PriceEstimate(
+        cost=(cost * parts).quantize(Decimal("0.0001")), currency=currency, parts=parts, source="history"
+    )
+
+
+def _cost_per_part(root: ProviderAccount, sub: ProviderAccount | None) -> tuple[Decimal, str] | None:
     rows = (
         Message.objects.for_tenant(root.tenant_id)
         .filter(
@@ -322,9 +342,7 @@ def _history_estimate(account: ProviderAccount, parts: int) -> PriceEstimate | N
     )
     if not totals or not totals[0]["parts"]:
         return None
-    per_part = totals[0]["cost"] / totals[0]["parts"]
-    cost = (per_part * parts).quantize(Decimal("0.0001"))
-    return PriceEstimate(cost=cost, currency=totals[0]["currency"], parts=parts, source="history")
+    return totals[0]["cost"] / totals[0]["parts"], totals[0]["currency"]
 
 
 def _replay(existing: Message, request_hash: str, key: str) -> Message:
@@ -337,26 +355,37 @@ def _find_by_key(tenant: Tenant, key: str) -> Message | None:
     return Message.objects.for_tenant(tenant).filter(idempotency_key=key).first()
 
 
-def _insert(
+def _estimate(checked: _Checked) -> PriceEstimate | None:
+    return _history_estimate(checked.account, checked.parts) if checked.kind == Kind.SMS else None
+
+
+def _reserve(
+    tenant: Tenant, checked: _Checked, estimate: PriceEstimate | None, count: int = 1
+) -> Reservation:
+    """Take `count` messages at the estimated price from the limits (their own short
+    transaction, before the messages are stored: see billing.limits)."""
+    return limits.reserve(
+        tenant,
+        subaccount=checked.subaccount,
+        cost=estimate.cost * count if estimate else None,
+        currency=estimate.currency if estimate else "",
+        messages=count,
+    )
+
+
+def _message_row(
     tenant: Tenant,
     checked: _Checked,
     to: str,
     request_hash: str,
     idempotency_key: str | None,
     created_by: Any,
+    estimate: PriceEstimate | None,
+    reservation: Reservation,
     bulk: BulkSend | None = None,
 ) -> Message:
-    """Reserve, insert, audit and enqueue; inside the caller's transaction. Raises
-    LimitExceeded (the caller's savepoint rolls back) or IntegrityError (key race)."""
-    estimate = _history_estimate(checked.account, checked.parts) if checked.kind == Kind.SMS else None
-    reservation = limits.reserve(
-        tenant,
-        subaccount=checked.subaccount,
-        cost=estimate.cost if estimate else None,
-        currency=estimate.currency if estimate else "",
-    )
     user = created_by if isinstance(created_by, User) else None
-    message = Message.objects.create(
+    message = Message(
         tenant=tenant,
         kind=checked.kind,
         direction=DirectionChoice.OUTBOUND,
@@ -380,10 +409,22 @@ def _insert(
         created_by=user,
     )
     message.tenant = tenant
+    return message
+
+
+@atomic_with_retry
+def _store(message: Message, created_by: Any) -> Message:
+    """Insert the queued message with its ledger entry and audit row, and enqueue its send
+    once that is committed. Raises IntegrityError on an idempotency-key race."""
+    message.save(force_insert=True)
+    message._prefetched_objects_cache = {"media": MessageMedia.objects.none()}  # a new message has none
     record_changes([_usage(message, +1)])
-    if bulk is None:  # a bulk send is audited once, not per recipient
-        audit.record(tenant, created_by, "message.queue", message, to=to, kind=checked.kind)
-    transaction.on_commit(partial(enqueue_send, message.pk))
+    audit.record(
+        message.tenant, created_by, "message.queue", message, to=message.to_number, kind=message.kind
+    )
+    # robust: a broker that is down must not turn a stored message into a 500 (the sweeper
+    # enqueues it once SEND_QUEUED_STALE_SECONDS have passed).
+    transaction.on_commit(partial(enqueue_send, message.pk), robust=True)
     return message
 
 
@@ -429,19 +470,25 @@ def queue_message(
         existing = _find_by_key(tenant, idempotency_key)
         if existing is not None:
             return _replay(existing, request_hash, idempotency_key)
+    estimate = _estimate(checked)
+    reservation = _reserve(tenant, checked, estimate)
+    message = _message_row(
+        tenant, checked, to_e164, request_hash, idempotency_key, created_by, estimate, reservation
+    )
+    if status_url:
+        message.raw = {"status_url": status_url}
     try:
-        with transaction.atomic():
-            message = _insert(tenant, checked, to_e164, request_hash, idempotency_key, created_by)
-            if status_url:
-                message.raw = {"status_url": status_url}
-                message.save(update_fields=["raw"])
+        return _store(message, created_by)
     except IntegrityError:
+        limits.release(tenant, reservation)
         # A concurrent request with the same key won the unique constraint.
         existing = _find_by_key(tenant, idempotency_key) if idempotency_key else None
         if existing is None:
             raise
         return _replay(existing, request_hash, idempotency_key)
-    return message
+    except BaseException:
+        limits.release(tenant, reservation)
+        raise
 
 
 # -- bulk ------------------------------------------------------------------------------------------
@@ -518,35 +565,93 @@ def bulk_send(
     existing = BulkSend.objects.for_tenant(tenant).filter(idempotency_key=key).first()
     if existing is not None:
         return existing
-    user = created_by if isinstance(created_by, User) else None
+    estimate = _estimate(checked)
+    total = _reserve(tenant, checked, estimate, count=len(valid))
+    share = Reservation(total.period, total.currency, total.cost / len(valid), 1, total.subaccount_id)
     try:
-        with transaction.atomic():
-            bulk = BulkSend.objects.create(
-                tenant=tenant,
-                account=account,
-                created_by=user,
-                from_number=checked.sender,
-                body=body,
-                idempotency_key=key,
-                total=len(rows),
-                invalid_rows=invalid,
-            )
-            for number in valid:
-                message_key = hashlib.sha256(f"{key}:{number}".encode()).hexdigest()
-                _insert(
-                    tenant, checked, number, _request_hash(checked, number), message_key, created_by, bulk
-                )
-            bulk.queued = len(valid)
-            bulk.save(update_fields=["queued"])
-            audit.record(
-                tenant, created_by, "message.bulk_send", bulk, queued=len(valid), invalid=len(invalid)
-            )
+        bulk = _store_bulk(tenant, checked, key, valid, len(rows), invalid, created_by, estimate, share)
     except IntegrityError:
+        limits.release(tenant, total)
         existing = BulkSend.objects.for_tenant(tenant).filter(idempotency_key=key).first()
         if existing is None:
             raise
         return existing
+    except BaseException:
+        limits.release(tenant, total)
+        raise
     return bulk
+
+
+BULK_INSERT_BATCH = 2000
+
+
+@atomic_with_retry
+def _store_bulk(
+    tenant: Tenant,
+    checked: _Checked,
+    key: str,
+    valid: dict[str, int],
+    rows: int,
+    invalid: list[dict[str, Any]],
+    created_by: Any,
+    estimate: PriceEstimate | None,
+    share: Reservation,
+) -> BulkSend:
+    """The bulk and all its messages, set-based (batched multi-row INSERTs), one ledger
+    entry and one audit row; after commit one task fans the sends out in chunks."""
+    user = created_by if isinstance(created_by, User) else None
+    bulk = BulkSend.objects.create(
+        tenant=tenant,
+        account=checked.account,
+        created_by=user,
+        from_number=checked.sender,
+        body=checked.body,
+        idempotency_key=key,
+        total=rows,
+        queued=len(valid),
+        invalid_rows=invalid,
+    )
+    messages = [
+        _message_row(
+            tenant,
+            checked,
+            number,
+            _request_hash(checked, number),
+            hashlib.sha256(f"{key}:{number}".encode()).hexdigest(),
+            created_by,
+            estimate,
+            share,
+            bulk,
+        )
+        for number in valid
+    ]
+    Message.objects.bulk_create(messages, batch_size=BULK_INSERT_BATCH)
+    record_changes(_usage(message, +1) for message in messages)
+    audit.record(tenant, created_by, "message.bulk_send", bulk, queued=len(valid), invalid=len(invalid))
+    transaction.on_commit(partial(enqueue_bulk, bulk.pk))
+    return bulk
+
+
+def enqueue_bulk(bulk_id: int) -> None:
+    from .tasks import fan_out_bulk
+
+    fan_out_bulk.delay(bulk_id)
+
+
+FAN_OUT_CHUNK = 1000
+
+
+def fan_out_bulk(bulk_id: int, after_id: int = 0) -> tuple[int, int | None]:
+    """Enqueue the sends of the next chunk of a bulk's queued messages; returns (enqueued,
+    the id to continue after, or None when the bulk is fully enqueued)."""
+    ids = list(
+        Message.objects.filter(bulk_send_id=bulk_id, status=Status.QUEUED, pk__gt=after_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:FAN_OUT_CHUNK]
+    )
+    for message_id in ids:
+        enqueue_send(message_id)
+    return len(ids), (ids[-1] if len(ids) == FAN_OUT_CHUNK else None)
 
 
 # -- estimates -------------------------------------------------------------------------------------
@@ -660,6 +765,7 @@ def _status_url(message: Message, account: ProviderAccount) -> str:
     return ""
 
 
+@retry_on_conflict
 def _update(message_id: int, expect: str, **values: Any) -> Message | None:
     """Move a message on from status `expect` (a conditional update, with the rollup
     difference); None when it was no longer in that status."""
@@ -796,7 +902,6 @@ def deliver_message(message_id: int, *, policy: RetryPolicy = DEFAULT_POLICY, sl
 
 
 # -- sweeping ---------------------------------------------------------------------------------------
-QUEUED_STALE_AFTER = timedelta(minutes=10)
 SENDING_STALE_AFTER = timedelta(minutes=30)
 
 
@@ -805,7 +910,7 @@ def sweep_queued(now=None) -> dict[str, list[int]]:
     sends stuck in `sending` without a remote id as `unknown` (their worker died and no
     redelivery came). Returns the ids touched."""
     now = now or timezone.now()
-    cutoff = now - QUEUED_STALE_AFTER
+    cutoff = now - timedelta(seconds=settings.SEND_QUEUED_STALE_SECONDS)
     # cross-tenant: the beat sweeper looks at every tenant's queued sends.
     stale = list(
         Message.objects.filter(

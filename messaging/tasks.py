@@ -75,3 +75,15 @@ def sweep_queued() -> dict:
 
     touched = services.sweep_queued()
     return {key: len(ids) for key, ids in touched.items()}
+
+
+@shared_task(acks_late=True)
+def fan_out_bulk(bulk_id: int, after_id: int = 0) -> dict:
+    """Enqueue a bulk's sends a chunk at a time (each chunk its own task, so a large bulk
+    never holds one worker for long); a chunk enqueued twice is harmless (the claim)."""
+    from . import services
+
+    enqueued, next_after = services.fan_out_bulk(bulk_id, after_id)
+    if next_after is not None:
+        fan_out_bulk.delay(bulk_id, next_after)
+    return {"bulk": bulk_id, "enqueued": enqueued}

@@ -4,7 +4,8 @@ Domain apps register, in their AppConfig.ready():
 - an importer per history resource: `register_importer("messages", upsert_messages)`,
   called as `importer(account, records) -> UpsertResult` for each page of a sync;
 - a handler per webhook event type: `register_event_handler(EventType.MESSAGE_STATUS, fn)`,
-  called as `fn(account, event) -> bool` (True when something changed).
+  called as `fn(account, event) -> bool` (True when something changed); optionally a batch
+  handler, `fn(account, events) -> [bool, …]`, which the webhook applier prefers.
 A sync and a webhook thus reach a table through the same write path.
 """
 
@@ -31,9 +32,12 @@ class UpsertResult:
 
 Importer = Callable[["ProviderAccount", Sequence[Any]], UpsertResult]
 EventHandler = Callable[["ProviderAccount", InboundEvent], bool]
+# Many events of one type and account at once, one set-based write; a bool per event.
+BatchEventHandler = Callable[["ProviderAccount", Sequence[InboundEvent]], list[bool]]
 
 _importers: dict[str, Importer] = {}
 _event_handlers: dict[EventType, EventHandler] = {}
+_batch_handlers: dict[EventType, BatchEventHandler] = {}
 
 
 def register_importer(resource: str, importer: Importer) -> None:
@@ -42,6 +46,14 @@ def register_importer(resource: str, importer: Importer) -> None:
 
 def register_event_handler(event_type: EventType, handler: EventHandler) -> None:
     _event_handlers[event_type] = handler
+
+
+def register_batch_event_handler(event_type: EventType, handler: BatchEventHandler) -> None:
+    _batch_handlers[event_type] = handler
+
+
+def batch_handler_for(event_type: EventType) -> BatchEventHandler | None:
+    return _batch_handlers.get(event_type)
 
 
 def importer_for(resource: str) -> Importer:

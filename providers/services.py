@@ -359,6 +359,8 @@ PURGE_PLAN: tuple[PurgeStep, ...] = (
     PurgeStep("numbers.PhoneNumber", "subaccount", detach=True),
     PurgeStep("billing.DailyUsage", "provider_account"),
     PurgeStep("billing.DailyUsage", "subaccount"),
+    PurgeStep("billing.UsageEntry", "provider_account"),
+    PurgeStep("billing.UsageEntry", "subaccount"),
     PurgeStep("billing.BalanceSnapshot", "provider_account"),
     PurgeStep("providers.ProviderLog", "account"),
     PurgeStep("providers.WebhookEvent", "account"),

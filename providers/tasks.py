@@ -8,6 +8,7 @@ at once; applying an event is idempotent; a deletion resumes from what is left.
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
@@ -18,11 +19,16 @@ from django.db import transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Q, Value
 from django.utils import timezone
 
+from core.redis import client as redis_client
+from core.redis import key as redis_key
+
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 
 PRUNE_BATCH = 5000
-# Pending events older than this lost their task (or the worker died): apply them again.
-WEBHOOK_STUCK_AFTER = timedelta(minutes=5)
+# A pending event older than this lost its applier (a Redis crash took the kick): apply it
+# again. A failed one is retried after WEBHOOK_RETRY_FAILED_AFTER, up to WEBHOOK_MAX_ATTEMPTS.
+WEBHOOK_STUCK_AFTER = timedelta(seconds=30)
+WEBHOOK_RETRY_FAILED_AFTER = timedelta(minutes=5)
 WEBHOOK_MAX_ATTEMPTS = 5
 # A queued run whose task never arrived, or a running one whose worker vanished.
 RUN_ABANDONED_AFTER = timedelta(hours=2)
@@ -142,17 +148,44 @@ def apply_webhook_event(event_id: int) -> dict[str, Any]:
     return {"event": event_id, "status": apply_event(event_id)}
 
 
+APPLIER_MAX_SECONDS = 30.0
+
+
+@shared_task(acks_late=True)
+def apply_pending_webhooks() -> dict[str, Any]:
+    """Apply pending webhook events in batches until none is left (kicked by the webhook
+    view). Bounded in time: past APPLIER_MAX_SECONDS it hands over to a fresh task."""
+    from .webhooks import KICK_KEY, apply_pending, pending_ids
+
+    started, applied = time.monotonic(), 0
+    while time.monotonic() - started < APPLIER_MAX_SECONDS:
+        taken = apply_pending()
+        applied += taken
+        if taken:
+            continue
+        # Nothing pending: let the next event kick a new applier, then look once more so an
+        # event stored between our last look and the delete is not left behind.
+        redis_client().delete(redis_key(KICK_KEY))
+        if not pending_ids():
+            return {"applied": applied}
+    apply_pending_webhooks.delay()
+    return {"applied": applied, "handed_over": True}
+
+
 @shared_task(acks_late=True)
 def retry_pending_webhook_events() -> dict[str, Any]:
-    """Every few minutes: re-enqueue events stuck in pending (their task was lost) and
+    """Beat, every 30 s: re-enqueue events stuck in pending (their task was lost) and
     failed ones that have attempts left."""
-    cutoff = timezone.now() - WEBHOOK_STUCK_AFTER
+    now = timezone.now()
     # cross-tenant: a sweep over every tenant's stuck events.
     ids = list(
-        WebhookEvent.objects.filter(received_at__lt=cutoff)
-        .filter(
-            Q(status=WebhookEvent.Status.PENDING)
-            | Q(status=WebhookEvent.Status.FAILED, attempts__lt=WEBHOOK_MAX_ATTEMPTS)
+        WebhookEvent.objects.filter(
+            Q(status=WebhookEvent.Status.PENDING, received_at__lt=now - WEBHOOK_STUCK_AFTER)
+            | Q(
+                status=WebhookEvent.Status.FAILED,
+                attempts__lt=WEBHOOK_MAX_ATTEMPTS,
+                received_at__lt=now - WEBHOOK_RETRY_FAILED_AFTER,
+            )
         )
         .order_by("received_at")
         .values_list("pk", flat=True)[:1000]

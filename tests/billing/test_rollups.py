@@ -3,7 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import DailyUsage
+from billing import ledger
+from billing.models import DailyUsage, UsageEntry
+from billing.tasks import fold_usage
 from billing.usage import UsageDelta, UsageKey, record_changes
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +25,7 @@ def test_deltas_accumulate_into_one_row(account_a):
 def test_rows_without_a_subaccount_share_one_key(account_a):
     record_changes([UsageDelta(key(account_a), count=1)])
     record_changes([UsageDelta(key(account_a), count=1)])
-    assert DailyUsage.objects.count() == 1
+    assert DailyUsage.objects.for_tenant(account_a.tenant).count() == 1
 
 
 def test_negative_deltas_move_usage_between_keys(account_a):
@@ -34,10 +36,37 @@ def test_negative_deltas_move_usage_between_keys(account_a):
             UsageDelta(key(account_a, currency="SEK"), count=1, cost=Decimal("0.35")),
         ]
     )
-    rows = {r.currency: r.count for r in DailyUsage.objects.all()}
-    assert rows == {"": 0, "SEK": 1}
+    rows = {r.currency: r.count for r in DailyUsage.objects.for_tenant(account_a.tenant)}
+    assert rows == {"SEK": 1}  # the unpriced key nets to nothing and is never written
 
 
 def test_deltas_that_cancel_out_write_nothing(account_a):
     n = record_changes([UsageDelta(key(account_a), count=1), UsageDelta(key(account_a), count=-1)])
-    assert n == 0 and not DailyUsage.objects.exists()
+    assert n == 0 and not DailyUsage.objects.for_tenant(account_a.tenant).exists()
+
+
+def test_sends_append_to_the_ledger_and_leave_rollups_alone(account_a):
+    record_changes([UsageDelta(key(account_a), count=1)])
+    assert UsageEntry.objects.filter(tenant=account_a.tenant).count() == 1
+    assert not DailyUsage.objects.filter(tenant=account_a.tenant).exists()  # a raw read: not folded yet
+
+
+def test_a_tenant_read_folds_the_ledger_first(account_a):
+    record_changes([UsageDelta(key(account_a), count=1, cost=Decimal("0.35"))])
+    row = DailyUsage.objects.for_tenant(account_a.tenant).get()
+    assert (row.count, row.cost) == (1, Decimal("0.35"))
+    assert not UsageEntry.objects.filter(tenant=account_a.tenant).exists()
+
+
+def test_folding_counts_each_entry_once(account_a):
+    record_changes([UsageDelta(key(account_a), count=1)])
+    ledger.fold_all(account_a.tenant_id)
+    ledger.fold_all(account_a.tenant_id)
+    assert DailyUsage.objects.for_tenant(account_a.tenant).get().count == 1
+
+
+def test_the_beat_folder_folds_every_tenant(account_a, account_b):
+    record_changes([UsageDelta(key(account_a), count=1), UsageDelta(key(account_b), count=2)])
+    fold_usage()
+    assert ledger.pending_entries() == 0
+    assert sorted(DailyUsage.objects.values_list("count", flat=True)) == [1, 2]

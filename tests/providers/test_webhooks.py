@@ -29,7 +29,7 @@ FORM = "application/x-www-form-urlencoded"
 
 @pytest.fixture
 def eager(monkeypatch):
-    """apply_webhook_event runs inline when its on_commit callback fires."""
+    """The webhook applier runs inline when its on_commit callback fires."""
     monkeypatch.setattr(app.conf, "task_always_eager", True)
 
 
@@ -125,7 +125,7 @@ def test_the_event_is_stored_before_the_answer_and_applied_after_commit(
     client, elks, django_capture_on_commit_callbacks
 ):
     with (
-        mock.patch.object(tasks.apply_webhook_event, "delay") as delay,
+        mock.patch.object(tasks.apply_pending_webhooks, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = post(client, elks, "dlr", dlr("s1a2b3", "delivered"))
@@ -139,12 +139,12 @@ def test_the_event_is_stored_before_the_answer_and_applied_after_commit(
         "s1a2b3:delivered",
         "pending",
     )
-    delay.assert_called_once_with(event.pk)
+    delay.assert_called_once_with()
 
 
 def test_a_replay_is_a_no_op(client, elks, django_capture_on_commit_callbacks):
     with (
-        mock.patch.object(tasks.apply_webhook_event, "delay") as delay,
+        mock.patch.object(tasks.apply_pending_webhooks, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         post(client, elks, "dlr", dlr("s1a2b3", "delivered"))
@@ -173,7 +173,7 @@ def test_an_authentic_but_unparseable_event_is_kept_as_failed_and_answered_200(
     client, elks, django_capture_on_commit_callbacks
 ):
     with (
-        mock.patch.object(tasks.apply_webhook_event, "delay") as delay,
+        mock.patch.object(tasks.apply_pending_webhooks, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = post(client, elks, "dlr", {"nothing": "useful"})

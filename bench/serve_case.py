@@ -1,0 +1,212 @@
+"""`serve`: sending, delivery reports and caps under real concurrency, through the stack as
+`make serve` runs it (see bench/load.py). Targets (issue: sends under real concurrency):
+- 16 concurrent API clients: 0 responses >= 500, >= 500 messages/s accepted;
+- the send workers hand >= 200 messages/s to the provider, each message exactly once;
+- at a steady 50 messages/s, queue-to-provider p99 < 1 s;
+- >= 1,000 delivery reports/s from 32 clients, none >= 500, all applied within 10 s;
+- a cap of K under 16 concurrent clients lets exactly K through;
+- rollups equal a recount; no deadlock, traceback or error in the stack's logs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Count
+
+from accounts.models import ApiKey, Membership, Role, Tenant, User
+from billing.models import BillingSettings
+from billing.rebuild import current, recount
+from messaging.models import Message
+from providers.models import ProviderAccount, WebhookEvent
+from providers.sandbox_accounts import connect_sandbox_account
+
+from . import load
+
+TARGETS = {
+    "accepted_per_second": 500,
+    "delivered_per_second": 200,
+    "steady_p99_ms": 1000,
+    "webhooks_per_second": 1000,
+    "webhooks_applied_seconds": 10,
+}
+SENT = ("sent", "delivered", "failed")
+
+
+def _tenant(label: str) -> tuple[Tenant, str, ProviderAccount]:
+    slug = f"load-{label}-{load.unique_label()}"
+    tenant = Tenant.objects.create(name=slug, slug=slug, timezone="Europe/Stockholm", default_currency="SEK")
+    owner = User.objects.create_user(f"owner@{slug}.bench", "pw")
+    Membership.objects.create(tenant=tenant, user=owner, role=Role.OWNER)
+    key = ApiKey.issue(tenant, "load", created_by=owner)[1]
+    sandbox_url = f"http://127.0.0.1:{load.SANDBOX_PORT}"
+    account = connect_sandbox_account(tenant, "46elks", sandbox_url, label=slug, seed=7, size=5)
+    ProviderAccount.objects.filter(pk=account.pk).update(send_rate=1000.0, sync_enabled=False)
+    return tenant, key, account
+
+
+def _statuses(ids: list[int]) -> dict[str, int]:
+    rows = Message.objects.filter(pk__in=ids).values("status").annotate(n=Count("id"))
+    return {r["status"]: r["n"] for r in rows}
+
+
+def _all_sent(ids: list[int]) -> bool:
+    return not Message.objects.filter(pk__in=ids).exclude(status__in=SENT).exists()
+
+
+def _ids(results: list[load.Result]) -> list[int]:
+    import json
+
+    return [json.loads(r.body)["id"] for r in results if r.status == 202]
+
+
+def _ledger(stack: load.Stack, wanted: set[str]) -> list[dict]:
+    entries = load.sandbox_json(stack, "GET", "/_sandbox/ledger?provider=46elks&endpoint=POST%20/a1/sms")
+    out = []
+    for entry in entries or []:
+        to = _form_value(entry.get("body", ""), "to")
+        if to in wanted and entry.get("status") == 200:
+            out.append({"to": to, "at": entry["at"]})
+    return out
+
+
+def _form_value(body: str, name: str) -> str:
+    from urllib.parse import parse_qs
+
+    return (parse_qs(body).get(name) or [""])[0]
+
+
+def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: float, hooks: int,
+               hook_clients: int, cap: int) -> dict[str, Any]:  # fmt: skip
+    tenant, api_key, account = _tenant("send")
+    capped, capped_key, capped_account = _tenant("cap")
+    BillingSettings.objects.create(tenant=capped, monthly_message_cap=cap)
+    log_path = Path(__file__).resolve().parent.parent / "var" / "bench-serve.log"
+    result: dict[str, Any] = {"targets": TARGETS}
+    with load.running_stack(log_path) as stack:
+        client = load.Client(load.WEB_PORT)
+        # Warm-up: every gunicorn worker and the send path once; the sandbox knows the account.
+        warm = [load.send_request(account.pk, to, None, "warm-up", api_key) for to in load.recipients(40, 9)]
+        warm_results, _ = load.fire(client, warm, 4)
+        if load.wait_until(lambda: _all_sent(_ids(warm_results)), 90) is None:
+            raise RuntimeError(f"warm-up sends did not go out: {_statuses(_ids(warm_results))}")
+        log_mark = len(stack.lines)
+
+        # 1. A burst of sends from `clients` concurrent clients, each with its own key.
+        numbers = load.recipients(burst, 1)
+        requests = [
+            load.send_request(account.pk, to, f"burst-{i}-{load.unique_label()}", f"Load {i}", api_key)
+            for i, to in enumerate(numbers)
+        ]
+        start = time.time()
+        results, wall = load.fire(client, requests, clients)
+        accepted = load.summary(results, wall)
+        ids = _ids(results)
+        drained = load.wait_until(lambda: _all_sent(ids), 300, 0.5)
+        ledger = _ledger(stack, set(numbers))
+        per_to = Counter(e["to"] for e in ledger)
+        times = sorted(e["at"] for e in ledger)
+        span = (times[-1] - times[0]) if len(times) > 1 else 0
+        result["burst"] = {
+            **accepted,
+            "accepted_per_second": accepted["per_second"],
+            "statuses_after": _statuses(ids),
+            "provider_sends": len(ledger),
+            "sent_exactly_once": len(per_to) == len(ids) and set(per_to.values()) == {1},
+            "delivered_per_second": round(len(ledger) / span, 1) if span else 0,
+            "first_accept_to_last_send_seconds": round(times[-1] - start, 2) if times else None,
+            "drained": drained is not None,
+        }
+
+        # 2. A steady 50 messages/s: how long from the client's POST to the provider.
+        steady_numbers = load.recipients(int(steady_rate * steady_seconds), 2)
+        steady = [
+            load.send_request(account.pk, to, f"steady-{load.unique_label()}", "Steady", api_key)
+            for to in steady_numbers
+        ]
+        timeline = load.paced(client, steady, steady_rate)
+        steady_ids = _ids([r for _, r in timeline])
+        load.wait_until(lambda: _all_sent(steady_ids), 120, 0.5)
+        posted = {}
+        for when, r in timeline:
+            if r.status == 202:
+                import json
+
+                posted[json.loads(r.body)["to"]] = when
+        lags = [
+            (e["at"] - posted[e["to"]]) * 1000
+            for e in _ledger(stack, set(steady_numbers))
+            if e["to"] in posted
+        ]
+        result["steady"] = {
+            "rate": steady_rate,
+            "messages": len(steady),
+            "accepted": len(steady_ids),
+            "queue_to_provider_median_ms": round(load.percentile(lags, 0.5), 1),
+            "queue_to_provider_p99_ms": round(load.percentile(lags, 0.99), 1),
+        }
+
+        # 3. Delivery reports for the burst's messages from `hook_clients` clients.
+        remote_ids = list(
+            Message.objects.filter(pk__in=ids).exclude(remote_id="").values_list("remote_id", flat=True)
+        )[:hooks]
+        account.refresh_from_db()
+        hook_requests = [load.dlr_request(account.webhook_token, rid) for rid in remote_ids]
+        before = WebhookEvent.objects.filter(account=account).count()
+        results, wall = load.fire(client, hook_requests, hook_clients)
+        burst_end = time.monotonic()
+        hooks_summary = load.summary(results, wall)
+
+        def applied() -> bool:
+            pending = WebhookEvent.objects.filter(account=account, status=WebhookEvent.Status.PENDING)
+            return not pending.exists()
+
+        load.wait_until(applied, 60, 0.2)
+        applied_after = time.monotonic() - burst_end
+        delivered = Message.objects.filter(pk__in=ids, status="delivered").count()
+        result["webhooks"] = {
+            **hooks_summary,
+            "events_stored": WebhookEvent.objects.filter(account=account).count() - before,
+            "all_applied_seconds_after_burst": round(applied_after, 2),
+            "messages_delivered": delivered,
+        }
+
+        # 4. A cap under concurrency: exactly `cap` of 4 x cap concurrent sends pass.
+        cap_numbers = load.recipients(cap * 4, 3)
+        cap_requests = [
+            load.send_request(capped_account.pk, to, f"cap-{load.unique_label()}", "Cap", capped_key)
+            for to in cap_numbers
+        ]
+        results, wall = load.fire(client, cap_requests, clients)
+        codes = Counter(r.status for r in results)
+        stored = Message.objects.filter(tenant=capped).exclude(body="warm-up").count()
+        result["cap"] = {
+            "cap": cap,
+            "attempts": len(cap_requests),
+            "accepted": codes.get(202, 0),
+            "refused_422": codes.get(422, 0),
+            "stored": stored,
+            "exact": codes.get(202, 0) == cap == stored,
+        }
+        load.wait_until(lambda: _all_sent(_ids(results)), 60, 0.5)
+        time.sleep(6)  # one fold interval
+        result["log_problems"] = stack.problems(log_mark)[:20]
+    result["rollups_equal_recount"] = all(current(t) == recount(t) for t in (tenant, capped))
+    result["met"] = {
+        "accepted_per_second": result["burst"]["accepted_per_second"] >= TARGETS["accepted_per_second"]
+        and result["burst"]["errors_5xx"] == 0,
+        "delivered_per_second": result["burst"]["delivered_per_second"] >= TARGETS["delivered_per_second"]
+        and result["burst"]["sent_exactly_once"],
+        "steady_p99_ms": result["steady"]["queue_to_provider_p99_ms"] < TARGETS["steady_p99_ms"],
+        "webhooks_per_second": result["webhooks"]["per_second"] >= TARGETS["webhooks_per_second"]
+        and result["webhooks"]["errors_5xx"] == 0,
+        "webhooks_applied_seconds": result["webhooks"]["all_applied_seconds_after_burst"]
+        <= TARGETS["webhooks_applied_seconds"],
+        "cap_exact": result["cap"]["exact"],
+        "rollups_equal_recount": result["rollups_equal_recount"],
+        "clean_logs": not result["log_problems"],
+    }
+    return result

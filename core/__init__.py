@@ -1,0 +1,1 @@
+"""Cross-cutting helpers with no domain knowledge (the lowest layer: imports no app)."""

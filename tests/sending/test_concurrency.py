@@ -1,0 +1,94 @@
+"""Sends, delivery reports and caps of one tenant at once, each thread on its own Postgres
+connection: the scenario that deadlocked on the shared rollup rows (every send and report
+of a tenant updated the same DailyUsage row, in different lock orders)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from billing.models import BillingSettings
+from billing.rebuild import current, recount
+from messaging.importers import apply_message_status
+from messaging.models import Message
+from providers.adapters.records import MessageStatus, MessageStatusUpdate
+
+from .conftest import sms_posts
+
+THREADS = 8
+PER_THREAD = 6
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def inline_sends(monkeypatch):
+    """Each thread runs its own sends inline, after its own commit."""
+    from messaging import services
+
+    monkeypatch.setattr(services, "enqueue_send", lambda message_id: services.deliver_message(message_id))
+
+
+def _recipient(thread: int, i: int) -> str:
+    return f"+467012{thread:02d}{i:03d}"
+
+
+def _send_and_report(queue, thread: int) -> list[int]:
+    """Queue and send PER_THREAD messages, then report each delivered, on this thread's connection."""
+    try:
+        ids = [queue(to=_recipient(thread, i), body=f"t{thread} m{i}").pk for i in range(PER_THREAD)]
+        for message in Message.objects.filter(pk__in=ids):
+            update = MessageStatusUpdate(message.remote_id, MessageStatus.DELIVERED, "delivered")
+            apply_message_status(message.provider_account, update)
+        return ids
+    finally:
+        connection.close()
+
+
+def test_concurrent_sends_and_delivery_reports_of_one_tenant_all_complete(queue, inline_sends):
+    with ThreadPoolExecutor(THREADS) as pool:
+        ids = [i for batch in pool.map(lambda t: _send_and_report(queue, t), range(THREADS)) for i in batch]
+
+    assert len(ids) == THREADS * PER_THREAD
+    assert set(Message.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"delivered"}
+
+
+def test_concurrent_sends_reach_the_provider_exactly_once_each(queue, inline_sends, sandbox):
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(lambda t: _send_and_report(queue, t), range(THREADS)))
+
+    recipients = [entry.body for entry in sms_posts(sandbox)]
+    expected = {_recipient(t, i) for t in range(THREADS) for i in range(PER_THREAD)}
+    assert len(recipients) == len(expected)
+    assert all(sum(r.count(f"to=%2B{n[1:]}") for r in recipients) == 1 for n in expected)
+
+
+def test_rollups_equal_a_recount_after_concurrent_sends_and_reports(queue, inline_sends, tenant_a):
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(lambda t: _send_and_report(queue, t), range(THREADS)))
+
+    assert current(tenant_a) == recount(tenant_a)
+
+
+def test_a_cap_lets_exactly_its_count_through_sixteen_concurrent_senders(queue, tenant_a, monkeypatch):
+    from messaging import services
+    from messaging.services import LimitExceeded
+
+    monkeypatch.setattr(services, "enqueue_send", lambda message_id: None)
+    BillingSettings.objects.create(tenant=tenant_a, monthly_message_cap=10)
+
+    def attempt(i: int) -> bool:
+        try:
+            queue(to=_recipient(99, i))
+            return True
+        except LimitExceeded:
+            return False
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(16) as pool:
+        passed = sum(pool.map(attempt, range(48)))
+
+    assert passed == 10 == Message.objects.filter(tenant=tenant_a).count()
