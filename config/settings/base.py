@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.rls.RlsMiddleware",  # row-level security settings; before TenantMiddleware
     "accounts.tenancy.TenantMiddleware",
     # Last, as django-axes asks: refuses a locked-out login before the view runs.
     "axes.middleware.AxesMiddleware",
@@ -105,6 +106,13 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL")}
+# DATABASE_URL is the application role (no superuser, no BYPASSRLS; created by the migrations
+# with this password); migrations run as the schema owner, on the same host and database.
+# See docs/security.md, "Row-level security".
+DATABASE_APP_USER = DATABASES["default"]["USER"]
+DATABASE_APP_PASSWORD = DATABASES["default"]["PASSWORD"]
+DATABASE_OWNER_USER = env("DATABASE_OWNER_USER", default="")
+DATABASE_OWNER_PASSWORD = env("DATABASE_OWNER_PASSWORD", default="")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -269,6 +277,8 @@ WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", default=24)
 # Applied and ignored webhook events are deleted after this many days (pending/failed stay).
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Record every provider HTTP exchange as a ProviderLog row (the debugger view).
+# Syncs running at once against one provider, across every tenant and worker (0: no cap).
+SYNC_PROVIDER_CONCURRENCY = env.int("SYNC_PROVIDER_CONCURRENCY", default=4)
 # A queued send whose task was lost (a Redis crash) is enqueued again after this long.
 SEND_QUEUED_STALE_SECONDS = env.int("SEND_QUEUED_STALE_SECONDS", default=60)
 # At most one webhook applier task is enqueued per this many milliseconds (0: one per event).

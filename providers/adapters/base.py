@@ -84,6 +84,10 @@ class Adapter:
         parse_webhook.checked = True  # type: ignore[attr-defined]
         cls.parse_webhook = parse_webhook  # type: ignore[method-assign]
 
+    # The account's currency once the adapter learned it from the provider (None: not known,
+    # or the provider prices in a fixed one); the caller may store it to save the lookup.
+    learned_currency: str | None = None
+
     def __init__(self, connection: Connection, http: ProviderHttp):
         self.connection = connection
         self.http = http
