@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -99,6 +100,21 @@ TENANT_PARAMETER = OpenApiParameter(
 )
 
 
+def decimal_inputs_accept_numbers(result, generator, request, public):
+    """drf-spectacular postprocessing hook: decimals are answered as strings, but a request
+    may send a JSON number too (DRF's DecimalField takes both), so request bodies say so."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        for prop, spec in list(component.get("properties", {}).items()):
+            if spec.get("type") == "string" and spec.get("format") == "decimal":
+                outer = {
+                    k: spec.pop(k) for k in ("description", "nullable", "readOnly", "writeOnly") if k in spec
+                }
+                component["properties"][prop] = {"oneOf": [spec, {"type": "number"}], **outer}
+    return result
+
+
 class ApiAutoSchema(AutoSchema):
     """Adds the shared error shape to every operation: 401/403/429 always, 404 on detail
     routes, 400 where input or filters are read, plus a view's `extra_error_statuses`
@@ -124,3 +140,48 @@ class ApiAutoSchema(AutoSchema):
                 response["description"] = ERROR_DESCRIPTIONS.get(code, "Error")
                 responses[str(code)] = response
         return responses
+
+
+# -- errors raised outside DRF's views (handler400/403/404/500 in config.urls) -------------------
+API_PREFIX = "/api/"
+PLAIN_ERRORS = {
+    400: ("bad_request", "The request could not be read."),
+    403: ("permission_denied", "You do not have permission to perform this action."),
+    404: ("not_found", "Not found."),
+    500: ("server_error", "Internal error; it has been logged."),
+}
+
+
+def _api_error(status_code: int, message: str = "") -> JsonResponse:
+    code, default = PLAIN_ERRORS[status_code]
+    return JsonResponse({"error": {"code": code, "message": message or default}}, status=status_code)
+
+
+def bad_request(request, exception=None):
+    """A request Django refused before any view ran (e.g. a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE): the API's error shape under /api/, the plain page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        if isinstance(exception, RequestDataTooBig):
+            message = "The request body is too large."
+        else:
+            message = str(exception) if isinstance(exception, SuspiciousOperation) else ""
+        return _api_error(400, message)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if request.path.startswith(API_PREFIX):
+        return _api_error(403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    if request.path.startswith(API_PREFIX):
+        return _api_error(404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith(API_PREFIX):
+        return _api_error(500)
+    return defaults.server_error(request)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import audit
 from accounts.models import Scope
+from accounts.permissions import scope_required
 from accounts.views import is_htmx, tenant_object_or_404, tenant_qs
 from calls.models import Call
 from messaging.models import Message
@@ -28,7 +29,7 @@ from providers.models import ProviderAccount
 from . import checks
 from .balances import forecast_days_left
 from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification, UsageKind
-from .periods import local_date, month_start
+from .periods import local_date, month_start, parse_month
 from .statements import build_statement, statement_csv_rows
 
 MAX_RANGE_DAYS = 366
@@ -199,14 +200,11 @@ def usage(request):
 
 # -- statements -------------------------------------------------------------------------------
 def _month(request) -> tuple[int, int]:
-    raw = request.GET.get("month", "")
-    try:
-        year, month = (int(p) for p in raw.split("-", 1))
-        date(year, month, 1)
-        return year, month
-    except ValueError:
+    parsed = parse_month(request.GET.get("month", ""))
+    if parsed is None:  # missing or unusable: this month
         first = month_start(request.tenant)
         return first.year, first.month
+    return parsed
 
 
 def statement(request):
@@ -250,8 +248,9 @@ def notifications(request):
 
 
 @require_POST
+@scope_required(Scope.SEND)
 def notification_read(request, pk: int):
-    # Marking as read is personal housekeeping, allowed to every role that can see it.
+    # Read state is shared by the whole tenant, so viewers (read only) cannot change it.
     note = tenant_object_or_404(request, Notification, pk=pk)
     tenant_qs(request, Notification).filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())
     if is_htmx(request):
@@ -261,6 +260,7 @@ def notification_read(request, pk: int):
 
 
 @require_POST
+@scope_required(Scope.SEND)
 def notifications_read_all(request):
     tenant_qs(request, Notification).filter(read_at__isnull=True).update(read_at=timezone.now())
     messages.success(request, "All notifications marked as read.")

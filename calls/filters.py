@@ -21,6 +21,10 @@ class CallFilter(TenantFilterSet):
     number = TenantChoiceFilter("numbers.PhoneNumber")
     direction = django_filters.ChoiceFilter(choices=Direction.choices)
     state = OptionalMultipleChoiceFilter(choices=CallState.choices)
+    # `status`, as on messages: the same states (an unknown one is a 400, not ignored).
+    status = OptionalMultipleChoiceFilter(
+        field_name="state", choices=CallState.choices, help_text="Alias of `state`."
+    )
     q = django_filters.CharFilter(method="filter_q", help_text="A number: prefix of from or to.")
 
     class Meta:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Scope
 from accounts.permissions import scope_required
+from accounts.phone_input import phone_text_problem
 from accounts.views import (
     any_labels,
     csv_response,
@@ -38,6 +39,7 @@ from providers.models import ProviderAccount, ProviderLog, WebhookEvent
 
 from . import services
 from .api import COUNTERPART, OUR_NUMBER
+from .csv_upload import BadCsv, recipients_csv_text
 from .filters import MessageFilter
 from .models import BulkSend, Message, MessageMedia, Status
 
@@ -360,6 +362,9 @@ class ComposeForm(forms.Form):
         numbers = list(dict.fromkeys(n for n in NUMBER_SPLIT.split(self.cleaned_data["to"]) if n))
         if not numbers:
             raise forms.ValidationError("Enter at least one recipient.")
+        problems = [p for p in map(phone_text_problem, numbers) if p]
+        if problems:
+            raise forms.ValidationError(problems)
         if len(numbers) > COMPOSE_MAX_RECIPIENTS:
             raise forms.ValidationError(
                 f"At most {COMPOSE_MAX_RECIPIENTS} recipients here; use bulk send with a CSV for more."
@@ -457,11 +462,18 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["account"].choices = [(a.pk, str(a)) for a in accounts]
 
-    def clean_file(self):
+    def clean_file(self) -> str | None:
+        """The CSV as text: a binary or unreadable file is a form error, not a crash. None
+        when the preview's kept upload is being confirmed."""
         upload = self.cleaned_data["file"]
-        if upload is not None and upload.size > BULK_MAX_BYTES:
+        if upload is None:
+            return None
+        if upload.size > BULK_MAX_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
-        return upload
+        try:
+            return recipients_csv_text(upload, BULK_MAX_BYTES)
+        except BadCsv as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 PREVIEW_TTL = 30 * 60  # seconds an uploaded recipient list waits for its confirmation
@@ -472,7 +484,7 @@ def _preview_key(request, token: str) -> str:
     return f"bulk-preview:{request.tenant.pk}:{request.user.pk}:{token}"
 
 
-def _bulk_preview(account, from_number: str, body: str, content: bytes) -> dict:
+def _bulk_preview(account, from_number: str, body: str, content: str) -> dict:
     """What a bulk send would do, before anything is stored: recipients, rows it would
     skip and why, parts and encoding, and the price (the send itself re-checks all of it)."""
     valid: dict[str, int] = {}
@@ -530,7 +542,7 @@ def bulk_send(request):
             data = form.cleaned_data
             account = next(a for a in accounts if a.pk == data["account"])
             if content is None:
-                content = data["file"].read()
+                content = data["file"]
             if "confirm" not in request.POST:
                 token = uuid.uuid4().hex
                 cache.set(_preview_key(request, token), content, PREVIEW_TTL)

@@ -19,7 +19,7 @@ from providers.adapters.records import Capability, NumberConfig
 from providers.models import ProviderAccount
 
 from . import services
-from .models import PhoneNumber
+from .models import PURPOSE_MAX_CHARS, PhoneNumber
 
 
 def number_list(request):
@@ -49,6 +49,10 @@ def number_list(request):
 
 
 class NoteForm(forms.ModelForm):
+    purpose = forms.CharField(
+        required=False, max_length=PURPOSE_MAX_CHARS, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
     class Meta:
         model = PhoneNumber
         fields = ["name", "purpose"]

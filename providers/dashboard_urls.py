@@ -15,6 +15,7 @@ urlpatterns = [
     path("providers/<int:pk>/enable/", views.account_enable, name="provider-enable"),
     path("providers/<int:pk>/disable/", views.account_disable, name="provider-disable"),
     path("providers/<int:pk>/delete/", views.account_delete, name="provider-delete"),
+    path("providers/<int:pk>/webhook-secret/", views.account_webhook_secret, name="provider-webhook-secret"),
     path("providers/<int:pk>/subaccounts/new/", views.subaccount_create, name="subaccount-create"),
     path("providers/<int:pk>/subaccount/edit/", views.subaccount_edit, name="subaccount-edit"),
     path("syncs/", views.sync_runs, name="sync-runs"),

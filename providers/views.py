@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import audit
@@ -186,6 +187,52 @@ def account_detail(request, pk: int):
             "can_create_subaccount": not account.parent_id and account.can(Capability.CREATE_SUBACCOUNT),
             "can_update_subaccount": account.can(Capability.UPDATE_SUBACCOUNT),
         },
+    )
+
+
+# -- webhook secret: set or rotate, shown once ---------------------------------------------------
+class WebhookSecretForm(forms.Form):
+    secret = forms.CharField(
+        required=False,
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        label="Secret",
+        help_text="The secret the provider signs with (jambonz shows one per account; for Callr, "
+        "choose one). Leave empty to generate one.",
+    )
+    keep_previous = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Keep accepting the old secret for a while",
+        help_text="While you change it at the provider.",
+    )
+
+
+@never_cache  # the answer carries the secret
+@require_POST
+@scope_required(Scope.MANAGE)
+def account_webhook_secret(request, pk: int):
+    """Set or rotate the webhook secret; the page after shows it once."""
+    account = _manageable_account(request, pk)
+    form = WebhookSecretForm(request.POST)
+    secret = None
+    if form.is_valid():
+        try:
+            secret = services.set_webhook_secret(
+                account,
+                form.cleaned_data["secret"] or None,
+                keep_previous=form.cleaned_data["keep_previous"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            for problem in exc.message_dict.get("secret", exc.messages):
+                form.add_error("secret", problem)
+    return render(
+        request,
+        "providers/webhook_secret.html",
+        {"account": account, "form": form, "secret": secret},
+        status=200 if secret else 400,
     )
 
 

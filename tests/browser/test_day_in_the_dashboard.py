@@ -53,6 +53,10 @@ def test_a_day_in_the_dashboard(live_server, demo_user, sandbox, sandbox_url, ea
     # `page` comes last: Playwright runs an event loop, after which the ORM refuses this thread.
     sandbox.add_account("46elks", {"username": "sbx-browser", "password": "pw-browser"}, seed=7, size=40)
 
+    # Nothing the pages do may be refused by the Content-Security-Policy.
+    violations: list[str] = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+
     # Log in; with two tenants the switcher asks which one.
     page.goto(live_server.url + reverse("login"))
     page.fill("#id_username", "demo@switchboard.local")
@@ -109,6 +113,7 @@ def test_a_day_in_the_dashboard(live_server, demo_user, sandbox, sandbox_url, ea
     assert box["width"] > 300 and box["height"] > 100
     _shot(page, "overview")
     assert_clean(page)
+    assert violations == []  # no Content-Security-Policy refusal on any page of the day
 
 
 def test_connect_edit_and_disable_an_account(live_server, demo_user, sandbox, sandbox_url, page):

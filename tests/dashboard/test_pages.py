@@ -292,9 +292,9 @@ def test_billing_settings_saved_by_an_owner(login, owner_a, tenant_a):
     assert (saved.spend_cap_currency, str(saved.markup_percent)) == ("SEK", "12.50")
 
 
-def test_notification_marked_read_by_htmx(login, viewer_a, tenant_a):
+def test_notification_marked_read_by_htmx(login, member_a, tenant_a):
     note = Notification.objects.create(tenant=tenant_a, kind="low_balance", key="a", period="p", title="Low")
-    response = login(viewer_a).post(
+    response = login(member_a).post(
         reverse("notification-read", args=[tenant_a.slug, note.pk]), HTTP_HX_REQUEST="true"
     )
     note.refresh_from_db()
