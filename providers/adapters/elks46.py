@@ -188,6 +188,7 @@ class Elks46Adapter(Adapter):
         }
     )
     credential_shapes = (("username", "password"),)
+    credential_labels = {"username": "API username", "password": "API password"}
     webhook_kinds = ("sms", "mms", "dlr", "voice", "hangup")
 
     # History phases per resource: messages live on two endpoints, walked one after the other.

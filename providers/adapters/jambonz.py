@@ -183,7 +183,9 @@ class JambonzAdapter(Adapter):
         }
     )
     credential_shapes = (("api_key", "account_sid"),)
+    credential_labels = {"api_key": "API key", "account_sid": "Account SID"}
     webhook_kinds = ("call-status", "call", "sms")
+    signs_webhooks = True
 
     calls_page_size: ClassVar[int] = 100  # RecentCalls allows count ≤ 500
     numbers_page_size: ClassVar[int] = 100

@@ -353,6 +353,7 @@ class SipcentricAdapter(Adapter):
         }
     )
     credential_shapes = (("username", "password"),)
+    credential_labels = {"username": "Username", "password": "Password"}
     webhook_kinds = ("sms",)
 
     def __init__(self, connection: Connection, http: ProviderHttp):
