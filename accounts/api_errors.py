@@ -115,6 +115,32 @@ def decimal_inputs_accept_numbers(result, generator, request, public):
     return result
 
 
+def empty_filters_mean_any(result, generator, request, public):
+    """drf-spectacular postprocessing hook: a list filter left empty (`?status=`, what a form
+    at "Any" sends) means no filter, so each filter parameter's schema admits "" too."""
+    empty = {"type": "string", "maxLength": 0}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or not operation.get("operationId", "").endswith("_list"):
+                continue
+            for param in operation.get("parameters", []):
+                schema = param.get("schema")
+                if param.get("in") != "query" or not schema or param["name"] in ("cursor", "page_size"):
+                    continue
+                if schema.get("type") == "array":
+                    items = schema.get("items", {})
+                    if "enum" in items and "" not in items["enum"]:
+                        items["enum"] = [*items["enum"], ""]
+                    elif "enum" not in items:
+                        schema["items"] = {"anyOf": [items, empty]}
+                elif schema.get("type") == "string" and "enum" in schema:
+                    if "" not in schema["enum"]:
+                        schema["enum"] = [*schema["enum"], ""]
+                elif not (schema.get("type") == "string" and not {"format", "pattern"} & set(schema)):
+                    param["schema"] = {"anyOf": [schema, empty]}
+    return result
+
+
 class ApiAutoSchema(AutoSchema):
     """Adds the shared error shape to every operation: 401/403/429 always, 404 on detail
     routes, 400 where input or filters are read, plus a view's `extra_error_statuses`

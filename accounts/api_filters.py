@@ -125,8 +125,8 @@ class TenantFilterBackend(django_filters.rest_framework.DjangoFilterBackend):
     `filterset_fields` are TenantFilterSets.
 
     A value that does not fit the filter's documented type is a 400 in the API, not
-    silently "no filter": an empty value for anything but free text (`?created_after=`),
-    a boolean other than true/false (`?active=null`), a number that is not whole."""
+    silently "no filter": a boolean other than true/false (`?active=null`), a number that
+    is not whole. An empty value is "any", as a form left at "Any" sends it (`?status=`)."""
 
     filterset_base = TenantFilterSet
 
@@ -145,10 +145,8 @@ class TenantFilterBackend(django_filters.rest_framework.DjangoFilterBackend):
 
 
 def _typed_value_problem(filter_: django_filters.Filter, value: str) -> str | None:
-    if isinstance(filter_, django_filters.CharFilter):
+    if isinstance(filter_, django_filters.CharFilter) or value == "":
         return None
-    if value == "":
-        return "Give a value, or leave the parameter out."
     if isinstance(filter_, django_filters.BooleanFilter) and value.lower() not in ("true", "false"):
         return "true or false."
     if isinstance(filter_, django_filters.NumberFilter) and not value.lstrip("-").isdigit():

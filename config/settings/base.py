@@ -260,6 +260,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "accounts.api_errors.decimal_inputs_accept_numbers",
+        "accounts.api_errors.empty_filters_mean_any",
     ],
     # Several models have a `status`; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {"ProviderAccountStatusEnum": "providers.models.ProviderAccount.Status"},
