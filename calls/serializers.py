@@ -35,6 +35,7 @@ class CallSerializer(serializers.ModelSerializer):
             "to",
             "state",
             "raw_state",
+            "error",
             "duration",
             "cost",
             "cost_estimated",

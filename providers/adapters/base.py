@@ -59,6 +59,20 @@ class Adapter:
     # Webhook kinds this provider posts to `/hooks/<code>/<token>/<kind>/`.
     webhook_kinds: ClassVar[tuple[str, ...]] = ()
 
+    # -- provider facts the outbound layer asks (no code outside the adapters names a provider) --
+    # Message kinds ("sms", "mms") this provider sends from an alphanumeric sender id.
+    alphanumeric_sender_kinds: ClassVar[frozenset[str]] = frozenset()
+    # Sender names the provider itself offers, per message kind (not a number, not a sender id).
+    named_senders: ClassVar[Mapping[str, frozenset[str]]] = {}
+    # The webhook kind that carries delivery reports for our messages ("" when none).
+    delivery_report_kind: ClassVar[str] = ""
+    # The webhook kind that carries status reports for our calls ("" when none).
+    call_status_kind: ClassVar[str] = ""
+    # A call may start from something that is not a phone number (a full-match regex, "" = no).
+    caller_pattern: ClassVar[str] = ""
+    # The webhook kind that answers a placed call with our action's verbs.
+    answer_webhook_kind: ClassVar[str] = ""
+
     def __init__(self, connection: Connection, http: ProviderHttp):
         self.connection = connection
         self.http = http
@@ -81,6 +95,12 @@ class Adapter:
                 return {k: str(credentials[k]).strip() for k in shape}
         wanted = " or ".join("{" + ", ".join(shape) + "}" for shape in cls.credential_shapes)
         raise ValueError(f"{cls.name} credentials need {wanted}.")
+
+    @classmethod
+    def needs_answer_url(cls, options: Mapping[str, Any]) -> bool:
+        """Whether a call placed with these account options needs our answer URL (the
+        provider asks it what to do once the callee answers)."""
+        return False
 
     @classmethod
     def supports(cls, capability: Capability) -> bool:

@@ -125,6 +125,8 @@ class CallrAdapter(Adapter):
     )
     credential_shapes = (("api_key",), ("login", "password"))
     webhook_kinds = ("events",)
+    alphanumeric_sender_kinds = frozenset({"sms"})
+    delivery_report_kind = "events"
 
     # History walking; all overridable per connection through `options`.
     HORIZON_DAYS: ClassVar[int] = 730  # how far back a first sync looks
