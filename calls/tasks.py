@@ -63,6 +63,14 @@ def place_call_task(self, call_id: int) -> dict[str, Any]:
     return outcome.as_dict()
 
 
+@shared_task(acks_late=True)
+def sweep_calls() -> dict[str, int]:
+    """Beat: re-enqueue queued calls whose task was lost; calls stuck in `placing` get their
+    kept answer written or become unknown (services.sweep_calls)."""
+    touched = services.sweep_calls()
+    return {key: len(ids) for key, ids in touched.items()}
+
+
 @shared_task
 def sweep_recording_fetches() -> dict[str, Any]:
     """Beat, hourly: fetch again the recordings left `failed` or `pending` (a lost task, a

@@ -50,6 +50,19 @@ def finish_reservation(message: Message, *, sent: bool, cost: Decimal | None = N
         limits.release(message.tenant, reservation)
 
 
+def settle_reconciled(message_ids: list[int]) -> None:
+    """After a sync matched our sends to the provider's records: settle their reservations
+    at the provider's price (release them when the provider failed the message). Run after
+    the sync commits, so the counter row is never locked by a sync transaction; each
+    reservation is finished once whoever gets there first (see `finish_reservation`)."""
+    rows = Message.objects.select_related("tenant").filter(
+        pk__in=message_ids, billing_reservation__isnull=False
+    )
+    for message in rows:
+        cost = None if message.cost_estimated else message.cost
+        finish_reservation(message, sent=message.status != Status.FAILED, cost=cost)
+
+
 def status_url(message: Message, account: ProviderAccount) -> str:
     """Where the provider reports delivery: the request's own URL, else our webhook."""
     override = (message.raw or {}).get("status_url")

@@ -526,7 +526,7 @@ def fan_out_bulk(bulk_id: int, after_id: int = 0) -> tuple[int, int | None]:
 
 # -- estimates -------------------------------------------------------------------------------------
 def estimate_message(account: ProviderAccount, from_number: str, to: str, body: str) -> PriceEstimate:
-    """The provider's dry run where it has one (46elks), otherwise our average cost per part
+    """The provider's dry run where it has one (Capability.DRY_RUN), otherwise our average cost per part
     from this account's recent history. Raises SendRejected on invalid input and NoEstimate
     (with the reason) when neither is possible."""
     tenant = account.tenant

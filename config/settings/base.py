@@ -170,6 +170,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "fold-usage": {"task": "billing.tasks.fold_usage", "schedule": 5.0},
     "sweep-queued-messages": {"task": "messaging.tasks.sweep_queued", "schedule": 120.0},
+    "sweep-queued-calls": {"task": "calls.tasks.sweep_calls", "schedule": 120.0},
     "sweep-recording-fetches": {
         "task": "calls.tasks.sweep_recording_fetches",
         "schedule": crontab(minute=41),
