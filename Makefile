@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test bootstrap system-deps venv migrate lint bench soak clean
+.PHONY: run serve chaos test bootstrap system-deps venv migrate lint bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: bootstrap
 # A real worker, web server and sandbox under injected faults, then invariants (SOAK_MINUTES=10).
 soak: bootstrap
 	scripts/soak.sh
+
+# Sends through the API while workers are killed and Postgres/Redis crash, then invariants
+# (CHAOS_SECONDS=120 of traffic, a fault every CHAOS_EVERY=8 s).
+chaos: bootstrap
+	scripts/chaos.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -199,7 +199,9 @@ def _store_call(call: Call, created_by: Any) -> Call:
     call.save(force_insert=True)
     record_changes([usage(call, +1)])
     audit.record(call.tenant, created_by, "call.place", call, to=call.to_number)
-    transaction.on_commit(partial(enqueue_call, call.pk))
+    # robust: a broker that is down must not turn a stored call into a 500 (the sweeper
+    # enqueues it once SEND_QUEUED_STALE_SECONDS have passed).
+    transaction.on_commit(partial(enqueue_call, call.pk), robust=True)
     return call
 
 

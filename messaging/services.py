@@ -300,7 +300,9 @@ def _store(message: Message, created_by: Any) -> Message:
     audit.record(
         message.tenant, created_by, "message.queue", message, to=message.to_number, kind=message.kind
     )
-    transaction.on_commit(partial(enqueue_send, message.pk))
+    # robust: a broker that is down must not turn a stored message into a 500 (the sweeper
+    # enqueues it once SEND_QUEUED_STALE_SECONDS have passed).
+    transaction.on_commit(partial(enqueue_send, message.pk), robust=True)
     return message
 
 

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, models, transaction
 from django.db.models import F
@@ -69,7 +70,6 @@ KEPT_RESULT_TTL = 7 * 24 * 3600
 KEPT_RESULT_RETRY_IN = 30.0
 # The database could not be read at the start of an attempt: try again this much later.
 DATABASE_DOWN_RETRY_IN = 15.0
-QUEUED_STALE_AFTER = timedelta(minutes=10)
 SENDING_STALE_AFTER = timedelta(minutes=30)
 SWEEP_BATCH = 1000
 DATABASE_ERRORS = (OperationalError, InterfaceError)
@@ -372,7 +372,7 @@ def sweep(box: Outbox, now: datetime | None = None) -> dict[str, list[int]]:
     the outcome): the kept answer is written, otherwise they become `unknown` for the history
     sync to reconcile. Returns the ids touched."""
     now = now or timezone.now()
-    cutoff = now - QUEUED_STALE_AFTER
+    cutoff = now - timedelta(seconds=settings.SEND_QUEUED_STALE_SECONDS)
     sf = box.status_field
     # cross-tenant: the beat sweeper looks at every tenant's queued sends.
     stale = list(

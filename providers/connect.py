@@ -7,6 +7,7 @@ again and refused with netguard.NonPublicAddress (an Unavailable, request_sent=F
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -64,19 +65,53 @@ def transport_for(account: ProviderAccount) -> httpx.BaseTransport | None:
     return transport
 
 
-def adapter_for(account: ProviderAccount, *, record: bool = True, **option_overrides) -> Adapter:
+class BufferedLog:
+    """HTTP exchanges kept until `flush` writes them (on the caller's thread and connection):
+    for adapters used from another thread, like the sync's page prefetcher."""
+
+    def __init__(self, account: ProviderAccount):
+        self._write = log_recorder(account)
+        self._pending: list[Exchange] = []
+        self._lock = threading.Lock()
+
+    def append(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._pending.append(exchange)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if self._write is not None:
+            for exchange in pending:
+                self._write(exchange)
+
+
+def adapter_for(
+    account: ProviderAccount,
+    *,
+    record: bool = True,
+    recorder: Callable[[Exchange], None] | None = None,
+    **option_overrides,
+) -> Adapter:
+    """`recorder` replaces the default one (ProviderLog rows written as exchanges happen)."""
     return build_adapter(
         account.provider,
         connection_for(account, **option_overrides),
         transport=transport_for(account),
-        recorder=log_recorder(account) if record else None,
+        recorder=recorder or (log_recorder(account) if record else None),
         timeout=settings.PROVIDER_HTTP_TIMEOUT,
     )
 
 
 @contextmanager
-def open_adapter(account: ProviderAccount, *, record: bool = True, **option_overrides) -> Iterator[Adapter]:
-    adapter = adapter_for(account, record=record, **option_overrides)
+def open_adapter(
+    account: ProviderAccount,
+    *,
+    record: bool = True,
+    recorder: Callable[[Exchange], None] | None = None,
+    **option_overrides,
+) -> Iterator[Adapter]:
+    adapter = adapter_for(account, record=record, recorder=recorder, **option_overrides)
     try:
         yield adapter
     finally:

@@ -4,7 +4,8 @@ for it (providers never imports the domain apps).
 
 A page's rows, its new cursor and the run's progress are committed in one transaction, so
 a crash or a failure mid-history never loses or double-counts a page: the next run resumes
-from the last committed cursor. Only one page is held in memory at a time.
+from the last committed cursor. The next page is fetched while one is written
+(`providers.prefetch`): one page, plus the one being fetched, in memory.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from django.utils import timezone
 from . import connect
 from .adapters import RESOURCES, Adapter
 from .adapters.errors import AuthFailed, NotSupported, ProviderError
-from .adapters.records import Capability
+from .adapters.records import Capability, Page
 from .adapters.retry import READ_POLICY, call_with_retry
 from .importing import importer_for
 from .locks import sync_lock
 from .models import ProviderAccount, SyncRun
+from .prefetch import Prefetcher
 from .signals import sync_finished
 
 logger = logging.getLogger(__name__)
@@ -79,8 +81,9 @@ def _walk(
 ) -> None:
     abort: str = ""
     auth_failed = False
+    logs = connect.BufferedLog(account)  # written by this thread, not the prefetching one
     try:
-        with connect.open_adapter(account) as adapter:
+        with connect.open_adapter(account, recorder=logs.append) as adapter:
             for resource in resources:
                 state = _new_state(account, resource)
                 run.resources[resource] = state
@@ -98,7 +101,15 @@ def _walk(
                     else:
                         try:
                             _sync_resource(
-                                run, account, adapter, resource, importer, state, progress, heartbeat
+                                run,
+                                account,
+                                adapter,
+                                resource,
+                                importer,
+                                state,
+                                progress,
+                                heartbeat,
+                                logs.flush,
                             )
                         except AuthFailed as exc:
                             auth_failed = True
@@ -145,28 +156,32 @@ def _sync_resource(
     state: dict[str, Any],
     progress: Progress | None,
     heartbeat: Callable[[], bool],
+    write_logs: Callable[[], None],
 ) -> None:
-    cursor = state["cursor_before"]
+    def fetch(cursor: str | None) -> Page:
+        return call_with_retry(lambda: adapter.list_page(resource, cursor), READ_POLICY, sleep)
+
     try:
-        while True:
-            page = call_with_retry(lambda c=cursor: adapter.list_page(resource, c), READ_POLICY, sleep)
-            with transaction.atomic():
-                result = importer(account, page.items)
-                _save_cursor(account, resource, page.cursor)
-                state["pages"] += 1
-                state["fetched"] += len(page.items)
-                state["created"] += result.created
-                state["updated"] += result.updated
-                state["cursor_after"] = cursor = page.cursor
+        with Prefetcher(fetch, state["cursor_before"]) as pages:
+            for page in pages:
+                with transaction.atomic():
+                    write_logs()
+                    result = importer(account, page.items)
+                    _save_cursor(account, resource, page.cursor)
+                    state["pages"] += 1
+                    state["fetched"] += len(page.items)
+                    state["created"] += result.created
+                    state["updated"] += result.updated
+                    state["cursor_after"] = page.cursor
+                    if page.done:
+                        state["status"] = "succeeded"
+                    run.save(update_fields=["resources"])
+                if progress:
+                    progress(resource, state)
                 if page.done:
-                    state["status"] = "succeeded"
-                run.save(update_fields=["resources"])
-            if progress:
-                progress(resource, state)
-            if page.done:
-                return
-            if not heartbeat():
-                raise _LockLost
+                    return
+                if not heartbeat():
+                    raise _LockLost
     except _LockLost:
         state.update(status="failed", error="lost the sync lock; the next run resumes")
     except NotSupported as exc:
@@ -175,6 +190,7 @@ def _sync_resource(
         state.update(status="skipped", error=f"skipped: {exc.message}")
     except ProviderError as exc:
         # The provider's message is safe to store; credentials never reach it.
+        write_logs()
         state.update(status="failed", error=exc.message)
         if isinstance(exc, AuthFailed):
             raise

@@ -25,8 +25,10 @@ from core.redis import key as redis_key
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 
 PRUNE_BATCH = 5000
-# Pending events older than this lost their task (or the worker died): apply them again.
-WEBHOOK_STUCK_AFTER = timedelta(minutes=5)
+# A pending event older than this lost its applier (a Redis crash took the kick): apply it
+# again. A failed one is retried after WEBHOOK_RETRY_FAILED_AFTER, up to WEBHOOK_MAX_ATTEMPTS.
+WEBHOOK_STUCK_AFTER = timedelta(seconds=30)
+WEBHOOK_RETRY_FAILED_AFTER = timedelta(minutes=5)
 WEBHOOK_MAX_ATTEMPTS = 5
 # A queued run whose task never arrived, or a running one whose worker vanished.
 RUN_ABANDONED_AFTER = timedelta(hours=2)
@@ -172,15 +174,18 @@ def apply_pending_webhooks() -> dict[str, Any]:
 
 @shared_task(acks_late=True)
 def retry_pending_webhook_events() -> dict[str, Any]:
-    """Every few minutes: re-enqueue events stuck in pending (their task was lost) and
+    """Beat, every 30 s: re-enqueue events stuck in pending (their task was lost) and
     failed ones that have attempts left."""
-    cutoff = timezone.now() - WEBHOOK_STUCK_AFTER
+    now = timezone.now()
     # cross-tenant: a sweep over every tenant's stuck events.
     ids = list(
-        WebhookEvent.objects.filter(received_at__lt=cutoff)
-        .filter(
-            Q(status=WebhookEvent.Status.PENDING)
-            | Q(status=WebhookEvent.Status.FAILED, attempts__lt=WEBHOOK_MAX_ATTEMPTS)
+        WebhookEvent.objects.filter(
+            Q(status=WebhookEvent.Status.PENDING, received_at__lt=now - WEBHOOK_STUCK_AFTER)
+            | Q(
+                status=WebhookEvent.Status.FAILED,
+                attempts__lt=WEBHOOK_MAX_ATTEMPTS,
+                received_at__lt=now - WEBHOOK_RETRY_FAILED_AFTER,
+            )
         )
         .order_by("received_at")
         .values_list("pk", flat=True)[:1000]

@@ -38,6 +38,7 @@ from core.redis import client as redis_client
 from core.redis import key as redis_key
 
 from . import connect
+from .adapters import Adapter
 from .adapters.errors import ProviderError, WebhookRejected
 from .adapters.records import EventType, InboundEvent, WebhookRequest
 from .importing import batch_handler_for, handler_for
@@ -76,54 +77,55 @@ def _answer(events: list[InboundEvent]) -> HttpResponse:
     return JsonResponse(reply, safe=False) if reply is not None else HttpResponse(status=200)
 
 
-ACCOUNT_CACHE_SECONDS = 10.0
-_accounts: dict[tuple[str, str], tuple[float, ProviderAccount]] = {}
+_accounts: dict[tuple[str, str], tuple[float, ProviderAccount, Adapter]] = {}
 
 
-def account_for_token(provider: str, token: str) -> ProviderAccount | None:
-    """The account a webhook URL names, cached in-process for a few seconds (a burst of
-    delivery reports would otherwise read the same row for every request). A disabled,
-    deleted or re-keyed account is seen at most ACCOUNT_CACHE_SECONDS late."""
+def account_for_token(provider: str, token: str) -> tuple[ProviderAccount, Adapter] | None:
+    """The account a webhook URL names and an adapter to verify and parse with (it never
+    calls the provider), cached in-process for a few seconds: a burst of delivery reports
+    would otherwise read the same row and build the same adapter for every request. A
+    disabled, deleted or re-keyed account is seen at most WEBHOOK_ACCOUNT_CACHE_SECONDS late."""
     now = time.monotonic()
     hit = _accounts.get((provider, token))
     if hit is not None and hit[0] > now:
-        return hit[1]
+        return hit[1], hit[2]
     # cross-tenant: the secret token in the URL is what identifies the account (and tenant).
     account = ProviderAccount.objects.filter(provider=provider, webhook_token=token).first()
     if account is None:
         _accounts.pop((provider, token), None)
         return None
+    # No provider lookups while the provider waits for our answer (Sipcentric's inbound
+    # SMS id lookup happens when the event is applied, in the worker).
+    adapter = connect.adapter_for(account, record=False, webhook_lookup=False)
     if len(_accounts) > 10_000:
         _accounts.clear()
-    _accounts[(provider, token)] = (now + ACCOUNT_CACHE_SECONDS, account)
-    return account
+    _accounts[(provider, token)] = (now + settings.WEBHOOK_ACCOUNT_CACHE_SECONDS, account, adapter)
+    return account, adapter
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def receive(request: HttpRequest, provider: str, token: str, kind: str) -> HttpResponse:
-    account = account_for_token(provider, token)
-    if account is None:
+    found = account_for_token(provider, token)
+    if found is None:
         return HttpResponseForbidden()
+    account, adapter = found
     if account.status == ProviderAccount.Status.DELETING:
         # Its rows are being removed: accept and drop, so the provider stops retrying.
         return HttpResponse(status=200)
     hook = _webhook_request(request)
-    # No provider lookups while the provider waits for our answer (Sipcentric's inbound
-    # SMS id lookup happens when the event is applied, in the worker).
-    with connect.open_adapter(account, record=False, webhook_lookup=False) as adapter:
-        if kind not in adapter.webhook_kinds:
-            return HttpResponse(status=404)
-        try:
-            adapter.verify_webhook(hook)
-        except WebhookRejected as exc:
-            logger.warning("Webhook rejected for account %s (%s): %s", account.pk, kind, exc.message)
-            return HttpResponseForbidden()
-        try:
-            events = adapter.parse_webhook(kind, hook)
-            error = ""
-        except ProviderError as exc:
-            events, error = [], exc.message
+    if kind not in adapter.webhook_kinds:
+        return HttpResponse(status=404)
+    try:
+        adapter.verify_webhook(hook)
+    except WebhookRejected as exc:
+        logger.warning("Webhook rejected for account %s (%s): %s", account.pk, kind, exc.message)
+        return HttpResponseForbidden()
+    try:
+        events = adapter.parse_webhook(kind, hook)
+        error = ""
+    except ProviderError as exc:
+        events, error = [], exc.message
     stored = store_event(
         account,
         kind,
@@ -187,7 +189,7 @@ def kick_applier() -> None:
     """Make sure an applier runs soon after the event is committed: at most one is enqueued
     per WEBHOOK_KICK_MS. The applier clears the key when it finds nothing pending and then
     looks once more, so an event stored meanwhile is never left for the next sweep."""
-    transaction.on_commit(_kick)
+    transaction.on_commit(_kick, robust=True)  # Redis down: the periodic retry applies it
 
 
 def _kick() -> None:

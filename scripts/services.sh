@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local Postgres and Redis with their data under var/, on ports that do not clash with
 # servers already on the defaults. Skipped when DATABASE_URL / REDIS_URL are set.
-# Usage: scripts/services.sh up|down
+# Usage: scripts/services.sh up|down|crash
 # `up` prints the services it started (one word each) on its last line, for `down`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -132,8 +132,18 @@ down() {
   done
 }
 
+crash() {  # for chaos tests: stop without a clean shutdown (`up` starts them again)
+  for svc in "$@"; do
+    case "$svc" in
+      postgres) "${AS_PG[@]}" "$(pg_bin)/pg_ctl" -D "$(pg_data_dir)" -m immediate stop >/dev/null || true ;;
+      redis) redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true ;;
+    esac
+  done
+}
+
 case "${1:-}" in
   up) up ;;
   down) shift; if [ $# -eq 0 ]; then set -- postgres redis; fi; down "$@" ;;
-  *) echo "usage: $0 up|down [postgres] [redis]" >&2; exit 2 ;;
+  crash) shift; crash "$@" ;;
+  *) echo "usage: $0 up|down|crash [postgres] [redis]" >&2; exit 2 ;;
 esac

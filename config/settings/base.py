@@ -158,7 +158,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sync-due-accounts": {"task": "providers.tasks.sync_due_accounts", "schedule": 60.0},
     "retry-pending-webhook-events": {
         "task": "providers.tasks.retry_pending_webhook_events",
-        "schedule": 300.0,
+        "schedule": 30.0,
     },
     "prune-provider-logs": {
         "task": "providers.tasks.prune_provider_logs",
@@ -169,8 +169,14 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=3, minute=37),
     },
     "fold-usage": {"task": "billing.tasks.fold_usage", "schedule": 5.0},
-    "sweep-queued-messages": {"task": "messaging.tasks.sweep_queued", "schedule": 120.0},
-    "sweep-queued-calls": {"task": "calls.tasks.sweep_calls", "schedule": 120.0},
+    "sweep-queued-messages": {
+        "task": "messaging.tasks.sweep_queued",
+        "schedule": env.float("SEND_SWEEP_SECONDS", default=15.0),
+    },
+    "sweep-queued-calls": {
+        "task": "calls.tasks.sweep_calls",
+        "schedule": env.float("SEND_SWEEP_SECONDS", default=15.0),
+    },
     "sweep-recording-fetches": {
         "task": "calls.tasks.sweep_recording_fetches",
         "schedule": crontab(minute=41),
@@ -222,8 +228,12 @@ PROVIDER_LOG_RETENTION_DAYS = env.int("PROVIDER_LOG_RETENTION_DAYS", default=14)
 # Applied and ignored webhook events are deleted after this many days (pending/failed stay).
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Record every provider HTTP exchange as a ProviderLog row (the debugger view).
+# A queued send whose task was lost (a Redis crash) is enqueued again after this long.
+SEND_QUEUED_STALE_SECONDS = env.int("SEND_QUEUED_STALE_SECONDS", default=60)
 # At most one webhook applier task is enqueued per this many milliseconds (0: one per event).
 WEBHOOK_KICK_MS = env.int("WEBHOOK_KICK_MS", default=2000)
+# The webhook view keeps an account (and its adapter) this long after reading it by token.
+WEBHOOK_ACCOUNT_CACHE_SECONDS = env.float("WEBHOOK_ACCOUNT_CACHE_SECONDS", default=10.0)
 PROVIDER_LOG_ENABLED = env.bool("PROVIDER_LOG_ENABLED", default=True)
 # Base URL of the local provider sandbox; the demo's accounts point at it.
 SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8025").rstrip("/")

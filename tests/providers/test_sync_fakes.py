@@ -95,7 +95,7 @@ def world(monkeypatch, registry) -> FakeWorld:
     world = FakeWorld()
 
     @contextmanager
-    def open_adapter(account, *, record=True):
+    def open_adapter(account, *, record=True, recorder=None):
         adapter = FakeAdapter(world)
         if world.capabilities is not None:
             adapter.capabilities = world.capabilities

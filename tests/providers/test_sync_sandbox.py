@@ -48,10 +48,13 @@ def test_a_sandbox_sync_resumes_after_a_fault_mid_history_without_duplicates(
     failed = run_sync(new_run(account), progress=fault_after_two_pages)
 
     assert failed.status == SyncRun.Status.FAILED
-    assert failed.resources["messages"]["pages"] == 2
+    # The fetcher runs ahead of the writer (a page queued, one in hand): the fault meets it
+    # two pages later at most.
+    pages = failed.resources["messages"]["pages"]
+    assert 2 <= pages <= 4
     assert failed.resources["messages"]["error"]
     assert failed.resources["calls"]["status"] == "succeeded"  # the others still ran
-    assert Message.objects.filter(provider_account=account).count() == 40
+    assert Message.objects.filter(provider_account=account).count() == pages * 20
     sandbox.faults.clear()
 
     rerun = run_sync(new_run(account))

@@ -104,9 +104,10 @@ def test_prune_provider_logs_deletes_only_rows_past_retention(tenant_a, settings
 @pytest.mark.parametrize(
     ("status", "attempts", "minutes", "retried"),
     [
-        ("pending", 0, 10, True),
-        ("pending", 0, 1, False),  # its own task is probably still on the way
+        ("pending", 0, 1, True),
+        ("pending", 0, 0.2, False),  # its own applier is probably still on the way
         ("failed", 1, 10, True),
+        ("failed", 1, 1, False),  # retried only after a while
         ("failed", 5, 10, False),  # out of attempts
         ("applied", 1, 10, False),
     ],

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make chaos`: services, a fresh dedicated database (switchboard_chaos_soak), then the
+# sandbox server, gunicorn, two Celery workers (sends; everything else) and beat, all on
+# 127.0.0.1 and free ports; bench/chaos.py sends through the API while it kills workers and
+# crashes Postgres and Redis, then checks the invariants. CHAOS_SECONDS (default 120) of
+# traffic, a fault every CHAOS_EVERY seconds (default 8). Exit status 0 only if all hold.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PY="$ROOT/.venv/bin/python"
+LOGS="$ROOT/var/chaos"
+mkdir -p "$LOGS"
+
+started=$(scripts/services.sh up | tail -n 1) || exit 1
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  # The chaos restarts Postgres and Redis: stop what this run started, whoever restarted it.
+  # shellcheck disable=SC2086
+  [ -n "$started" ] && scripts/services.sh down $started
+}
+trap cleanup INT TERM EXIT
+
+free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() {  # wait_port PORT NAME: up to 30 s
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "$2 did not start on port $1; see $LOGS" >&2; exit 1
+}
+
+DATABASE_URL=$("$PY" -m bench.db "${CHAOS_DB_NAME:-switchboard_chaos_soak}" 2>/dev/null) || { echo "could not create the chaos database" >&2; exit 1; }
+SANDBOX_PORT=$(free_port)
+WEB_PORT=$(free_port)
+REDIS_BASE=$(grep '^REDIS_URL=' var/local.env | cut -d= -f2-)
+REDIS_BASE=${REDIS_URL:-$REDIS_BASE}
+export DATABASE_URL DJANGO_SETTINGS_MODULE=bench.soak_settings
+export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT" PUBLIC_BASE_URL="http://127.0.0.1:$WEB_PORT"
+export SOAK_BROKER_URL=${SOAK_BROKER_URL:-${REDIS_BASE%/*}/13}
+# A lost task (Redis crashed with it) is found by the sweeper within seconds, not minutes.
+export SEND_SWEEP_SECONDS=${SEND_SWEEP_SECONDS:-10} SEND_QUEUED_STALE_SECONDS=${SEND_QUEUED_STALE_SECONDS:-20}
+"$PY" -c "import redis, os; redis.Redis.from_url(os.environ['SOAK_BROKER_URL']).flushdb()"
+"$PY" manage.py migrate --noinput -v 0 || exit 1
+
+"$PY" manage.py run_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --emit-every 0 --rescan-every 2 \
+  >"$LOGS/sandbox.log" 2>&1 & pids+=($!)
+"$ROOT/.venv/bin/gunicorn" config.wsgi -b "127.0.0.1:$WEB_PORT" -w 2 -k gthread --threads 4 --timeout 30 \
+  >"$LOGS/web.log" 2>&1 & pids+=($!)
+"$PY" -m celery -A config worker -Q send -c 2 -l warning -n "chaos-send@%h" >"$LOGS/worker-send.log" 2>&1 & pids+=($!)
+send_worker=$!
+"$PY" -m celery -A config worker -Q default,sync,hooks -c 2 -l warning -n "chaos-other@%h" \
+  >"$LOGS/worker-other.log" 2>&1 & pids+=($!)
+other_worker=$!
+"$PY" -m celery -A config beat -l warning -s "$LOGS/celerybeat-schedule" >"$LOGS/beat.log" 2>&1 & pids+=($!)
+wait_port "$SANDBOX_PORT" sandbox
+wait_port "$WEB_PORT" "web server"
+
+"$PY" -m bench.chaos --seconds "${CHAOS_SECONDS:-120}" --chaos-every "${CHAOS_EVERY:-8}" \
+  --worker-pids "$send_worker" "$other_worker" --web-url "http://127.0.0.1:$WEB_PORT" ${CHAOS_OUT:+--out "$CHAOS_OUT"}
+status=$?
+"$PY" -c "import redis, os; redis.Redis.from_url(os.environ['SOAK_BROKER_URL']).flushdb()" 2>/dev/null
+exit $status
