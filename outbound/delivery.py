@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core import redis as core_redis
@@ -287,6 +287,17 @@ def kept_result(box: Outbox, pk: int) -> SendResult | None:
     return SendResult(**fields, cost=Decimal(cost) if cost is not None else None)
 
 
+def _kept_ids(box: Outbox) -> list[int]:
+    """Ids of rows with a kept answer (few: only writes that failed)."""
+    prefix = _kept_key(box, 0)[:-1]
+    try:
+        keys = list(core_redis.client().scan_iter(match=f"{prefix}*", count=1000))
+    except Exception:
+        logger.exception("%s: could not list kept answers", box.noun)
+        return []
+    return [int(k.decode().rsplit(":", 1)[1]) for k in keys[:SWEEP_BATCH]]
+
+
 def forget_result(box: Outbox, pk: int) -> None:
     try:
         core_redis.client().delete(_kept_key(box, pk))
@@ -384,12 +395,18 @@ def sweep(box: Outbox, now: datetime | None = None) -> dict[str, list[int]]:
     )
     for pk in stale:
         box.enqueue(pk)
-    # cross-tenant: as above.
+    # cross-tenant: as above. Claimed rows whose answer is kept are finished at once; the
+    # others once their worker surely is gone.
+    kept = _kept_ids(box)
     stuck = list(
         box.pending()
-        .filter(**{sf: box.sending, "remote_id": "", "last_attempt_at__lt": now - SENDING_STALE_AFTER})
-        .select_related("provider_account", "subaccount", "tenant")[:SWEEP_BATCH]
+        .filter(Q(pk__in=kept) | Q(last_attempt_at__lt=now - SENDING_STALE_AFTER), remote_id="")
+        .filter(**{sf: box.sending})
+        .select_related("provider_account", "subaccount", "tenant")
+        .order_by("pk")[:SWEEP_BATCH]
     )
+    for pk in set(kept) - {row.pk for row in stuck}:
+        forget_result(box, pk)  # written meanwhile (or reconciled by a sync)
     touched: dict[str, list[int]] = {"requeued": stale, "recovered": [], "unknown": []}
     for row in stuck:
         outcome = recover(box, row, box.redelivered)
