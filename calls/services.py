@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -27,10 +27,12 @@ from outbound.checks import (
     SendRejected,
     check_account,
     check_caller,
+    check_idempotency_key,
+    insert_once,
     parse_number,
     region_of,
-    replay,
     request_hash,
+    stored_for_key,
 )
 from outbound.delivery import Outcome
 from providers.adapters.records import Capability
@@ -144,52 +146,42 @@ def place_call(
     errors["action"] += action_problems
     if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= MAX_CALL_TIMEOUT:
         errors["timeout"].append(f"The ring timeout is 1 to {MAX_CALL_TIMEOUT} seconds.")
+    errors["idempotency_key"] += check_idempotency_key(idempotency_key)
     if any(errors.values()):
         raise SendRejected(errors)
     new_hash = request_hash(
         {"account": account.pk, "from": caller, "to": to_e164, "action": clean_action, "timeout": timeout}
     )
-    if idempotency_key:
-        existing = Call.objects.for_tenant(tenant).filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return replay(existing, new_hash, idempotency_key)
+    existing = stored_for_key(Call, tenant, idempotency_key, new_hash)
+    if existing is not None:
+        return existing
     root, sub = owners(account)
     # Calls count toward spend only (priced after they end), never the message cap; taken
     # before the call is stored, with no other lock held (see billing.limits).
     reservation = limits.reserve(tenant, subaccount=sub, cost=None, currency="", messages=0)
-    try:
-        call = _store_call(
-            Call(
-                tenant=tenant,
-                provider_account=root,
-                subaccount=sub,
-                number=number,
-                idempotency_key=idempotency_key,
-                direction=Direction.OUTBOUND,
-                from_number=caller,
-                to_number=to_e164,
-                state=CallState.QUEUED,
-                created_at=timezone.now(),
-                actions=[clean_action],
-                request_hash=new_hash,
-                raw={"request": {"action": clean_action, "timeout": timeout}},
-            ),
-            created_by,
-        )
-    except IntegrityError:
-        limits.release(tenant, reservation)
-        existing = (
-            Call.objects.for_tenant(tenant).filter(idempotency_key=idempotency_key).first()
-            if idempotency_key
-            else None
-        )
-        if existing is None:
-            raise
-        return replay(existing, new_hash, idempotency_key)
-    except BaseException:
-        limits.release(tenant, reservation)
-        raise
-    return call
+    call = Call(
+        tenant=tenant,
+        provider_account=root,
+        subaccount=sub,
+        number=number,
+        idempotency_key=idempotency_key,
+        direction=Direction.OUTBOUND,
+        from_number=caller,
+        to_number=to_e164,
+        state=CallState.QUEUED,
+        created_at=timezone.now(),
+        actions=[clean_action],
+        request_hash=new_hash,
+        raw={"request": {"action": clean_action, "timeout": timeout}},
+    )
+    return insert_once(
+        partial(_store_call, call, created_by),
+        release=partial(limits.release, tenant, reservation),
+        model=Call,
+        tenant=tenant,
+        key=idempotency_key,
+        new_hash=new_hash,
+    )
 
 
 @atomic_with_retry

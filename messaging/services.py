@@ -44,11 +44,13 @@ from outbound.checks import (
     IdempotencyConflict,
     SendRejected,
     check_account,
+    check_idempotency_key,
     check_sender,
+    insert_once,
     parse_number,
     region_of,
-    replay,
     request_hash,
+    stored_for_key,
 )
 from outbound.delivery import Outcome
 from providers.adapters.errors import ProviderError
@@ -229,10 +231,6 @@ def _cost_per_part(root: ProviderAccount, sub: ProviderAccount | None) -> tuple[
     return totals[0]["cost"] / totals[0]["parts"], totals[0]["currency"]
 
 
-def _find_by_key(tenant: Tenant, key: str) -> Message | None:
-    return Message.objects.for_tenant(tenant).filter(idempotency_key=key).first()
-
-
 def _estimate(checked: _Checked) -> PriceEstimate | None:
     return _history_estimate(checked.account, checked.parts) if checked.kind == Kind.SMS else None
 
@@ -335,32 +333,27 @@ def queue_message(
             errors["to"].append(str(exc))
     if any(errors.values()) or checked is None:
         raise SendRejected(errors)
-    if idempotency_key is not None and not (0 < len(idempotency_key) <= 128):
-        raise SendRejected({"idempotency_key": ["An idempotency key has 1 to 128 characters."]})
-    request_hash = _request_hash(checked, to_e164)
-    if idempotency_key:
-        existing = _find_by_key(tenant, idempotency_key)
-        if existing is not None:
-            return replay(existing, request_hash, idempotency_key)
+    if key_problems := check_idempotency_key(idempotency_key):
+        raise SendRejected({"idempotency_key": key_problems})
+    new_hash = _request_hash(checked, to_e164)
+    existing = stored_for_key(Message, tenant, idempotency_key, new_hash)
+    if existing is not None:
+        return existing
     estimate = _estimate(checked)
     reservation = _reserve(tenant, checked, estimate)
     message = _message_row(
-        tenant, checked, to_e164, request_hash, idempotency_key, created_by, estimate, reservation
+        tenant, checked, to_e164, new_hash, idempotency_key, created_by, estimate, reservation
     )
     if status_url:
         message.raw = {"status_url": status_url}
-    try:
-        return _store(message, created_by)
-    except IntegrityError:
-        limits.release(tenant, reservation)
-        # A concurrent request with the same key won the unique constraint.
-        existing = _find_by_key(tenant, idempotency_key) if idempotency_key else None
-        if existing is None:
-            raise
-        return replay(existing, request_hash, idempotency_key)
-    except BaseException:
-        limits.release(tenant, reservation)
-        raise
+    return insert_once(
+        partial(_store, message, created_by),
+        release=partial(limits.release, tenant, reservation),
+        model=Message,
+        tenant=tenant,
+        key=idempotency_key,
+        new_hash=new_hash,
+    )
 
 
 # -- bulk ------------------------------------------------------------------------------------------

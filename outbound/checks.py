@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import phonenumbers
+from django.db import IntegrityError, models
 
 from accounts.models import Tenant
 from numbers.models import PhoneNumber
@@ -17,17 +19,22 @@ from providers.adapters.records import Capability, MessageKind
 from providers.importing import owners
 from providers.models import ProviderAccount
 
+T = TypeVar("T")
+
 __all__ = [
     "IdempotencyConflict",
     "SendRejected",
     "check_account",
     "check_caller",
+    "check_idempotency_key",
     "check_sender",
     "held_number",
+    "insert_once",
     "parse_number",
     "region_of",
     "replay",
     "request_hash",
+    "stored_for_key",
 ]
 
 
@@ -172,9 +179,52 @@ def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+MAX_KEY_LENGTH = 128
+
+
+def check_idempotency_key(key: str | None) -> list[str]:
+    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH):
+        return [f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters."]
+    return []
+
+
 def replay(existing: Any, new_hash: str, key: str | None) -> Any:
     """The row stored the first time for this key; IdempotencyConflict when the request
     differs from the one it was stored for."""
     if existing.request_hash != new_hash:
         raise IdempotencyConflict(key or "")
     return existing
+
+
+def stored_for_key(model: type[models.Model], tenant: Tenant, key: str | None, new_hash: str) -> Any | None:
+    """The row stored earlier under this key (the same request: its replay), or None;
+    IdempotencyConflict when the key was used for another request."""
+    if not key:
+        return None
+    existing = model.objects.for_tenant(tenant).filter(idempotency_key=key).first()
+    return None if existing is None else replay(existing, new_hash, key)
+
+
+def insert_once(
+    insert: Callable[[], T],
+    *,
+    release: Callable[[], None],
+    model: type[models.Model],
+    tenant: Tenant,
+    key: str | None,
+    new_hash: str,
+) -> T:
+    """Store the new row (`insert`, its own transaction). When storing fails the limits
+    reservation is given back (`release`), and a concurrent request that won the key's
+    unique constraint gives its row instead (or the conflict)."""
+    try:
+        return insert()
+    except IntegrityError:
+        release()
+        existing = stored_for_key(model, tenant, key, new_hash)
+        if existing is None:
+            raise
+        return existing
+    except BaseException:
+        release()
+        raise
