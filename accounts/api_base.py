@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, permissions, viewsets
 
+from . import rls
 from .api_errors import ApiAutoSchema
 from .api_filters import TenantFilterBackend
 from .api_pagination import KeysetPagination
@@ -90,6 +91,7 @@ class TenantScopedViewSetMixin:
             self.tenant_access = resolve_api_access(request)
             self.tenant = self.tenant_access.tenant
             request.tenant = self.tenant
+            rls.activate_request_tenant(self.tenant)  # row-level security: this tenant's rows only
         self.check_permissions(request)
         self.check_throttles(request)
 

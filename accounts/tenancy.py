@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
+from . import rls
 from .models import ROLE_SCOPES, Membership, Role, Tenant
 
 
@@ -68,6 +69,7 @@ class TenantMiddleware:
         access = tenant_access_for(request.user, slug)
         request.tenant = access.tenant
         request.tenant_access = access
+        rls.activate_request_tenant(access.tenant)  # row-level security: this tenant's rows only
         # Times on tenant pages are shown in the tenant's zone (stored as aware UTC).
         timezone.activate(zoneinfo.ZoneInfo(access.tenant.timezone))
         return None

@@ -21,6 +21,8 @@ from django.db import connection, connections, transaction
 from django.test import Client
 
 from accounts.models import ApiKey, Membership, Role, Tenant, User
+from accounts.rls import tenant_context
+from accounts.rls_setup import as_owner
 from messaging.models import Message
 from providers import connect
 from providers.models import ProviderAccount, SyncRun
@@ -56,7 +58,7 @@ def maxrss_mb() -> float:
 
 
 def analyze() -> None:
-    with connection.cursor() as cursor:
+    with as_owner() as conn, conn.cursor() as cursor:  # only the owner may (the app role has RLS)
         cursor.execute("ANALYZE messaging_message")
 
 
@@ -336,7 +338,7 @@ def seed_messages(tenant: Tenant, account: ProviderAccount, n: int) -> float:
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-    with connection.cursor() as cursor:
+    with as_owner() as conn, conn.cursor() as cursor:  # only the owner may (the app role has RLS)
         cursor.execute(f"VACUUM (ANALYZE) {Message._meta.db_table}")
     return time.perf_counter() - start
 
@@ -460,14 +462,15 @@ def case_send(n: int, threads: int, cap: int) -> Result:
     def worker() -> None:
         barrier.wait()
         try:
-            for _ in range((cap * 2) // threads + 1):
-                try:
-                    reserve(tenant, subaccount=None, cost=Decimal("0.35"), currency="SEK")
-                    outcome = passes
-                except LimitExceeded:
-                    outcome = refusals
-                with lock:
-                    outcome[0] += 1
+            with tenant_context(tenant):  # each thread is a request of this tenant
+                for _ in range((cap * 2) // threads + 1):
+                    try:
+                        reserve(tenant, subaccount=None, cost=Decimal("0.35"), currency="SEK")
+                        outcome = passes
+                    except LimitExceeded:
+                        outcome = refusals
+                    with lock:
+                        outcome[0] += 1
         finally:
             connections.close_all()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -24,11 +24,27 @@ def base_url() -> str:
     return url
 
 
+def local_setting(key: str) -> str:
+    local = Path(__file__).resolve().parent.parent / "var" / "local.env"
+    value = os.environ.get(key, "")
+    if not value and local.exists():
+        for line in local.read_text().splitlines():
+            if line.startswith(f"{key}="):
+                value = line.split("=", 1)[1].strip()
+    return value
+
+
 def recreate(name: str) -> str:
     if not name.endswith(("_bench", "_soak")):
         sys.exit(f"refusing to recreate {name!r}: only *_bench and *_soak databases")
     parts = urlsplit(base_url())
     target = urlunsplit(parts._replace(path=f"/{name}"))
+    # Created by the schema owner (who also migrates it); the app role connects to it.
+    owner = local_setting("DATABASE_OWNER_USER")
+    if owner:
+        password = local_setting("DATABASE_OWNER_PASSWORD")
+        host = parts.netloc.rsplit("@", 1)[-1]
+        parts = parts._replace(netloc=f"{quote(owner)}{':' + quote(password) if password else ''}@{host}")
     admin = urlunsplit(parts._replace(path="/postgres", scheme="postgresql"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -414,4 +414,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from accounts.rls import rls_bypass
+
+    # The driver (a client and an auditor) builds and checks rows across tenants; the web
+    # server and the worker it drives run with their own tenant settings.
+    with rls_bypass("soak driver"):
+        main()

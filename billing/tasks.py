@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from accounts.rls import cross_tenant_task, runs_in_tenant_of, tenant_context
 from providers.adapters import ProviderError
 from providers.models import ProviderAccount
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 
 @shared_task
+@cross_tenant_task("the balance schedule over every tenant's accounts")
 def snapshot_balances() -> dict:
     """Beat: enqueue one balance snapshot per active root account that has a balance."""
     # cross-tenant: the schedule covers every tenant's accounts
@@ -29,6 +31,7 @@ def snapshot_balances() -> dict:
 
 
 @shared_task(autoretry_for=(ProviderError,), retry_backoff=30, max_retries=3)
+@runs_in_tenant_of(account_id=ProviderAccount)
 def snapshot_balance(account_id: int) -> dict:
     account = ProviderAccount.objects.select_related("tenant").filter(pk=account_id).first()
     if account is None:
@@ -38,6 +41,7 @@ def snapshot_balance(account_id: int) -> dict:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=60, max_retries=5)
+@runs_in_tenant_of(notification_id=Notification)
 def email_notification(notification_id: int) -> dict:
     note = (
         Notification.objects.select_related("tenant")
@@ -59,6 +63,7 @@ def email_notification(notification_id: int) -> dict:
 
 
 @shared_task
+@cross_tenant_task("the daily rental charge, tenant by tenant")
 def charge_number_rentals_all() -> dict:
     """Beat, daily: charge this month's number rentals of every tenant (idempotent)."""
     from accounts.models import Tenant
@@ -67,11 +72,13 @@ def charge_number_rentals_all() -> dict:
 
     charged = 0
     for tenant in Tenant.objects.filter(active=True):  # cross-tenant: a schedule over all tenants
-        charged += charge_number_rentals(tenant)
+        with tenant_context(tenant):
+            charged += charge_number_rentals(tenant)
     return {"charged": charged}
 
 
 @shared_task
+@cross_tenant_task("the usage folder over every tenant's ledger entries", level=logging.DEBUG)
 def fold_usage() -> dict:
     """Beat, every few seconds: fold the usage ledger into the daily rollups, tenant by
     tenant (reads fold their own tenant first, so this only keeps the ledger short)."""

@@ -9,10 +9,11 @@ from celery import shared_task
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from providers.adapters.errors import ProviderError, RateLimited, Unavailable
 
 from . import services
-from .models import Recording
+from .models import Call, Recording
 
 FETCH_MAX_RETRIES = 8  # 1, 2, 4 … 60 minutes apart: about 4 hours, well inside 46elks' 72
 # The sweeper's bounds: only recordings the provider still keeps (46elks: 72 hours), whose
@@ -32,6 +33,7 @@ def fetch_backoff(retries: int, error: Exception) -> int:
 
 
 @shared_task(bind=True, max_retries=FETCH_MAX_RETRIES, acks_late=True)
+@runs_in_tenant_of(recording_id=Recording)
 def fetch_recording(self, recording_id: int) -> dict[str, Any]:
     recording = (
         Recording.objects.select_related("provider_account", "subaccount").filter(pk=recording_id).first()
@@ -56,6 +58,7 @@ def fetch_recording(self, recording_id: int) -> dict[str, Any]:
 # Routed to the "send" queue (calls.tasks.place_*). Redelivery after a killed worker is safe:
 # services.dial marks an interrupted attempt `unknown` instead of dialling again.
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@runs_in_tenant_of(call_id=Call)
 def place_call_task(self, call_id: int) -> dict[str, Any]:
     outcome = services.dial(call_id)
     if outcome.retry_in is not None:
@@ -72,6 +75,7 @@ def sweep_calls() -> dict[str, int]:
 
 
 @shared_task
+@cross_tenant_task("a sweep over every tenant's unfetched recordings")
 def sweep_recording_fetches() -> dict[str, Any]:
     """Beat, hourly: fetch again the recordings left `failed` or `pending` (a lost task, a
     provider outage longer than the retries) while the provider still has the audio."""

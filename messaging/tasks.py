@@ -7,10 +7,11 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from providers.adapters.errors import ProviderError
 
 from . import importers
-from .models import MessageMedia
+from .models import BulkSend, Message, MessageMedia
 
 # The media sweeper's bounds: items the providers may still serve, whose own retry chain
 # (about 30 minutes) is surely over, a few attempts more.
@@ -21,6 +22,7 @@ MEDIA_SWEEP_BATCH = 500
 
 
 @shared_task(bind=True, max_retries=6, acks_late=True)
+@runs_in_tenant_of(media_id=MessageMedia)
 def fetch_media(self, media_id: int) -> str:
     """Copy an MMS attachment's bytes into our storage (providers expire them)."""
     try:
@@ -33,6 +35,7 @@ def fetch_media(self, media_id: int) -> str:
 
 
 @shared_task
+@cross_tenant_task("a sweep over every tenant's unfetched media")
 def sweep_media_fetches() -> dict:
     """Beat, hourly: fetch again the MMS media left `failed` or `pending` (a lost task, an
     outage longer than the retries), up to MEDIA_SWEEP_MAX_ATTEMPTS attempts in all."""
@@ -58,6 +61,7 @@ def sweep_media_fetches() -> dict:
 # acks_late + reject_on_worker_lost: a worker killed mid-send has its task redelivered, and
 # services.deliver_message turns that redelivery into `unknown` instead of a second send.
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@runs_in_tenant_of(message_id=Message)
 def send_message(self, message_id: int) -> dict:
     from . import services
 
@@ -69,6 +73,7 @@ def send_message(self, message_id: int) -> dict:
 
 
 @shared_task(acks_late=True)
+@cross_tenant_task("the sweeper of every tenant's queued sends")
 def sweep_queued() -> dict:
     """Beat: re-enqueue queued sends whose task was lost; stuck sends become unknown."""
     from . import services
@@ -78,6 +83,7 @@ def sweep_queued() -> dict:
 
 
 @shared_task(acks_late=True)
+@runs_in_tenant_of(bulk_id=BulkSend)
 def fan_out_bulk(bulk_id: int, after_id: int = 0) -> dict:
     """Enqueue a bulk's sends a chunk at a time (each chunk its own task, so a large bulk
     never holds one worker for long); a chunk enqueued twice is harmless (the claim)."""

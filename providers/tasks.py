@@ -8,6 +8,7 @@ at once; applying an event is idempotent; a deletion resumes from what is left.
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import ExitStack
 from datetime import timedelta
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Q, Value
 from django.utils import timezone
 
+from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from core.redis import client as redis_client
 from core.redis import key as redis_key
 
@@ -67,6 +69,7 @@ def due_accounts(now=None):
 
 # -- tasks ------------------------------------------------------------------------------------
 @shared_task(acks_late=True)
+@cross_tenant_task("the beat fan-out over every tenant's accounts")
 def sync_due_accounts() -> dict[str, Any]:
     """Beat, every minute: queue a sync of each account whose interval has passed."""
     abandoned = _fail_abandoned_runs()
@@ -78,6 +81,7 @@ def sync_due_accounts() -> dict[str, Any]:
 
 
 @shared_task(acks_late=True)
+@runs_in_tenant_of(run_id=SyncRun, account_id=ProviderAccount)
 def sync_account(run_id: int | None = None, account_id: int | None = None) -> dict[str, Any]:
     """Run one sync. Given an account id, a run is created (trigger: schedule) first."""
     from .sync import run_sync
@@ -102,6 +106,7 @@ def sync_account(run_id: int | None = None, account_id: int | None = None) -> di
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
+@runs_in_tenant_of(account_id=ProviderAccount)
 def delete_account_task(self, account_id: int) -> dict[str, Any]:
     """Delete a `deleting` account and everything synced through it (services.purge_account:
     batches, files after each commit). Holds the sync locks of the account and its
@@ -142,6 +147,7 @@ def _resume_deletions() -> int:
 
 
 @shared_task(acks_late=True)
+@runs_in_tenant_of(event_id=WebhookEvent)
 def apply_webhook_event(event_id: int) -> dict[str, Any]:
     from .webhooks import apply_event
 
@@ -152,6 +158,7 @@ APPLIER_MAX_SECONDS = 30.0
 
 
 @shared_task(acks_late=True)
+@cross_tenant_task("the webhook applier takes every tenant's pending events", level=logging.DEBUG)
 def apply_pending_webhooks() -> dict[str, Any]:
     """Apply pending webhook events in batches until none is left (kicked by the webhook
     view). Bounded in time: past APPLIER_MAX_SECONDS it hands over to a fresh task."""
@@ -173,6 +180,7 @@ def apply_pending_webhooks() -> dict[str, Any]:
 
 
 @shared_task(acks_late=True)
+@cross_tenant_task("a sweep over every tenant's stuck webhook events")
 def retry_pending_webhook_events() -> dict[str, Any]:
     """Beat, every 30 s: re-enqueue events stuck in pending (their task was lost) and
     failed ones that have attempts left."""
@@ -196,6 +204,7 @@ def retry_pending_webhook_events() -> dict[str, Any]:
 
 
 @shared_task
+@cross_tenant_task("retention of every tenant's provider logs")
 def prune_provider_logs() -> dict[str, Any]:
     """Daily: delete ProviderLog rows past the retention, in batches (short transactions)."""
     cutoff = timezone.now() - timedelta(days=settings.PROVIDER_LOG_RETENTION_DAYS)
@@ -211,6 +220,7 @@ def prune_provider_logs() -> dict[str, Any]:
 
 
 @shared_task
+@cross_tenant_task("retention of every tenant's webhook events")
 def prune_webhook_events() -> dict[str, Any]:
     """Daily: delete applied and ignored webhook events past WEBHOOK_EVENT_RETENTION_DAYS, in
     batches. Pending and failed ones stay: they are work not done yet, or evidence of why."""

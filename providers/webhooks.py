@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from accounts.rls import activate_request_tenant, rls_bypass, tenant_context
 from core.redis import client as redis_client
 from core.redis import key as redis_key
 
@@ -90,7 +91,8 @@ def account_for_token(provider: str, token: str) -> tuple[ProviderAccount, Adapt
     if hit is not None and hit[0] > now:
         return hit[1], hit[2]
     # cross-tenant: the secret token in the URL is what identifies the account (and tenant).
-    account = ProviderAccount.objects.filter(provider=provider, webhook_token=token).first()
+    with rls_bypass("webhook token lookup", level=logging.DEBUG):
+        account = ProviderAccount.objects.filter(provider=provider, webhook_token=token).first()
     if account is None:
         _accounts.pop((provider, token), None)
         return None
@@ -110,6 +112,7 @@ def receive(request: HttpRequest, provider: str, token: str, kind: str) -> HttpR
     if found is None:
         return HttpResponseForbidden()
     account, adapter = found
+    activate_request_tenant(account.tenant_id)
     if account.status == ProviderAccount.Status.DELETING:
         # Its rows are being removed: accept and drop, so the provider stops retrying.
         return HttpResponse(status=200)
@@ -253,7 +256,7 @@ def _apply_batch(batch: list[WebhookEvent]) -> dict[int, tuple[str, str]]:
         results: list[bool] | None = None
         if batch_handler is not None:
             try:
-                with transaction.atomic():
+                with tenant_context(account.tenant_id), transaction.atomic():
                     results = batch_handler(account, [inbound for _, inbound in items])
             except Exception:
                 logger.exception(
@@ -282,7 +285,7 @@ def _apply_one(
         outcomes[event_id] = (WebhookEvent.Status.FAILED, f"No handler registered for {inbound.type}")
         return False
     try:
-        with transaction.atomic():
+        with tenant_context(account.tenant_id), transaction.atomic():
             return handler(account, inbound)
     except ProviderError as exc:
         outcomes[event_id] = (WebhookEvent.Status.FAILED, exc.message)

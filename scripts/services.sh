@@ -94,6 +94,19 @@ pg_ensure_db() {
   fi
 }
 
+APP_ROLE=switchboard_app
+app_password() { grep '^DB_APP_PASSWORD=' "$LOCAL_ENV" | cut -d= -f2-; }
+
+pg_ensure_app_role() {  # the migrations create it too (and keep its password in step)
+  local bin; bin=$(pg_bin)
+  set_env DB_APP_PASSWORD "$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+  "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$DB_NAME" -v ON_ERROR_STOP=1 -q \
+    -v role="$APP_ROLE" -v pw="$(app_password)" >/dev/null <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD %L', :'role', :'pw')
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SQL
+}
+
 redis_up() {
   local dir="$VAR/redis"
   mkdir -p "$dir"
@@ -114,7 +127,11 @@ up() {
   if [ -z "${DATABASE_URL:-}" ]; then
     if pg_up; then started+=(postgres); fi
     pg_ensure_db
-    put_env DATABASE_URL "postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME"
+    pg_ensure_app_role
+    # The app connects as the application role (row-level security applies); migrations
+    # run as the owner, postgres (config/settings/base.py, docs/security.md).
+    put_env DATABASE_URL "postgres://$APP_ROLE:$(app_password)@127.0.0.1:$PG_PORT/$DB_NAME"
+    put_env DATABASE_OWNER_USER postgres
   fi
   if [ -z "${REDIS_URL:-}" ]; then
     if redis_up; then started+=(redis); fi

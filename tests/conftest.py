@@ -14,6 +14,69 @@ from accounts.models import ApiKey, Membership, Role, Tenant, User
 PASSWORD = "pw"
 
 
+# -- row-level security ------------------------------------------------------------------------
+# The test database is created and migrated as the schema owner; tests then connect as the
+# application role (DATABASE_URL), so row-level security applies to everything they run.
+# Test code itself (fixtures building two tenants' rows, assertions) works across tenants:
+# the main thread starts in a bypass. Requests (middleware), tasks (their decorators and
+# signals) and the worker and live-server threads set their own state, as in production.
+def _use_db_role(user: str, password: str) -> None:
+    from django.db import connections
+
+    conn = connections["default"]
+    conn.close()
+    conn.settings_dict["USER"], conn.settings_dict["PASSWORD"] = user, password
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings):
+    from django.conf import settings
+
+    if settings.DATABASE_OWNER_USER:
+        _use_db_role(settings.DATABASE_OWNER_USER, settings.DATABASE_OWNER_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from django.conf import settings
+
+    _use_db_role(settings.DATABASE_APP_USER, settings.DATABASE_APP_PASSWORD)
+    yield
+    if settings.DATABASE_OWNER_USER:  # the owner drops the test database (without --reuse-db)
+        _use_db_role(settings.DATABASE_OWNER_USER, settings.DATABASE_OWNER_PASSWORD)
+
+
+@pytest.fixture
+def owner_sql():
+    """owner_sql("ANALYZE t") -> run a statement on its own connection as the schema owner
+    (maintenance the application role may not do). It does not see the test's uncommitted rows."""
+    import psycopg
+    from django.conf import settings
+    from django.db import connection
+
+    def run(statement: str, params=None, *, setup: tuple[str, ...] = ()) -> list[tuple]:
+        connect = connection.get_connection_params()
+        connect.pop("cursor_factory", None)
+        connect.pop("context", None)
+        connect.update(user=settings.DATABASE_OWNER_USER or connect.get("user"))
+        connect.update(password=settings.DATABASE_OWNER_PASSWORD or None)
+        with psycopg.connect(**connect, autocommit=True) as conn:
+            for first in setup:
+                conn.execute(first)
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+    return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tests_see_every_tenant():
+    from accounts import rls
+
+    rls._state.set(rls.RlsState(bypass=True))  # this thread only; no token: for the session
+    rls._apply()
+
+
 def _user(email: str, **extra) -> User:
     return User.objects.create_user(email, PASSWORD, **extra)
 

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.rls.RlsMiddleware",  # row-level security settings; before TenantMiddleware
     "accounts.tenancy.TenantMiddleware",
 ]
 
@@ -88,6 +89,13 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL")}
+# DATABASE_URL is the application role (no superuser, no BYPASSRLS; created by the migrations
+# with this password); migrations run as the schema owner, on the same host and database.
+# See docs/security.md, "Row-level security".
+DATABASE_APP_USER = DATABASES["default"]["USER"]
+DATABASE_APP_PASSWORD = DATABASES["default"]["PASSWORD"]
+DATABASE_OWNER_USER = env("DATABASE_OWNER_USER", default="")
+DATABASE_OWNER_PASSWORD = env("DATABASE_OWNER_PASSWORD", default="")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -88,6 +88,8 @@ def queue(tenant_a, elks):
         fields.update(overrides)
         return queue_message(tenant_a, **fields)
 
+    make.tenant = tenant_a
+
     return make
 
 

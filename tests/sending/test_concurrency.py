@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
+from accounts.rls import tenant_context
 from billing.models import BillingSettings
 from billing.rebuild import current, recount
 from messaging.importers import apply_message_status
@@ -38,10 +39,11 @@ def _recipient(thread: int, i: int) -> str:
 def _send_and_report(queue, thread: int) -> list[int]:
     """Queue and send PER_THREAD messages, then report each delivered, on this thread's connection."""
     try:
-        ids = [queue(to=_recipient(thread, i), body=f"t{thread} m{i}").pk for i in range(PER_THREAD)]
-        for message in Message.objects.filter(pk__in=ids):
-            update = MessageStatusUpdate(message.remote_id, MessageStatus.DELIVERED, "delivered")
-            apply_message_status(message.provider_account, update)
+        with tenant_context(queue.tenant):  # the thread is a request (then a task) of the tenant
+            ids = [queue(to=_recipient(thread, i), body=f"t{thread} m{i}").pk for i in range(PER_THREAD)]
+            for message in Message.objects.filter(pk__in=ids):
+                update = MessageStatusUpdate(message.remote_id, MessageStatus.DELIVERED, "delivered")
+                apply_message_status(message.provider_account, update)
         return ids
     finally:
         connection.close()
@@ -81,7 +83,8 @@ def test_a_cap_lets_exactly_its_count_through_sixteen_concurrent_senders(queue, 
 
     def attempt(i: int) -> bool:
         try:
-            queue(to=_recipient(99, i))
+            with tenant_context(tenant_a):  # the thread is a request of tenant A
+                queue(to=_recipient(99, i))
             return True
         except LimitExceeded:
             return False

@@ -59,14 +59,16 @@ def test_keys_belong_to_their_tenant(queue, tenant_b, sandbox_account):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_requests_with_one_key_store_one_message(queue, monkeypatch):
+def test_concurrent_requests_with_one_key_store_one_message(queue, monkeypatch, tenant_a):
+    from accounts.rls import tenant_context
     from messaging import services
 
     monkeypatch.setattr(services, "enqueue_send", lambda message_id: None)
 
     def attempt(_):
         try:
-            return queue(idempotency_key="race").pk
+            with tenant_context(tenant_a):  # each thread is a request of tenant A
+                return queue(idempotency_key="race").pk
         finally:
             connection.close()
 

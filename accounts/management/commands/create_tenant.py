@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email, validate_slug
 
+from accounts.rls import cross_tenant
 from accounts.services import create_tenant
 
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--currency", default="EUR")
         parser.add_argument("--api-key", action="store_true", help="Issue a key with all scopes.")
 
+    @cross_tenant("create_tenant creates a tenant and its owner's membership")
     def handle(self, *args, slug, name, owner, password, timezone, currency, api_key, **opts):
         try:
             validate_slug(slug)

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Tenant
+from accounts.rls import tenant_context
 from billing.rebuild import rebuild_usage
 
 
@@ -17,5 +18,6 @@ class Command(BaseCommand):
             if not tenants.exists():
                 raise CommandError(f"No tenant {tenant!r}.")
         for t in tenants:
-            rows = rebuild_usage(t)
+            with tenant_context(t):
+                rows = rebuild_usage(t)
             self.stdout.write(f"{t.slug}: {rows} rollup rows rebuilt")

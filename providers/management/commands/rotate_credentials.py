@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from accounts.rls import cross_tenant
 from providers import crypto
 from providers.models import ProviderAccount
 
@@ -8,6 +9,7 @@ from providers.models import ProviderAccount
 class Command(BaseCommand):
     help = "Re-encrypt every stored provider credential with the newest key in FERNET_KEYS."
 
+    @cross_tenant("rotate_credentials re-encrypts every tenant's accounts")
     def handle(self, *args, **opts):
         count = 0
         # cross-tenant: key rotation covers every tenant's accounts

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from accounts.rls import cross_tenant
 from providers.models import ProviderAccount
 from providers.sandbox import Sandbox
 from providers.sandbox.server import SandboxServer
@@ -54,6 +55,7 @@ class Command(BaseCommand):
         finally:
             stop.set()
 
+    @cross_tenant("the sandbox serves every tenant's sandbox accounts", level=logging.DEBUG)
     def register_accounts(self, sandbox: Sandbox) -> None:
         close_old_connections()
         prefix = settings.SANDBOX_URL.rstrip("/") + "/"

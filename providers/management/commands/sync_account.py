@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from accounts.rls import runs_in_tenant_of
 from providers.adapters import RESOURCES
 from providers.models import ProviderAccount, SyncRun
 from providers.sync import run_sync
@@ -21,6 +22,7 @@ class Command(BaseCommand):
             "--resource", action="append", choices=RESOURCES, help="Only this resource (repeatable)."
         )
 
+    @runs_in_tenant_of(account_id=ProviderAccount)
     def handle(self, *args, account_id: int, resource: list[str] | None, **options) -> None:
         # cross-tenant: an operator's command addresses any account by id.
         account = ProviderAccount.objects.filter(pk=account_id).first()
