@@ -67,6 +67,7 @@ def place_call_task(self, call_id: int) -> dict[str, Any]:
 
 
 @shared_task(acks_late=True)
+@cross_tenant_task("the sweeper of every tenant's queued and placing calls")
 def sweep_calls() -> dict[str, int]:
     """Beat: re-enqueue queued calls whose task was lost; calls stuck in `placing` get their
     kept answer written or become unknown (services.sweep_calls)."""
