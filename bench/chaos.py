@@ -39,7 +39,7 @@ from . import soak  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ROOT / "scripts" / "services.sh"
-CHAOS = ("kill_worker", "drop_connections", "crash_redis", "kill_worker", "crash_postgres")
+CHAOS = ("kill_worker", "crash_postgres", "crash_redis", "drop_connections", "kill_worker")
 CLIENT_GIVES_UP_AFTER = 60.0  # seconds of retries per request
 
 

@@ -52,10 +52,18 @@ class Lock:
         """Extend the TTL; False when the lock was lost (expired and maybe taken over)."""
         if not self.held:
             return False
+        if not self.key:
+            return True
         return bool(client().eval(_REFRESH, 1, self.key, self.token, self.ttl))
 
+    def _held(self) -> Lock:
+        """A lock that is not taken in Redis but counts as held (no cap)."""
+        self.held = True
+        self.key = ""
+        return self
+
     def release(self) -> None:
-        if self.held:
+        if self.held and self.key:
             client().eval(_RELEASE, 1, self.key, self.token)
             self.held = False
 
@@ -81,3 +89,26 @@ def sync_lock(account_id: int, ttl: int = SYNC_LOCK_TTL):
 
 def is_sync_locked(account_id: int) -> bool:
     return bool(client().exists(_key(sync_lock_name(account_id))))
+
+
+class _NoSlot:
+    held = False
+
+    def refresh(self) -> bool:
+        return False
+
+
+@contextmanager
+def provider_slot(provider: str, slots: int, ttl: int = SYNC_LOCK_TTL) -> Iterator[Lock | _NoSlot]:
+    """One of `slots` concurrent syncs against a provider (a counting semaphore made of
+    `slots` non-blocking locks), so many tenants' syncs never hammer one provider. Yields a
+    lock whose `held` is False when every slot is taken; 0 slots means no cap."""
+    if slots <= 0:
+        yield Lock("unused", ttl)._held()
+        return
+    for i in range(slots):
+        with non_blocking_lock(f"sync:provider:{provider}:{i}", ttl) as lock:
+            if lock.held:
+                yield lock
+                return
+    yield _NoSlot()

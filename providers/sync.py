@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Func, JSONField, Value
 from django.utils import timezone
@@ -26,7 +27,7 @@ from .adapters.errors import AuthFailed, NotSupported, ProviderError
 from .adapters.records import Capability, Page
 from .adapters.retry import READ_POLICY, call_with_retry
 from .importing import importer_for
-from .locks import sync_lock
+from .locks import provider_slot, sync_lock
 from .models import ProviderAccount, SyncRun
 from .prefetch import Prefetcher
 from .signals import sync_finished
@@ -52,7 +53,9 @@ def run_sync(
     """Run a queued SyncRun to the end (also resumes a run orphaned by a dead worker).
 
     A run that finds another one holding the account's lock ends at once as failed with
-    "skipped: already running"; the dispatcher simply tries again on its next tick.
+    "skipped: already running"; the dispatcher simply tries again on its next tick. A run
+    that finds its provider's SYNC_PROVIDER_CONCURRENCY slots taken stays queued (the task
+    tries again shortly).
     """
     with sync_lock(run.account_id) as lock:
         run.refresh_from_db()
@@ -61,12 +64,22 @@ def run_sync(
         if not lock.held:
             _finish(run, SyncRun.Status.FAILED, ALREADY_RUNNING)
             return run
-        run.status = SyncRun.Status.RUNNING
-        run.started_at = run.started_at or timezone.now()
-        run.resources = {}
-        run.save(update_fields=["status", "started_at", "resources"])
         account = ProviderAccount.objects.select_related("parent").get(pk=run.account_id)
-        _walk(run, account, resources or RESOURCES, progress, lock.refresh, enqueue_subaccounts)
+        with provider_slot(account.provider, settings.SYNC_PROVIDER_CONCURRENCY) as slot:
+            if not slot.held:
+                return run  # still queued: the task tries again shortly (sync_account)
+            run.status = SyncRun.Status.RUNNING
+            run.started_at = run.started_at or timezone.now()
+            run.resources = {}
+            run.save(update_fields=["status", "started_at", "resources"])
+            _walk(
+                run,
+                account,
+                resources or RESOURCES,
+                progress,
+                lambda: lock.refresh() and slot.refresh(),
+                enqueue_subaccounts,
+            )
     sync_finished.send(sender=ProviderAccount, account=account, run=run)
     return run
 

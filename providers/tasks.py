@@ -38,6 +38,8 @@ RUN_ABANDONED_AFTER = timedelta(hours=2)
 DELETION_STALLED_AFTER = timedelta(minutes=15)
 # A deletion waits for a sync of the account still running (it holds the account's lock).
 DELETE_WAIT_FOR_SYNC = 30  # seconds
+# A sync that found every slot of its provider taken tries again after this long.
+SYNC_SLOT_RETRY_SECONDS = 15
 
 
 # -- services ---------------------------------------------------------------------------------
@@ -48,8 +50,15 @@ def start_sync(account: ProviderAccount, trigger: str) -> SyncRun:
     if existing is not None:
         return existing
     run = SyncRun.objects.create(tenant_id=account.tenant_id, account=account, trigger=trigger)
-    transaction.on_commit(lambda: sync_account.delay(run_id=run.pk))
+    queue = sync_queue(account)
+    transaction.on_commit(lambda: sync_account.apply_async(kwargs={"run_id": run.pk}, queue=queue))
     return run
+
+
+def sync_queue(account: ProviderAccount) -> str:
+    """A first import (the whole history) goes to its own queue, so it never holds up the
+    small incremental syncs of other tenants."""
+    return "sync" if account.last_synced_at else "sync_bulk"
 
 
 def due_accounts(now=None):
@@ -102,6 +111,11 @@ def sync_account(run_id: int | None = None, account_id: int | None = None) -> di
         )
         return {"run": run.pk, "status": SyncRun.Status.FAILED}
     run = run_sync(run)
+    if run.status == SyncRun.Status.QUEUED:  # every slot of its provider was taken
+        account = ProviderAccount.objects.get(pk=run.account_id)
+        sync_account.apply_async(
+            kwargs={"run_id": run.pk}, queue=sync_queue(account), countdown=SYNC_SLOT_RETRY_SECONDS
+        )
     return {"run": run.pk, "status": run.status}
 
 

@@ -51,7 +51,7 @@ export SEND_SWEEP_SECONDS=${SEND_SWEEP_SECONDS:-10} SEND_QUEUED_STALE_SECONDS=${
   >"$LOGS/web.log" 2>&1 & pids+=($!)
 "$PY" -m celery -A config worker -Q send -c 2 -l warning -n "chaos-send@%h" >"$LOGS/worker-send.log" 2>&1 & pids+=($!)
 send_worker=$!
-"$PY" -m celery -A config worker -Q default,sync,hooks -c 2 -l warning -n "chaos-other@%h" \
+"$PY" -m celery -A config worker -Q default,sync,sync_bulk,hooks -c 2 -l warning -n "chaos-other@%h" \
   >"$LOGS/worker-other.log" 2>&1 & pids+=($!)
 other_worker=$!
 "$PY" -m celery -A config beat -l warning -s "$LOGS/celerybeat-schedule" >"$LOGS/beat.log" 2>&1 & pids+=($!)

@@ -44,12 +44,13 @@ if [ "$MODE" = serve ]; then
   worker send send "${SEND_CONCURRENCY:-$CORES}"
   worker hooks hooks "${HOOKS_CONCURRENCY:-1}"
   worker sync sync "${SYNC_CONCURRENCY:-1}"
+  worker sync_bulk sync_bulk "${SYNC_BULK_CONCURRENCY:-1}"
   worker default default "${DEFAULT_CONCURRENCY:-1}"
   .venv/bin/gunicorn config.wsgi -b "127.0.0.1:$PORT" -w "${WEB_CONCURRENCY:-$CORES}" \
     -k gthread --threads "${WEB_THREADS:-4}" --timeout 30 --graceful-timeout 10 \
     --access-logfile "${ACCESS_LOG:--}" & pids+=($!)
 else
-  worker worker default,sync,send,hooks 2
+  worker worker default,sync,sync_bulk,send,hooks 2
   $PY manage.py runserver "127.0.0.1:$PORT" --noreload & pids+=($!)
 fi
 $PY -m celery -A config beat -l info -s "$ROOT/var/celerybeat-schedule" & pids+=($!)

@@ -46,7 +46,7 @@ export SOAK_BROKER_URL=${SOAK_BROKER_URL:-${REDIS_BASE%/*}/12}
   >"$LOGS/sandbox.log" 2>&1 & pids+=($!)
 "$ROOT/.venv/bin/gunicorn" config.wsgi -b "127.0.0.1:$WEB_PORT" -w 2 --timeout 30 \
   >"$LOGS/web.log" 2>&1 & pids+=($!)
-"$PY" -m celery -A config worker -Q default,sync,send,hooks -c 2 -l warning -n "soak@%h" \
+"$PY" -m celery -A config worker -Q default,sync,sync_bulk,send,hooks -c 2 -l warning -n "soak@%h" \
   >"$LOGS/worker.log" 2>&1 & pids+=($!)
 worker_pid=$!
 "$PY" -m celery -A config beat -l warning -s "$LOGS/celerybeat-schedule" \

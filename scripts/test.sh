@@ -13,7 +13,7 @@ status=0
 # The short chaos run (workers killed, Postgres and Redis crashed under API traffic) first:
 # it restarts the servers, and pytest's summary stays the last lines. CHAOS_SECONDS=0 skips.
 if [ "${CHAOS_SECONDS:-30}" != 0 ]; then
-  CHAOS_SECONDS=${CHAOS_SECONDS:-30} CHAOS_OUT="$ROOT/var/chaos/results.json" scripts/chaos.sh \
+  CHAOS_SECONDS=${CHAOS_SECONDS:-30} CHAOS_EVERY=${CHAOS_EVERY:-6} CHAOS_OUT="$ROOT/var/chaos/results.json" scripts/chaos.sh \
     >"$ROOT/var/chaos-run.log" 2>&1 || { tail -n 60 "$ROOT/var/chaos-run.log"; status=1; }
   tail -n 3 "$ROOT/var/chaos-run.log"
 fi

@@ -236,6 +236,8 @@ PROVIDER_LOG_RETENTION_DAYS = env.int("PROVIDER_LOG_RETENTION_DAYS", default=14)
 # Applied and ignored webhook events are deleted after this many days (pending/failed stay).
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Record every provider HTTP exchange as a ProviderLog row (the debugger view).
+# Syncs running at once against one provider, across every tenant and worker (0: no cap).
+SYNC_PROVIDER_CONCURRENCY = env.int("SYNC_PROVIDER_CONCURRENCY", default=4)
 # A queued send whose task was lost (a Redis crash) is enqueued again after this long.
 SEND_QUEUED_STALE_SECONDS = env.int("SEND_QUEUED_STALE_SECONDS", default=60)
 # At most one webhook applier task is enqueued per this many milliseconds (0: one per event).

@@ -121,7 +121,7 @@ def test_sync_now_queues_an_admin_run(login, staff, rows, django_capture_on_comm
     account = rows["account"]
 
     with (
-        mock.patch.object(tasks.sync_account, "delay") as delay,
+        mock.patch.object(tasks.sync_account, "apply_async") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         login(staff).post(
@@ -130,7 +130,7 @@ def test_sync_now_queues_an_admin_run(login, staff, rows, django_capture_on_comm
         )
 
     run = SyncRun.objects.get(account=account, trigger=SyncRun.Trigger.ADMIN)
-    delay.assert_called_once_with(run_id=run.pk)
+    delay.assert_called_once_with(kwargs={"run_id": run.pk}, queue="sync_bulk")
 
 
 def test_reapply_puts_events_back_to_pending_and_enqueues_them(

@@ -221,14 +221,14 @@ def test_a_root_sync_queues_syncs_of_its_subaccounts(tenant_a, world, django_cap
     make_account(tenant_a, "Off", parent=root, remote_account_id="s2", sync_enabled=False)
 
     with (
-        mock.patch("providers.tasks.sync_account.delay") as delay,
+        mock.patch("providers.tasks.sync_account.apply_async") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         run_sync(new_run(root))
 
     queued = SyncRun.objects.get(account=sub)
     assert queued.status == SyncRun.Status.QUEUED
-    delay.assert_called_once_with(run_id=queued.pk)
+    delay.assert_called_once_with(kwargs={"run_id": queued.pk}, queue="sync_bulk")
 
 
 def test_a_resource_the_account_cannot_list_is_skipped_not_failed(tenant_a, sandbox_account):

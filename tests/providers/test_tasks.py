@@ -33,14 +33,14 @@ def test_the_dispatcher_queues_only_due_accounts(tenant_a, tenant_b, django_capt
     )
 
     with (
-        mock.patch.object(tasks.sync_account, "delay") as delay,
+        mock.patch.object(tasks.sync_account, "apply_async") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         result = tasks.sync_due_accounts()
 
     runs = SyncRun.objects.filter(trigger=SyncRun.Trigger.SCHEDULE, status=SyncRun.Status.QUEUED)
     assert {r.account_id for r in runs} == {never.pk, overdue.pk, other_tenant.pk}
-    assert sorted(c.kwargs["run_id"] for c in delay.call_args_list) == sorted(r.pk for r in runs)
+    assert sorted(c.kwargs["kwargs"]["run_id"] for c in delay.call_args_list) == sorted(r.pk for r in runs)
     assert result == {"enqueued": 3, "abandoned": 0}
 
 
@@ -57,14 +57,14 @@ def test_the_dispatcher_fails_abandoned_runs(tenant_a):
 def test_start_sync_queues_a_run_and_enqueues_it_after_commit(tenant_a, django_capture_on_commit_callbacks):
     account = make_account(tenant_a)
 
-    with mock.patch.object(tasks.sync_account, "delay") as delay:
+    with mock.patch.object(tasks.sync_account, "apply_async") as delay:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             run = tasks.start_sync(account, SyncRun.Trigger.DASHBOARD)
             delay.assert_not_called()
         callbacks[0]()
 
     assert (run.status, run.trigger, run.tenant_id) == ("queued", "dashboard", tenant_a.pk)
-    delay.assert_called_once_with(run_id=run.pk)
+    delay.assert_called_once_with(kwargs={"run_id": run.pk}, queue="sync_bulk")
 
 
 def test_start_sync_returns_the_run_already_queued(tenant_a):
@@ -129,3 +129,46 @@ def test_retry_pending_webhook_events(tenant_a, status, attempts, minutes, retri
         tasks.retry_pending_webhook_events()
 
     assert delay.call_args_list == ([mock.call(event.pk)] if retried else [])
+
+
+def test_a_first_import_goes_to_its_own_queue(tenant_a, django_capture_on_commit_callbacks):
+    account = make_account(tenant_a)
+
+    with (
+        mock.patch.object(tasks.sync_account, "apply_async") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        tasks.start_sync(account, SyncRun.Trigger.DASHBOARD)
+
+    assert enqueue.call_args.kwargs["queue"] == "sync_bulk"
+
+
+def test_an_incremental_sync_goes_to_the_sync_queue(tenant_a, django_capture_on_commit_callbacks):
+    account = make_account(tenant_a, last_synced_at=timezone.now())
+
+    with (
+        mock.patch.object(tasks.sync_account, "apply_async") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        tasks.start_sync(account, SyncRun.Trigger.DASHBOARD)
+
+    assert enqueue.call_args.kwargs["queue"] == "sync"
+
+
+def test_a_sync_waits_while_every_slot_of_its_provider_is_taken(tenant_a, settings):
+    from providers.locks import provider_slot
+
+    settings.SYNC_PROVIDER_CONCURRENCY = 1
+    account = make_account(tenant_a, last_synced_at=timezone.now())
+    run = SyncRun.objects.create(tenant=tenant_a, account=account)
+
+    with provider_slot(account.provider, 1), mock.patch.object(tasks.sync_account, "apply_async") as enqueue:
+        result = tasks.sync_account(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert (result["status"], run.status) == ("queued", "queued")
+    assert enqueue.call_args.kwargs == {
+        "kwargs": {"run_id": run.pk},
+        "queue": "sync",
+        "countdown": tasks.SYNC_SLOT_RETRY_SECONDS,
+    }
