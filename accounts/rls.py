@@ -85,10 +85,16 @@ def _apply_to(conn) -> None:
     from psycopg.pq import TransactionStatus
 
     if raw.info.transaction_status == TransactionStatus.INERROR:
-        # Only a rollback can follow, and it restores the setting this scope started with.
+        # Only a rollback can follow, and it restores the setting this scope started with;
+        # what the server holds is no longer known, so the next change is sent whatever it is.
+        conn.rls_applied = None
         return
+    wanted = _state.get().settings()
+    if getattr(conn, "rls_applied", None) == wanted and getattr(conn, "rls_applied_to", None) is raw:
+        return  # already what the server holds: a request's start and end often are
     # On the raw connection: no query log, no execute wrappers, no test-time DB blocker.
-    raw.execute(_SET_SQL, _state.get().settings())
+    raw.execute(_SET_SQL, wanted)
+    conn.rls_applied, conn.rls_applied_to = wanted, raw
 
 
 def _apply() -> None:

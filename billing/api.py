@@ -19,6 +19,7 @@ from accounts.api_base import TenantScopedReadOnlyViewSet, TenantScopedViewSet
 from accounts.models import Scope
 from providers.models import ProviderAccount
 
+from . import checks
 from .balances import forecast_days_left
 from .filters import BalanceFilter, NotificationFilter
 from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification
@@ -246,4 +247,5 @@ class BillingSettingsViewSet(TenantScopedViewSet):
         serializer = BillingSettingsSerializer(settings_, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         serializer.save()
+        checks.after_settings_change(self.tenant)
         return Response(serializer.data)

@@ -25,6 +25,7 @@ from calls.models import Call
 from messaging.models import Message
 from providers.models import ProviderAccount
 
+from . import checks
 from .balances import forecast_days_left
 from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification, UsageKind
 from .periods import local_date, month_start
@@ -299,6 +300,7 @@ def billing_settings(request):
         form = BillingSettingsForm(request.POST, instance=instance)
         if form.is_valid():
             form.save()
+            checks.after_settings_change(request.tenant)
             audit.record(
                 request.tenant, request.user, "billing_settings.update", instance, fields=form.changed_data
             )

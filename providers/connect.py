@@ -116,3 +116,13 @@ def open_adapter(
         yield adapter
     finally:
         adapter.http.close()
+        _remember_currency(account, adapter)
+
+
+def _remember_currency(account: ProviderAccount, adapter: Adapter) -> None:
+    """Keep a currency the adapter had to ask the provider for (46elks: GET /me), so the
+    next send through this account does not ask again."""
+    learned = adapter.learned_currency
+    if learned and not account.currency:
+        ProviderAccount.objects.filter(pk=account.pk, currency="").update(currency=learned[:3])
+        account.currency = learned[:3]

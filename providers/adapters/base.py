@@ -72,6 +72,9 @@ class Adapter:
     caller_pattern: ClassVar[str] = ""
     # The webhook kind that answers a placed call with our action's verbs.
     answer_webhook_kind: ClassVar[str] = ""
+    # The account's currency once the adapter learned it from the provider (None: not known,
+    # or the provider prices in a fixed one); the caller may store it to save the lookup.
+    learned_currency: str | None = None
 
     def __init__(self, connection: Connection, http: ProviderHttp):
         self.connection = connection

@@ -276,6 +276,7 @@ class Elks46Adapter(Adapter):
             self._account_currency = (
                 str((me or {}).get("currency") or "SEK") if isinstance(me, dict) else "SEK"
             )
+            self.learned_currency = self._account_currency
         return self._account_currency
 
     def _currency_after_send(self) -> str:

@@ -25,7 +25,7 @@ def wait_until_all_runs_finish(timeout: float = 60) -> None:
 def test_a_started_sync_runs_on_a_worker_and_succeeds(tenant_a, sandbox_account):
     account = sandbox_account(tenant_a, "46elks", seed=3, size=30)
 
-    with start_worker(app, perform_ping_check=False, pool="solo", queues=["sync", "default"]):
+    with start_worker(app, perform_ping_check=False, pool="solo", queues=["sync", "sync_bulk", "default"]):
         run = start_sync(account, SyncRun.Trigger.DASHBOARD)
         # The root's run queues its subaccounts' runs; wait for those too, so no task is
         # still writing when the test's database is flushed.
