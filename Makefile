@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve chaos test bootstrap system-deps venv migrate lint bench soak clean
+.PHONY: run serve chaos soak-faults test bootstrap system-deps venv migrate lint bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,13 @@ test: bootstrap
 bench: bootstrap
 	scripts/bench.sh
 
-# A real worker, web server and sandbox under injected faults, then invariants (SOAK_MINUTES=10).
+# The chaos run for 10,000 sends from 8 clients (about 10 minutes), then invariants.
 soak: bootstrap
+	CHAOS_SENDS=$${CHAOS_SENDS:-10000} CHAOS_CLIENTS=$${CHAOS_CLIENTS:-8} CHAOS_SECONDS=$${CHAOS_SECONDS:-1500} \
+	  CHAOS_EVERY=$${CHAOS_EVERY:-20} scripts/chaos.sh
+
+# A real worker, web server and sandbox under injected provider faults (SOAK_MINUTES=10).
+soak-faults: bootstrap
 	scripts/soak.sh
 
 # Sends through the API while workers are killed and Postgres/Redis crash, then invariants

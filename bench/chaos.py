@@ -137,48 +137,51 @@ class Client:
         return None
 
 
-def drive(client: Client, accounts, numbers, seconds: float, tally: Counter) -> dict[str, str]:
-    """Traffic for `seconds`; returns idempotency key -> kind for every accepted request."""
+def request_for(i: int, accounts, numbers, providers: list[str]) -> tuple[str, str, str, dict]:
+    """(key, kind, path, payload) of the i-th request: mostly SMS, some calls and bulk sends."""
+    provider = providers[i % len(providers)]
+    account = accounts[provider]
+    if i % 15 == 7:
+        recipients = [soak.recipient("sms", 500_000 + i * 10 + j) for j in range(5)]
+        payload = {"provider_account": account.pk, "from": numbers[provider], "body": f"Chaos bulk {i}",
+                   "recipients": recipients}  # fmt: skip
+        return f"bulk-{i}", "bulk", "/api/v1/messages/bulk/", payload
+    if i % 6 == 5 and provider != "sipcentric":  # Sipcentric calls start from a PBX endpoint
+        payload = {"provider_account": account.pk, "from": numbers[provider], "to": soak.recipient("call", i),
+                   "action": {"connect": "+46709876543"}, "timeout": 20}  # fmt: skip
+        return f"call-{i}", "call", "/api/v1/calls/", payload
+    payload = {"provider_account": account.pk, "from": numbers[provider], "to": soak.recipient("sms", i),
+               "body": f"Chaos message {i}"}  # fmt: skip
+    return f"sms-{i}", "sms", "/api/v1/messages/", payload
+
+
+def drive(
+    client: Client, accounts, numbers, seconds: float, sends: int, clients: int, tally: Counter
+) -> dict[str, str]:
+    """Up to `sends` requests from `clients` concurrent clients, for at most `seconds`, each
+    client pausing TICK between its requests; returns key -> kind of every accepted one."""
     accepted: dict[str, str] = {}
+    lock = threading.Lock()
     deadline = time.monotonic() + seconds
     providers = [p for p in soak.PROVIDERS if p in numbers]
-    for i in range(int(seconds / soak.TICK) + 1):
-        if time.monotonic() >= deadline:
-            break
-        provider = providers[i % len(providers)]
-        account = accounts[provider]
-        if i % 15 == 7:
-            key, kind = f"bulk-{i}", "bulk"
-            payload = {
-                "provider_account": account.pk,
-                "from": numbers[provider],
-                "body": f"Chaos bulk {i}",
-                "recipients": [soak.recipient("sms", 500_000 + i * 10 + j) for j in range(5)],
-            }
-            status = client.post("/api/v1/messages/bulk/", payload, key)
-        elif i % 6 == 5 and provider != "sipcentric":
-            key, kind = f"call-{i}", "call"
-            payload = {
-                "provider_account": account.pk,
-                "from": numbers[provider],
-                "to": soak.recipient("call", i),
-                "action": {"connect": "+46709876543"},
-                "timeout": 20,
-            }
-            status = client.post("/api/v1/calls/", payload, key)
-        else:
-            key, kind = f"sms-{i}", "sms"
-            payload = {
-                "provider_account": account.pk,
-                "from": numbers[provider],
-                "to": soak.recipient("sms", i),
-                "body": f"Chaos message {i}",
-            }
-            status = client.post("/api/v1/messages/", payload, key)
-        tally[f"{kind}:{status}"] += 1
-        if status is not None and status < 300:
-            accepted[key] = kind
-        time.sleep(soak.TICK)
+
+    def one_client(first: int) -> None:
+        for i in range(first, sends, clients):
+            if time.monotonic() >= deadline:
+                return
+            key, kind, path, payload = request_for(i, accounts, numbers, providers)
+            status = client.post(path, payload, key)
+            with lock:
+                tally[f"{kind}:{status}"] += 1
+                if status is not None and status < 300:
+                    accepted[key] = kind
+            time.sleep(soak.TICK)
+
+    threads = [threading.Thread(target=one_client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return accepted
 
 
@@ -233,6 +236,8 @@ def main() -> None:
 def run() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--sends", type=int, default=1_000_000, help="Stop after this many requests.")
+    parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--chaos-every", type=float, default=8)
     parser.add_argument("--worker-pids", type=int, nargs="+", required=True)
     parser.add_argument("--web-url", required=True)
@@ -251,7 +256,7 @@ def run() -> None:
         chaos = threading.Thread(target=chaos_loop, args=(stop, args.chaos_every, args.worker_pids, faults))
         chaos.start()
         try:
-            accepted = drive(client, accounts, numbers, args.seconds, tally)
+            accepted = drive(client, accounts, numbers, args.seconds, args.sends, args.clients, tally)
         finally:
             stop.set()
             chaos.join(timeout=120)

@@ -3,7 +3,8 @@
 # sandbox server, gunicorn, two Celery workers (sends; everything else) and beat, all on
 # 127.0.0.1 and free ports; bench/chaos.py sends through the API while it kills workers and
 # crashes Postgres and Redis, then checks the invariants. CHAOS_SECONDS (default 120) of
-# traffic, a fault every CHAOS_EVERY seconds (default 8). Exit status 0 only if all hold.
+# traffic or CHAOS_SENDS requests, whichever ends first, from CHAOS_CLIENTS clients (1); a
+# fault every CHAOS_EVERY seconds (default 8). Exit status 0 only if all hold.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -59,6 +60,7 @@ wait_port "$SANDBOX_PORT" sandbox
 wait_port "$WEB_PORT" "web server"
 
 "$PY" -m bench.chaos --seconds "${CHAOS_SECONDS:-120}" --chaos-every "${CHAOS_EVERY:-8}" \
+  --sends "${CHAOS_SENDS:-1000000}" --clients "${CHAOS_CLIENTS:-1}" \
   --worker-pids "$send_worker" "$other_worker" --web-url "http://127.0.0.1:$WEB_PORT" ${CHAOS_OUT:+--out "$CHAOS_OUT"}
 status=$?
 "$PY" -c "import redis, os; redis.Redis.from_url(os.environ['SOAK_BROKER_URL']).flushdb()" 2>/dev/null

@@ -41,7 +41,7 @@ worker() {  # worker NAME QUEUES CONCURRENCY
 $PY manage.py run_sandbox --port "$SANDBOX_PORT" & pids+=($!)
 if [ "$MODE" = serve ]; then
   $PY manage.py collectstatic --noinput -v 0
-  worker send send "${SEND_CONCURRENCY:-$CORES}"
+  worker send send "${SEND_CONCURRENCY:-$((CORES * 2))}"
   worker hooks hooks "${HOOKS_CONCURRENCY:-1}"
   worker sync sync "${SYNC_CONCURRENCY:-1}"
   worker sync_bulk sync_bulk "${SYNC_BULK_CONCURRENCY:-1}"
