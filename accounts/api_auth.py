@@ -6,10 +6,13 @@ import logging
 from datetime import timedelta
 
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, throttling
 
 from . import rls
 from .models import ApiKey, hash_api_key
+
+logger = logging.getLogger(__name__)
 
 # last_used_at is written at most this often per key, so reads do not become writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -68,6 +71,15 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
     """Per key (or per user for session calls), answered with 429 and Retry-After."""
 
     scope = "api_key"
+
+    def allow_request(self, request, view) -> bool:
+        # The counter lives in Redis. While Redis is briefly away, answering every call with
+        # a 500 is worse than not throttling for those seconds: fail open, and say so.
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError) as exc:
+            logger.warning("API throttle skipped: the cache is unavailable (%s)", type(exc).__name__)
+            return True
 
     def get_cache_key(self, request, view):
         if isinstance(request.auth, ApiKey):

@@ -20,9 +20,11 @@ from .api_errors import ApiAutoSchema
 from .api_filters import TenantFilterBackend
 from .api_pagination import KeysetPagination
 from .models import ApiKey, Membership, Scope
-from .tenancy import TenantAccess, tenant_access_for
+from .tenancy import SESSION_TENANT_KEY, TenantAccess, tenant_access_for
 
 TENANT_HEADER = "HTTP_X_TENANT"
+# Without the header, a logged-in browser (reading /api/v1/, or "Try it out" in /api/docs/)
+# acts in the tenant it last opened in the dashboard (SESSION_TENANT_KEY).
 
 
 def resolve_api_access(request) -> TenantAccess:
@@ -33,11 +35,23 @@ def resolve_api_access(request) -> TenantAccess:
     if not user or not user.is_authenticated:
         raise exceptions.NotAuthenticated()
     slug = request.META.get(TENANT_HEADER)
+    session = getattr(request, "session", None)
+    remembered = session.get(SESSION_TENANT_KEY) if session is not None else None
+    if not slug and remembered:
+        try:
+            return tenant_access_for(user, remembered)
+        except Http404:
+            pass  # no longer a member there: decide as if nothing was remembered
     if not slug:
         memberships = list(Membership.objects.filter(user=user).select_related("tenant")[:2])
         if len(memberships) != 1:
             raise exceptions.ValidationError(
-                {"X-Tenant": ["Set the X-Tenant header to the slug of the tenant to act in."]}
+                {
+                    "X-Tenant": [
+                        "Set the X-Tenant header to the slug of the tenant to act in "
+                        "(or open that tenant in the dashboard first)."
+                    ]
+                }
             )
         slug = memberships[0].tenant.slug
     try:
@@ -53,8 +67,13 @@ class HasScope(permissions.BasePermission):
     message = "This API key or role lacks the scope this action needs."
 
     def has_permission(self, request, view) -> bool:
+        # The browsable renderer asks again while rendering an error (e.g. no tenant was
+        # resolved): without an access there is nothing to allow.
+        access = getattr(view, "tenant_access", None)
+        if access is None:
+            return False
         needed = view.required_scope(request)
-        if not view.tenant_access.can(needed):
+        if not access.can(needed):
             self.message = f"This action needs the '{needed}' scope."
             return False
         return True

@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -85,10 +88,40 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+# Documented on every operation so "Try it out" in /api/docs/ can pick the tenant of a
+# logged-in browser session (an API key's tenant is fixed; the header is then ignored).
+TENANT_PARAMETER = OpenApiParameter(
+    "X-Tenant",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Browser sessions only: the slug of the tenant to act in. Without it, the tenant "
+    "last opened in the dashboard (or the only one). Ignored with an API key.",
+)
+
+
+def decimal_inputs_accept_numbers(result, generator, request, public):
+    """drf-spectacular postprocessing hook: decimals are answered as strings, but a request
+    may send a JSON number too (DRF's DecimalField takes both), so request bodies say so."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        for prop, spec in list(component.get("properties", {}).items()):
+            if spec.get("type") == "string" and spec.get("format") == "decimal":
+                outer = {
+                    k: spec.pop(k) for k in ("description", "nullable", "readOnly", "writeOnly") if k in spec
+                }
+                component["properties"][prop] = {"oneOf": [spec, {"type": "number"}], **outer}
+    return result
+
+
 class ApiAutoSchema(AutoSchema):
     """Adds the shared error shape to every operation: 401/403/429 always, 404 on detail
     routes, 400 where input or filters are read, plus a view's `extra_error_statuses`
     (e.g. {"test": [422]})."""
+
+    def get_override_parameters(self):
+        return [*super().get_override_parameters(), TENANT_PARAMETER]
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -107,3 +140,48 @@ class ApiAutoSchema(AutoSchema):
                 response["description"] = ERROR_DESCRIPTIONS.get(code, "Error")
                 responses[str(code)] = response
         return responses
+
+
+# -- errors raised outside DRF's views (handler400/403/404/500 in config.urls) -------------------
+API_PREFIX = "/api/"
+PLAIN_ERRORS = {
+    400: ("bad_request", "The request could not be read."),
+    403: ("permission_denied", "You do not have permission to perform this action."),
+    404: ("not_found", "Not found."),
+    500: ("server_error", "Internal error; it has been logged."),
+}
+
+
+def _api_error(status_code: int, message: str = "") -> JsonResponse:
+    code, default = PLAIN_ERRORS[status_code]
+    return JsonResponse({"error": {"code": code, "message": message or default}}, status=status_code)
+
+
+def bad_request(request, exception=None):
+    """A request Django refused before any view ran (e.g. a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE): the API's error shape under /api/, the plain page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        if isinstance(exception, RequestDataTooBig):
+            message = "The request body is too large."
+        else:
+            message = str(exception) if isinstance(exception, SuspiciousOperation) else ""
+        return _api_error(400, message)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if request.path.startswith(API_PREFIX):
+        return _api_error(403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    if request.path.startswith(API_PREFIX):
+        return _api_error(404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith(API_PREFIX):
+        return _api_error(500)
+    return defaults.server_error(request)

@@ -14,6 +14,7 @@ import django_filters.rest_framework
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
+from rest_framework import exceptions
 
 from .models import AuditLog
 
@@ -36,6 +37,18 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+class OptionalMultipleChoiceField(django_filters.fields.MultipleChoiceField):
+    """A multiple choice whose empty values mean "any": `?status=` (what a form sends when
+    its select is left at "Any") and `?status=&status=failed` are not errors."""
+
+    def to_python(self, value):
+        return [v for v in super().to_python(value) if v != ""]
+
+
+class OptionalMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = OptionalMultipleChoiceField
 
 
 def tenant_choices(model: type[Model] | str, **filters):
@@ -109,6 +122,35 @@ def number_query(value: str, *fields: str) -> Q | None:
 
 class TenantFilterBackend(django_filters.rest_framework.DjangoFilterBackend):
     """The default filter backend of tenant-scoped viewsets: FilterSets generated from
-    `filterset_fields` are TenantFilterSets."""
+    `filterset_fields` are TenantFilterSets.
+
+    A value that does not fit the filter's documented type is a 400 in the API, not
+    silently "no filter": an empty value for anything but free text (`?created_after=`),
+    a boolean other than true/false (`?active=null`), a number that is not whole."""
 
     filterset_base = TenantFilterSet
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            problems = {}
+            for name, filter_ in filterset.filters.items():
+                for value in request.query_params.getlist(name, []):
+                    problem = _typed_value_problem(filter_, value)
+                    if problem:
+                        problems[name] = [problem]
+            if problems:
+                raise exceptions.ValidationError(problems)
+        return filterset
+
+
+def _typed_value_problem(filter_: django_filters.Filter, value: str) -> str | None:
+    if isinstance(filter_, django_filters.CharFilter):
+        return None
+    if value == "":
+        return "Give a value, or leave the parameter out."
+    if isinstance(filter_, django_filters.BooleanFilter) and value.lower() not in ("true", "false"):
+        return "true or false."
+    if isinstance(filter_, django_filters.NumberFilter) and not value.lstrip("-").isdigit():
+        return "A whole number."
+    return None

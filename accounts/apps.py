@@ -8,7 +8,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import rls, rls_setup
+        from .api_fields import require_strings_for_char_fields  # DRF settings need the app registry
 
         rls.connect_task_signals()
         # After every migrate (its last app's signal), cover tenant-owned tables added since.
         post_migrate.connect(rls_setup.post_migrate, sender=self, dispatch_uid="accounts.rls_setup")
+        require_strings_for_char_fields()

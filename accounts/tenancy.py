@@ -16,6 +16,9 @@ from django.utils import timezone
 from . import rls
 from .models import ROLE_SCOPES, Membership, Role, Tenant
 
+# The tenant last opened in the dashboard; session API calls default to it (accounts.api_base).
+SESSION_TENANT_KEY = "dashboard_tenant"
+
 
 @dataclass(frozen=True)
 class TenantAccess:
@@ -70,6 +73,9 @@ class TenantMiddleware:
         request.tenant = access.tenant
         request.tenant_access = access
         rls.activate_request_tenant(access.tenant)  # row-level security: this tenant's rows only
+        session = getattr(request, "session", None)
+        if session is not None and session.get(SESSION_TENANT_KEY) != access.tenant.slug:
+            session[SESSION_TENANT_KEY] = access.tenant.slug  # the API's default for this browser
         # Times on tenant pages are shown in the tenant's zone (stored as aware UTC).
         timezone.activate(zoneinfo.ZoneInfo(access.tenant.timezone))
         return None

@@ -17,11 +17,12 @@ from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import audit, services
 from .csv_export import csv_response  # noqa: F401 - the dashboard views' export helper
-from .models import ApiKey, Membership, Role, Scope, User
+from .models import ApiKey, AuditLog, Membership, Role, Scope, User
 from .permissions import scope_required
 from .tenancy import tenants_for
 
@@ -83,6 +84,10 @@ def any_labels(form: forms.Form, label: str = "Any") -> None:
     for field in form.fields.values():
         if getattr(field, "empty_label", None) is not None:
             field.empty_label = label
+            # The widget holds its own copy of the choice iterator (deep-copied with the
+            # form), bound to the class-level field: point it at this field again.
+            if hasattr(field.widget, "choices"):
+                field.widget.choices = field.choices
         choices = getattr(field, "choices", None)
         if isinstance(choices, list) and choices and choices[0][0] == "":
             field.choices = [("", label), *choices[1:]]
@@ -101,6 +106,9 @@ def query_without(request: HttpRequest, *names: str) -> str:
 def home(request):
     """The tenant switcher: straight into the only tenant, a chooser for several."""
     tenants = tenants_for(request.user)
+    wanted = request.GET.get("t", "")
+    if wanted.startswith("/t/") and url_has_allowed_host_and_scheme(wanted, allowed_hosts=None):
+        return redirect(wanted)  # the switcher without JavaScript
     if len(tenants) == 1:
         return redirect("tenant-home", tenant_slug=tenants[0].slug)
     return render(request, "accounts/choose_tenant.html", {"tenants": tenants})
@@ -248,6 +256,34 @@ def member_remove(request, pk: int):
     if membership.user_id == request.user.pk and not request.user.is_staff:
         return redirect("home")  # they left this tenant
     return redirect("members", tenant_slug=request.tenant.slug)
+
+
+# -- audit log (owners and admins) -----------------------------------------------------------------
+@scope_required(Scope.MANAGE)
+def audit_log(request):
+    """Who did what in this tenant, newest first; filter by action and by actor."""
+    rows = tenant_qs(request, AuditLog).select_related("actor", "api_key")
+    action = request.GET.get("action", "").strip()
+    if action:
+        rows = rows.filter(action__startswith=action)
+    actor = request.GET.get("actor", "").strip()
+    if actor:
+        rows = rows.filter(Q(actor__email__icontains=actor) | Q(api_key__name__icontains=actor))
+    page = keyset_page(rows, request.GET.get("before"))
+    actions = (
+        tenant_qs(request, AuditLog).order_by("action").values_list("action", flat=True).distinct()[:200]
+    )
+    return render(
+        request,
+        "accounts/audit_log.html",
+        {
+            "page": page,
+            "action": action,
+            "actor": actor,
+            "actions": list(actions),
+            "query": query_without(request, "before"),
+        },
+    )
 
 
 class InvitationAwarePasswordResetForm(PasswordResetForm):

@@ -65,8 +65,9 @@ def _children(pid: int) -> list[int]:
 
 
 def kill_worker(worker_pids: list[int], rng: random.Random) -> str:
-    """SIGKILL one pool process of a worker (its parent starts another; the task comes back)."""
-    children = [c for pid in worker_pids for c in _children(pid)]
+    """SIGKILL one pool process of a worker (its parent starts another; the task comes back).
+    `worker_pids` are the supervisors: their child is the worker, its children the pool."""
+    children = [c for pid in worker_pids for worker in _children(pid) for c in _children(worker)]
     if not children:
         return "no worker child to kill"
     victim = rng.choice(children)

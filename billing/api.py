@@ -3,8 +3,6 @@ tenant's billing settings. Everything reads rollups and snapshots, never raw tab
 
 from __future__ import annotations
 
-import re
-
 from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 from django.http import StreamingHttpResponse
@@ -23,7 +21,7 @@ from . import checks
 from .balances import forecast_days_left
 from .filters import BalanceFilter, NotificationFilter
 from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification
-from .periods import local_date
+from .periods import FIRST_YEAR, LAST_YEAR, local_date, parse_month
 from .serializers import (
     BalanceSnapshotSerializer,
     BillingSettingsSerializer,
@@ -122,9 +120,6 @@ class BalanceViewSet(TenantScopedReadOnlyViewSet):
         return Response(LatestBalanceSerializer(data, many=True).data)
 
 
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-
 class StatementViewSet(TenantScopedViewSet):
     """Monthly statements: lines per account, subaccount and kind; totals per currency."""
 
@@ -137,14 +132,14 @@ class StatementViewSet(TenantScopedViewSet):
         parameters=[
             OpenApiParameter(
                 "month",
-                OpenApiTypes.STR,
+                {"type": "string", "pattern": r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"},
                 required=False,
                 description="YYYY-MM (tenant time): just that month. Without it, the "
                 "current month and the ones before it (see `months`).",
             ),
             OpenApiParameter(
                 "months",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1, "maximum": 24},
                 required=False,
                 description="How many months back from the current one (1-24, default 3).",
             ),
@@ -159,6 +154,8 @@ class StatementViewSet(TenantScopedViewSet):
         responses={200: StatementSerializer(many=True), (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
     )
     def list(self, request):
+        if request.query_params.get("export", "csv") != "csv":
+            raise exceptions.ValidationError({"export": ["Only csv."]})
         months = self._months(request.query_params)
         if request.query_params.get("export") == "csv":
             if "month" not in request.query_params:
@@ -186,18 +183,14 @@ class StatementViewSet(TenantScopedViewSet):
         return Response(StatementSerializer(data, many=True).data)
 
     def _months(self, params) -> list[tuple[int, int]]:
-        month = params.get("month")
-        if month:
-            match = MONTH.match(month)
-            if not match or not 1 <= int(match[2]) <= 12:
-                raise exceptions.ValidationError({"month": ["Use YYYY-MM, e.g. 2026-11."]})
-            return [(int(match[1]), int(match[2]))]
-        try:
-            count = int(params.get("months", 3))
-        except ValueError:
-            raise exceptions.ValidationError({"months": ["A whole number of months."]}) from None
-        if not 1 <= count <= 24:
-            raise exceptions.ValidationError({"months": ["Between 1 and 24."]})
+        count = self._month_count(params)  # checked even when `month` wins
+        if "month" in params:
+            parsed = parse_month(params["month"])
+            if parsed is None:
+                raise exceptions.ValidationError(
+                    {"month": [f"Use YYYY-MM between {FIRST_YEAR} and {LAST_YEAR}, e.g. 2026-11."]}
+                )
+            return [parsed]
         today = local_date(self.tenant)
         year, mon, out = today.year, today.month, []
         for _ in range(count):
@@ -205,12 +198,24 @@ class StatementViewSet(TenantScopedViewSet):
             year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
         return out
 
+    @staticmethod
+    def _month_count(params) -> int:
+        try:
+            count = int(params.get("months", "3"))
+        except ValueError:
+            raise exceptions.ValidationError({"months": ["A whole number of months."]}) from None
+        if not 1 <= count <= 24:
+            raise exceptions.ValidationError({"months": ["Between 1 and 24."]})
+        return count
+
 
 class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
     filterset_class = NotificationFilter
-    action_scopes = {"read": Scope.READ}
+    # Read state is shared by the whole tenant: marking read is a write (members and up;
+    # keys with `send`), never something a read-only key or a viewer can do.
+    action_scopes = {"read": Scope.SEND}
 
     @extend_schema(request=None, responses=NotificationSerializer)
     @action(detail=True, methods=["post"])

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from accounts.api_fields import StrictBooleanField
+
 from .models import BalanceSnapshot, BillingSettings, Notification
 
 GROUPS = ("day", "month", "provider_account", "subaccount", "kind", "direction")
@@ -102,6 +104,8 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class BillingSettingsSerializer(serializers.ModelSerializer):
+    alert_emails = StrictBooleanField(required=False, help_text="Email owners and admins on alerts.")
+
     class Meta:
         model = BillingSettings
         fields = [

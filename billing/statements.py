@@ -73,6 +73,8 @@ def build_statement(tenant: Tenant, year: int, month: int) -> Statement:
     statement = Statement(tenant, year, month, markup)
     for r in rows:
         cost = r["cost"] or Decimal(0)
+        if not r["count"] and not cost:
+            continue  # nothing used and nothing charged: not a line of a statement
         statement.lines.append(
             StatementLine(
                 provider_account_id=r["provider_account_id"],

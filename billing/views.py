@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import audit
 from accounts.models import Scope
+from accounts.permissions import scope_required
 from accounts.views import is_htmx, tenant_object_or_404, tenant_qs
 from calls.models import Call
 from messaging.models import Message
@@ -28,7 +29,7 @@ from providers.models import ProviderAccount
 from . import checks
 from .balances import forecast_days_left
 from .models import BalanceSnapshot, BillingSettings, DailyUsage, Notification, UsageKind
-from .periods import local_date, month_start
+from .periods import local_date, month_start, parse_month
 from .statements import build_statement, statement_csv_rows
 
 MAX_RANGE_DAYS = 366
@@ -77,6 +78,12 @@ def overview(request):
         "notifications": list(tenant_qs(request, Notification).filter(read_at__isnull=True)[:5]),
         "sync_errors": list(accounts.filter(Q(status=ProviderAccount.Status.ERROR) | ~Q(last_error=""))),
         "has_accounts": accounts.exists(),
+        # Accounts never synced yet: the overview says their first sync is on its way.
+        "first_syncs": list(
+            accounts.filter(parent__isnull=True, last_synced_at__isnull=True).exclude(
+                status__in=[ProviderAccount.Status.DISABLED, ProviderAccount.Status.DELETING]
+            )
+        ),
         "chart_url": reverse("usage-daily", args=[tenant.slug]) + "?days=30&series=traffic",
     }
     return render(request, "billing/overview.html", context)
@@ -193,14 +200,11 @@ def usage(request):
 
 # -- statements -------------------------------------------------------------------------------
 def _month(request) -> tuple[int, int]:
-    raw = request.GET.get("month", "")
-    try:
-        year, month = (int(p) for p in raw.split("-", 1))
-        date(year, month, 1)
-        return year, month
-    except ValueError:
+    parsed = parse_month(request.GET.get("month", ""))
+    if parsed is None:  # missing or unusable: this month
         first = month_start(request.tenant)
         return first.year, first.month
+    return parsed
 
 
 def statement(request):
@@ -237,12 +241,16 @@ def notifications(request):
     rows = tenant_qs(request, Notification)
     if request.GET.get("unread"):
         rows = rows.filter(read_at__isnull=True)
-    return render(request, "billing/notifications.html", {"notifications": rows[:200]})
+    context = {"notifications": rows[:200], "live": True}
+    if is_htmx(request) and request.headers.get("HX-Target") == "notification-list":
+        return render(request, "billing/_notification_list.html", context)
+    return render(request, "billing/notifications.html", context)
 
 
 @require_POST
+@scope_required(Scope.SEND)
 def notification_read(request, pk: int):
-    # Marking as read is personal housekeeping, allowed to every role that can see it.
+    # Read state is shared by the whole tenant, so viewers (read only) cannot change it.
     note = tenant_object_or_404(request, Notification, pk=pk)
     tenant_qs(request, Notification).filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())
     if is_htmx(request):
@@ -252,6 +260,7 @@ def notification_read(request, pk: int):
 
 
 @require_POST
+@scope_required(Scope.SEND)
 def notifications_read_all(request):
     tenant_qs(request, Notification).filter(read_at__isnull=True).update(read_at=timezone.now())
     messages.success(request, "All notifications marked as read.")
@@ -259,7 +268,41 @@ def notifications_read_all(request):
 
 
 # -- settings -----------------------------------------------------------------------------------
+COMMON_CURRENCIES = ("SEK", "EUR", "GBP", "USD", "NOK", "DKK", "CHF", "PLN")
+
+
+class CurrencyChoiceField(forms.ChoiceField):
+    def to_python(self, value):
+        return super().to_python(value).strip().upper()
+
+
 class BillingSettingsForm(forms.ModelForm):
+    spend_cap_currency = CurrencyChoiceField(
+        required=False, label="Spend cap currency", help_text="The currency the monthly spend cap counts in."
+    )
+
+    def __init__(self, *args, currencies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        known = dict.fromkeys([*currencies, *COMMON_CURRENCIES])
+        current = self.instance.spend_cap_currency
+        if current:
+            known.setdefault(current, None)
+        self.fields["spend_cap_currency"].choices = [("", "—")] + [(c, c) for c in known]
+        labels = {
+            "monthly_spend_cap": "Monthly spend cap",
+            "monthly_message_cap": "Monthly message cap",
+            "low_balance_threshold": "Low balance alert below",
+            "markup_percent": "Markup (%)",
+            "alert_emails": "Email owners and admins on alerts",
+        }
+        for name, label in labels.items():
+            self.fields[name].label = label
+        self.fields["monthly_spend_cap"].help_text = (
+            "Sends stop once this month's spend reaches it; empty for none."
+        )
+        self.fields["monthly_message_cap"].help_text = "Messages per month; empty for none."
+        self.fields["alert_emails"].help_text = ""
+
     class Meta:
         model = BillingSettings
         fields = [
@@ -292,12 +335,16 @@ def billing_settings(request):
         tenant=request.tenant
     )
     can_manage = request.tenant_access.can(Scope.MANAGE)
-    form = BillingSettingsForm(instance=instance)
+    currencies = [
+        request.tenant.default_currency,
+        *tenant_qs(request, DailyUsage).exclude(currency="").values_list("currency", flat=True).distinct(),
+    ]
+    form = BillingSettingsForm(instance=instance, currencies=currencies)
     status = 200
     if request.method == "POST":
         if not can_manage:
             raise PermissionDenied("Only owners and admins may change billing settings.")
-        form = BillingSettingsForm(request.POST, instance=instance)
+        form = BillingSettingsForm(request.POST, instance=instance, currencies=currencies)
         if form.is_valid():
             form.save()
             checks.after_settings_change(request.tenant)
@@ -307,7 +354,12 @@ def billing_settings(request):
             messages.success(request, "Billing settings saved.")
             return redirect("billing-settings", tenant_slug=request.tenant.slug)
         status = 400
-    return render(request, "billing/settings.html", {"form": form, "can_manage": can_manage}, status=status)
+    return render(
+        request,
+        "billing/settings.html",
+        {"form": form, "can_manage": can_manage, "settings": instance},
+        status=status,
+    )
 
 
 def balance_history(request, pk: int):

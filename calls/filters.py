@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import django_filters
 
-from accounts.api_filters import TenantChoiceFilter, TenantFilterSet, number_query
+from accounts.api_filters import (
+    OptionalMultipleChoiceFilter,
+    TenantChoiceFilter,
+    TenantFilterSet,
+    number_query,
+)
 from providers.models import ProviderAccount
 
 from .models import Call, CallState, Direction, Recording
@@ -15,7 +20,11 @@ class CallFilter(TenantFilterSet):
     subaccount = TenantChoiceFilter(ProviderAccount, scope={"parent__isnull": False})
     number = TenantChoiceFilter("numbers.PhoneNumber")
     direction = django_filters.ChoiceFilter(choices=Direction.choices)
-    state = django_filters.MultipleChoiceFilter(choices=CallState.choices)
+    state = OptionalMultipleChoiceFilter(choices=CallState.choices)
+    # `status`, as on messages: the same states (an unknown one is a 400, not ignored).
+    status = OptionalMultipleChoiceFilter(
+        field_name="state", choices=CallState.choices, help_text="Alias of `state`."
+    )
     q = django_filters.CharFilter(method="filter_q", help_text="A number: prefix of from or to.")
 
     class Meta:

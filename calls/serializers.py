@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.phone_input import validate_phone_text
 from accounts.serializers import from_to_fields
 
 from .models import Call, CallLeg, Recording
@@ -76,6 +77,6 @@ class PlaceCallSerializer(serializers.Serializer):
     locals()["from"] = serializers.CharField(
         max_length=200, help_text="A number you hold there (Sipcentric: a PBX extension or endpoint)."
     )
-    to = serializers.CharField(max_length=64)
+    to = serializers.CharField(max_length=64, validators=[validate_phone_text])
     action = serializers.DictField(help_text='{"connect": "+46…"} or {"play": "https://…"}.')
     timeout = serializers.IntegerField(default=60, help_text="Seconds to ring, 1 to 600.")

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts.models import Scope
 from accounts.views import (
@@ -29,7 +30,7 @@ from providers.adapters.records import Capability
 from providers.models import ProviderAccount
 
 from .filters import CallFilter
-from .models import Call, Recording
+from .models import Call, CallState, Recording
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -66,6 +67,8 @@ def call_list(request):
         "page": page,
         "query": query_without(request, "before"),
         "can_call": request.tenant_access.can(Scope.SEND) and placing() is not None,
+        "live": not request.GET.get("before") and filterset.is_valid(),
+        "poll_seconds": 10,
     }
     template = "calls/_call_rows.html" if is_htmx(request) else "calls/call_list.html"
     return render(request, template, context)
@@ -85,19 +88,36 @@ def call_export(request):
     return csv_response(f"calls-{request.tenant.slug}.csv", header, rows)
 
 
+FINAL_STATES = {
+    CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER, CallState.FAILED, CallState.CANCELED,
+}  # fmt: skip
+LIVE_WINDOW = timedelta(hours=2)  # a call still open after this is left to the next sync
+
+
+def call_is_live(call: Call) -> bool:
+    return call.state not in FINAL_STATES and call.created_at > timezone.now() - LIVE_WINDOW
+
+
+def call_events(call: Call) -> list[tuple[str, datetime]]:
+    """The call's moments in order: created, answered, ended (what the provider told us)."""
+    events = [("Created", call.created_at), ("Answered", call.answered_at), ("Ended", call.ended_at)]
+    return sorted(((label, at) for label, at in events if at), key=lambda e: e[1])
+
+
 def call_detail(request, pk: int):
     call = tenant_object_or_404(
         request, Call.objects.select_related("provider_account", "subaccount", "number"), pk=pk
     )
-    return render(
-        request,
-        "calls/call_detail.html",
-        {
-            "call": call,
-            "legs": call.legs.filter(tenant_id=request.tenant.pk),
-            "recordings": tenant_qs(request, Recording).filter(call=call),
-        },
-    )
+    context = {
+        "call": call,
+        "events": call_events(call),
+        "legs": call.legs.filter(tenant_id=request.tenant.pk),
+        "recordings": tenant_qs(request, Recording).filter(call=call),
+        "live": call_is_live(call),
+    }
+    if is_htmx(request):
+        return render(request, "calls/_call_live.html", context)
+    return render(request, "calls/call_detail.html", context)
 
 
 def recordings(request):
@@ -186,6 +206,11 @@ def place_call(request):
     return render(
         request,
         "calls/place_call.html",
-        {"form": form, "ready": service is not None, "has_accounts": bool(accounts)},
+        {
+            "form": form,
+            "ready": service is not None,
+            "has_accounts": bool(accounts),
+            "can_call": request.tenant_access.can(Scope.SEND),
+        },
         status=status,
     )

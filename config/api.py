@@ -22,7 +22,8 @@ from providers.api import (
 )
 
 router = DefaultRouter()
-router.include_root_view = False
+# /api/v1/ lists the resources (browsable when opened in a logged-in browser).
+router.include_root_view = True
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("tenant", TenantViewSet, basename="tenant")
 router.register("audit-log", AuditLogViewSet, basename="audit-log")

@@ -1,10 +1,17 @@
+from csp.decorators import csp_update
 from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.urls import tenant_urlpatterns
 
 from .api import router
+
+handler400 = "accounts.api_errors.bad_request"
+handler403 = "accounts.api_errors.permission_denied"
+handler404 = "accounts.api_errors.page_not_found"
+handler500 = "accounts.api_errors.server_error"
 
 tenant_patterns = [
     path("", include("billing.urls")),
@@ -15,12 +22,25 @@ tenant_patterns = [
     *tenant_urlpatterns,
 ]
 
+
+# The docs page loads its init script from itself (?script): no inline script under our CSP.
+swagger = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+
+
+@csp_update({"style-src": ["'unsafe-inline'"]})  # Swagger UI's page carries a <style> block
+def api_docs(request, *args, **kwargs):
+    """Browsable docs for logged-in users (an API key may fetch /api/schema/ directly)."""
+    if not request.user.is_authenticated and "HTTP_AUTHORIZATION" not in request.META:
+        return redirect_to_login(request.get_full_path())
+    return swagger(request, *args, **kwargs)
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("hooks/", include("providers.urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("", include("accounts.urls")),
 ]

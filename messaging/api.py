@@ -14,11 +14,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api_base import BINARY, TenantScopedReadOnlyViewSet, TenantScopedViewSet, stored_file_response
 from accounts.api_errors import Conflict, ErrorSerializer, Unprocessable
+from accounts.api_parsers import BoundedJSONParser
 from accounts.models import Scope, User
 from providers.models import ProviderAccount
 
@@ -120,7 +121,7 @@ class MessageViewSet(TenantScopedReadOnlyViewSet):
         parameters=[IDEMPOTENCY_KEY],
         responses={202: BulkSendSerializer, 422: ERROR_422},
     )
-    @action(detail=False, methods=["post"], parser_classes=[JSONParser, MultiPartParser, FormParser])
+    @action(detail=False, methods=["post"], parser_classes=[BoundedJSONParser, MultiPartParser, FormParser])
     def bulk(self, request):
         data = self._valid(BulkSendRequestSerializer, request)
         with send_errors():

@@ -10,7 +10,12 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
-from accounts.api_filters import TenantChoiceFilter, TenantFilterSet, number_query
+from accounts.api_filters import (
+    OptionalMultipleChoiceFilter,
+    TenantChoiceFilter,
+    TenantFilterSet,
+    number_query,
+)
 from providers.models import ProviderAccount
 
 from .models import DirectionChoice, Kind, Message, MessageMedia, Status
@@ -21,7 +26,7 @@ class MessageFilter(TenantFilterSet):
     subaccount = TenantChoiceFilter(ProviderAccount, scope={"parent__isnull": False})
     number = TenantChoiceFilter("numbers.PhoneNumber")
     direction = django_filters.ChoiceFilter(choices=DirectionChoice.choices)
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    status = OptionalMultipleChoiceFilter(choices=Status.choices)
     kind = django_filters.ChoiceFilter(choices=Kind.choices)
     q = django_filters.CharFilter(method="filter_q", help_text="A number (prefix of from/to) or body text.")
 

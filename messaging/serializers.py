@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.phone_input import validate_phone_text
 from accounts.serializers import from_to_fields
 
+from .csv_upload import BadCsv, recipients_csv_text
 from .models import BulkSend, Message, MessageMedia
 
 
@@ -74,7 +76,9 @@ class SendMessageSerializer(serializers.Serializer):
     locals()["from"] = serializers.CharField(
         max_length=64, help_text="A number you hold there (E.164), or an alphanumeric sender id."
     )
-    to = serializers.CharField(max_length=64, help_text="E.164, e.g. +46701234567.")
+    to = serializers.CharField(
+        max_length=64, validators=[validate_phone_text], help_text="E.164, e.g. +46701234567."
+    )
     body = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
     kind = serializers.ChoiceField(choices=["sms", "mms"], default="sms")
     media = serializers.ListField(
@@ -92,6 +96,13 @@ class BulkSendRequestSerializer(serializers.Serializer):
     file = serializers.FileField(
         required=False, help_text="CSV: one recipient per row (first column, or a to/number/phone column)."
     )
+
+    def validate_file(self, upload) -> str:
+        """The CSV as text: a binary or unreadable file is a 400 naming the problem."""
+        try:
+            return recipients_csv_text(upload)
+        except BadCsv as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate(self, attrs):
         if not attrs.get("recipients") and not attrs.get("file"):

@@ -23,6 +23,10 @@ class Category(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# Our note on a number (API and dashboard): a few lines, not a document.
+PURPOSE_MAX_CHARS = 2000
+
+
 class PhoneNumber(TenantOwnedModel):
     number = models.CharField(max_length=20, help_text="E.164, e.g. +46700000000.")
     provider_account = models.ForeignKey(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .models import PhoneNumber
+from .models import PURPOSE_MAX_CHARS, PhoneNumber
 
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
@@ -12,6 +12,9 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
     sms_url = serializers.CharField(read_only=True)
     mms_url = serializers.CharField(read_only=True)
     voice_url = serializers.CharField(read_only=True)
+    purpose = serializers.CharField(
+        required=False, allow_blank=True, max_length=PURPOSE_MAX_CHARS, help_text="Our note on the number."
+    )
 
     class Meta:
         model = PhoneNumber

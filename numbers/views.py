@@ -19,7 +19,7 @@ from providers.adapters.records import Capability, NumberConfig
 from providers.models import ProviderAccount
 
 from . import services
-from .models import PhoneNumber
+from .models import PURPOSE_MAX_CHARS, PhoneNumber
 
 
 def number_list(request):
@@ -49,6 +49,10 @@ def number_list(request):
 
 
 class NoteForm(forms.ModelForm):
+    purpose = forms.CharField(
+        required=False, max_length=PURPOSE_MAX_CHARS, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
     class Meta:
         model = PhoneNumber
         fields = ["name", "purpose"]
@@ -96,7 +100,9 @@ def number_detail(request, pk: int):
             return redirect("number", tenant_slug=request.tenant.slug, pk=number.pk)
         if "routing" in request.POST:
             routing_form = RoutingForm(request.POST)
-            if not can_route:
+            if not number.active:
+                routing_form.add_error(None, "This number has been released; there is nothing to configure.")
+            elif not can_route:
                 routing_form.add_error(
                     None, f"{account.adapter_class.name} numbers cannot be configured here."
                 )

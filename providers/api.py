@@ -34,6 +34,8 @@ from .serializers import (
     SubaccountSerializer,
     SyncRunSerializer,
     WebhookEventSerializer,
+    WebhookSecretRequestSerializer,
+    WebhookSecretSerializer,
 )
 
 DeletionSerializer = inline_serializer(
@@ -78,7 +80,12 @@ class ProviderAccountViewSet(
     serializer_class = ProviderAccountSerializer
     filterset_class = ProviderAccountFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    action_scopes = {"test": Scope.MANAGE, "sync": Scope.MANAGE}
+    action_scopes = {
+        "test": Scope.MANAGE,
+        "sync": Scope.MANAGE,
+        "webhook_secret": Scope.MANAGE,
+        "clear_webhook_secret": Scope.MANAGE,
+    }
     extra_error_statuses = {"test": [422], "sync": [409], "partial_update": [409]}
 
     def perform_create(self, serializer):
@@ -135,6 +142,40 @@ class ProviderAccountViewSet(
         run = start_sync(account, SyncRun.Trigger.API)
         audit.record(self.tenant, request, "sync.start", run, account=account.pk)
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Set or rotate the webhook secret",
+        description="Stores the secret the provider signs webhooks with (or generates one when "
+        "`secret` is left out) and answers it once; it is never returned again. The previous "
+        "secret stays accepted for a grace period unless `keep_previous` is false.",
+        request=WebhookSecretRequestSerializer,
+        responses={200: WebhookSecretSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="webhook-secret")
+    def webhook_secret(self, request, pk=None):
+        account = self.get_object()
+        serializer = WebhookSecretRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with provider_errors():
+            secret = services.set_webhook_secret(
+                account, data.get("secret") or None, keep_previous=data["keep_previous"], actor=request
+            )
+        return Response(
+            WebhookSecretSerializer(
+                {"secret": secret, "previous_accepted_until": account.webhook_secret_previous_until}
+            ).data,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @extend_schema(
+        summary="Remove the webhook secret (only the URL token is checked then)", responses={204: None}
+    )
+    @webhook_secret.mapping.delete
+    def clear_webhook_secret(self, request, pk=None):
+        with provider_errors():
+            services.clear_webhook_secret(self.get_object(), actor=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SyncRunViewSet(TenantScopedReadOnlyViewSet):

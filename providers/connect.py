@@ -31,7 +31,8 @@ def connection_for(account: ProviderAccount, **option_overrides) -> Connection:
         base_url=account.effective_base_url,
         credentials=account.credentials,
         remote_account_id=account.remote_account_id,
-        webhook_secret=account.webhook_secret,
+        # Comma-separated: the current secret, and the previous one during a rotation.
+        webhook_secret=",".join(account.webhook_secrets),
         options=options,
     )
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("providers/<int:pk>/enable/", views.account_enable, name="provider-enable"),
     path("providers/<int:pk>/disable/", views.account_disable, name="provider-disable"),
     path("providers/<int:pk>/delete/", views.account_delete, name="provider-delete"),
+    path("providers/<int:pk>/webhook-secret/", views.account_webhook_secret, name="provider-webhook-secret"),
     path("providers/<int:pk>/subaccounts/new/", views.subaccount_create, name="subaccount-create"),
     path("providers/<int:pk>/subaccount/edit/", views.subaccount_edit, name="subaccount-edit"),
     path("syncs/", views.sync_runs, name="sync-runs"),
@@ -23,4 +24,5 @@ urlpatterns = [
     path("debug/logs/<int:pk>/", views.log_detail, name="provider-log"),
     path("debug/webhooks/", views.webhook_list, name="webhook-events"),
     path("debug/webhooks/<int:pk>/", views.webhook_detail, name="webhook-event"),
+    path("debug/webhooks/<int:pk>/replay/", views.webhook_replay, name="webhook-replay"),
 ]

@@ -4,6 +4,7 @@ log of every HTTP exchange."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -98,12 +99,58 @@ class ProviderAccount(TenantOwnedModel):
             adapter_class(self.provider).validate_credentials(credentials)
         )
 
+    # The webhook secret (Callr HMAC, jambonz signing secret), encrypted with the previous
+    # one while it is still accepted after a rotation:
+    # {"secret", "set_at", "previous", "previous_until"} (times ISO 8601).
+    @property
+    def _webhook_secret_data(self) -> dict[str, str]:
+        return crypto.decrypt_json(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else {}
+
     @property
     def webhook_secret(self) -> str:
-        return crypto.decrypt_json(self.webhook_secret_encrypted).get("secret", "")
+        return self._webhook_secret_data.get("secret", "")
 
-    def set_webhook_secret(self, secret: str) -> None:
-        self.webhook_secret_encrypted = crypto.encrypt_json({"secret": secret}) if secret else ""
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """Every secret a signature may use now: the current one, and the previous one
+        until its grace period after a rotation ends."""
+        data = self._webhook_secret_data
+        found = [data["secret"]] if data.get("secret") else []
+        until = data.get("previous_until")
+        if data.get("previous") and until and datetime.fromisoformat(until) > timezone.now():
+            found.append(data["previous"])
+        return found
+
+    @property
+    def webhook_secret_set_at(self) -> datetime | None:
+        at = self._webhook_secret_data.get("set_at")
+        return datetime.fromisoformat(at) if at else None
+
+    @property
+    def webhook_secret_previous_until(self) -> datetime | None:
+        data = self._webhook_secret_data
+        until = data.get("previous_until") if data.get("previous") else None
+        return datetime.fromisoformat(until) if until else None
+
+    def set_webhook_secret(self, secret: str, *, keep_previous_until: datetime | None = None) -> None:
+        """Replace the secret; with `keep_previous_until`, the old one is accepted until then."""
+        if not secret:
+            self.webhook_secret_encrypted = ""
+            return
+        data = {"secret": secret, "set_at": timezone.now().isoformat()}
+        old = self.webhook_secret
+        if keep_previous_until is not None and old and old != secret:
+            data |= {"previous": old, "previous_until": keep_previous_until.isoformat()}
+        self.webhook_secret_encrypted = crypto.encrypt_json(data)
+
+    @property
+    def signs_webhooks(self) -> bool:
+        return self.adapter_class.signs_webhooks
+
+    @property
+    def webhook_secret_missing(self) -> bool:
+        """The provider signs its webhooks, but this account has no secret to check them."""
+        return self.adapter_class.signs_webhooks and not self.webhook_secret_encrypted
 
     # -- capabilities and URLs -----------------------------------------------------------
     @property

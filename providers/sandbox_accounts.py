@@ -60,6 +60,29 @@ def connect_sandbox_account(
     return account
 
 
+def register_with_sandbox(sandbox, accounts, known: dict[int, str]) -> int:
+    """Tell an in-process `Sandbox` about `accounts` it does not know yet, or whose webhook
+    secret changed since (`known`: account id -> the stored secret it was registered with),
+    so the simulator signs its webhooks with the secret the tenant set. Returns how many."""
+    count = 0
+    for account in accounts:
+        if account.provider not in sandbox.sims or known.get(account.pk) == account.webhook_secret_encrypted:
+            continue
+        reg = sandbox_registration(account)
+        sandbox.add_account(
+            reg["provider"],
+            reg["credentials"],
+            remote_id=reg["remote_id"],
+            seed=reg["seed"],
+            size=reg["size"],
+            webhook_base=reg["webhook_base"],
+            webhook_secret=reg["webhook_secret"],
+        )
+        known[account.pk] = account.webhook_secret_encrypted
+        count += 1
+    return count
+
+
 def sandbox_registration(account: ProviderAccount) -> dict:
     """What the sandbox needs to know of an account (the body of POST /_sandbox/accounts)."""
     return {

@@ -11,6 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api_fields import StrictBooleanField
+
 from . import services
 from .adapters import NotSupported, adapter_class
 from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEvent
@@ -41,12 +43,19 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
         help_text="Leave empty for the provider's real API (required for jambonz). https to a public host.",
     )
     webhook_urls = serializers.SerializerMethodField()
+    webhook_secret_set = serializers.SerializerMethodField(
+        help_text="Whether a webhook secret is stored (it is never returned; see webhook-secret/)."
+    )
+    webhook_secret_missing = serializers.SerializerMethodField(
+        help_text="The provider signs its webhooks but no secret is set: they cannot be verified."
+    )
     capabilities = serializers.SerializerMethodField()
     usage_limit = serializers.DecimalField(
         max_digits=18, decimal_places=4, min_value=Decimal("0"), allow_null=True, required=False
     )
     currency = serializers.CharField(max_length=3, required=False, allow_blank=True)
     sync_interval = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+    sync_enabled = StrictBooleanField(required=False)
     send_rate = serializers.FloatField(min_value=0.01, max_value=1000, required=False)
 
     class Meta:
@@ -58,6 +67,8 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
             "base_url",
             "credentials",
             "webhook_urls",
+            "webhook_secret_set",
+            "webhook_secret_missing",
             "capabilities",
             "status",
             "sync_enabled",
@@ -86,6 +97,12 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string", "format": "uri"}})
     def get_webhook_urls(self, account: ProviderAccount) -> dict[str, str]:
         return account.webhook_urls
+
+    def get_webhook_secret_set(self, account: ProviderAccount) -> bool:
+        return bool(account.webhook_secret_encrypted)
+
+    def get_webhook_secret_missing(self, account: ProviderAccount) -> bool:
+        return account.webhook_secret_missing
 
     def get_capabilities(self, account: ProviderAccount) -> list[str]:
         return sorted(str(c) for c in account.capabilities)
@@ -130,6 +147,26 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
             account.set_credentials(credentials)
         account.save()
         return account
+
+
+class WebhookSecretRequestSerializer(serializers.Serializer):
+    secret = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="The secret the provider signs with (jambonz shows it per account; for Callr choose "
+        "one). Leave out to have one generated.",
+    )
+    keep_previous = StrictBooleanField(
+        default=True, help_text="Accept the old secret for a while (WEBHOOK_SECRET_GRACE_HOURS) too."
+    )
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Shown only in this response; stored encrypted.")
+    previous_accepted_until = serializers.DateTimeField(
+        allow_null=True, help_text="Until when signatures with the previous secret are still accepted."
+    )
 
 
 class CredentialCheckSerializer(serializers.Serializer):

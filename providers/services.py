@@ -9,9 +9,12 @@ rebinding.
 
 from __future__ import annotations
 
+import re
+import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -179,6 +182,52 @@ def update_account(
         )
     audit.record(account.tenant, actor, "provider_account.update", account, fields=sorted(changed))
     return account
+
+
+# -- webhook secrets -----------------------------------------------------------------------------
+WEBHOOK_SECRET = re.compile(r"[!-+\--~]{16,200}")  # printable ASCII, no spaces or commas
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def set_webhook_secret(
+    account: ProviderAccount, secret: str | None = None, *, keep_previous: bool = True, actor: Any = None
+) -> str:
+    """Set (or, without `secret`, generate) the secret that signs this account's webhooks and
+    return it: the caller shows it once; it is stored encrypted and never shown again. With
+    `keep_previous`, signatures made with the old secret are still accepted for
+    WEBHOOK_SECRET_GRACE_HOURS, while the provider's side is being changed."""
+    refuse_if_deleting(account)
+    secret = (secret or "").strip() or new_webhook_secret()
+    if not WEBHOOK_SECRET.fullmatch(secret):
+        raise ValidationError(
+            {"secret": ["16 to 200 printable characters, without spaces or commas."]}, code="invalid"
+        )
+    grace = timezone.now() + timedelta(hours=settings.WEBHOOK_SECRET_GRACE_HOURS) if keep_previous else None
+    rotated = bool(account.webhook_secret)
+    account.set_webhook_secret(secret, keep_previous_until=grace)
+    account.save(update_fields=["webhook_secret_encrypted", "updated_at"])
+    audit.record(
+        account.tenant,
+        actor,
+        "provider_account.webhook_secret",
+        account,
+        rotated=rotated,
+        previous_accepted_until=account.webhook_secret_previous_until,
+    )
+    return secret
+
+
+@transaction.atomic
+def clear_webhook_secret(account: ProviderAccount, *, actor: Any = None) -> None:
+    """Stop checking signatures (only the URL token is checked then)."""
+    refuse_if_deleting(account)
+    account.set_webhook_secret("")
+    account.save(update_fields=["webhook_secret_encrypted", "updated_at"])
+    audit.record(account.tenant, actor, "provider_account.webhook_secret_cleared", account)
 
 
 @transaction.atomic

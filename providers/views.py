@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import audit
@@ -51,9 +53,15 @@ class ConnectForm(forms.Form):
     )
     username = forms.CharField(required=False, label=CREDENTIAL_FIELDS["username"])
     password = forms.CharField(
-        required=False, label=CREDENTIAL_FIELDS["password"], widget=forms.PasswordInput
+        required=False,
+        label=CREDENTIAL_FIELDS["password"],
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-    api_key = forms.CharField(required=False, label=CREDENTIAL_FIELDS["api_key"], widget=forms.PasswordInput)
+    api_key = forms.CharField(
+        required=False,
+        label=CREDENTIAL_FIELDS["api_key"],
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
     login = forms.CharField(required=False, label=CREDENTIAL_FIELDS["login"])
     account_sid = forms.CharField(required=False, label=CREDENTIAL_FIELDS["account_sid"])
 
@@ -92,12 +100,34 @@ def forget_secrets(form: forms.Form) -> None:
             form.data.pop(key, None)
 
 
+def credential_label(provider: str, key: str) -> str:
+    return adapter_class(provider).credential_labels.get(key) or CREDENTIAL_FIELDS[key]
+
+
+def credential_hint(provider: str) -> str:
+    """Which credentials the provider takes, in words: "Enter either API key, or Login and
+    Password / API password." (a provider may accept several shapes)."""
+    cls = adapter_class(provider)
+    shapes = [
+        " and ".join(credential_label(provider, key) for key in shape) for shape in cls.credential_shapes
+    ]
+    if len(shapes) == 1:
+        return f"Enter {shapes[0]}."
+    return "Enter either " + ", or ".join(shapes) + " (one set is enough)."
+
+
 def _accounts_context(request) -> dict:
     return {
         "credential_fields": list(CREDENTIAL_FIELDS),
         "providers": [
-            {"code": code, "name": label, "keys": credential_keys(code)} for code, label in Provider.choices
+            {"code": code, "name": label, "keys": credential_keys(code), "hint": credential_hint(code)}
+            for code, label in Provider.choices
         ],
+        # field -> {provider: label}: the form relabels the fields for the chosen provider.
+        "credential_labels": {
+            key: {code: credential_label(code, key) for code, _ in Provider.choices}
+            for key in CREDENTIAL_FIELDS
+        },
     }
 
 
@@ -160,6 +190,52 @@ def account_detail(request, pk: int):
     )
 
 
+# -- webhook secret: set or rotate, shown once ---------------------------------------------------
+class WebhookSecretForm(forms.Form):
+    secret = forms.CharField(
+        required=False,
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        label="Secret",
+        help_text="The secret the provider signs with (jambonz shows one per account; for Callr, "
+        "choose one). Leave empty to generate one.",
+    )
+    keep_previous = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Keep accepting the old secret for a while",
+        help_text="While you change it at the provider.",
+    )
+
+
+@never_cache  # the answer carries the secret
+@require_POST
+@scope_required(Scope.MANAGE)
+def account_webhook_secret(request, pk: int):
+    """Set or rotate the webhook secret; the page after shows it once."""
+    account = _manageable_account(request, pk)
+    form = WebhookSecretForm(request.POST)
+    secret = None
+    if form.is_valid():
+        try:
+            secret = services.set_webhook_secret(
+                account,
+                form.cleaned_data["secret"] or None,
+                keep_previous=form.cleaned_data["keep_previous"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            for problem in exc.message_dict.get("secret", exc.messages):
+                form.add_error("secret", problem)
+    return render(
+        request,
+        "providers/webhook_secret.html",
+        {"account": account, "form": form, "secret": secret},
+        status=200 if secret else 400,
+    )
+
+
 # -- managing an account: edit, enable/disable, delete, subaccounts --------------------------------
 class EditForm(forms.Form):
     name = forms.CharField(max_length=120)
@@ -186,7 +262,7 @@ class EditForm(forms.Form):
             secret = key in ("password", "api_key")
             self.fields[key] = forms.CharField(
                 required=False,
-                label=CREDENTIAL_FIELDS[key],
+                label=credential_label(account.provider, key),
                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}) if secret else None,
             )
 
@@ -388,6 +464,17 @@ def account_sync(request, pk: int):
     if refusal:
         messages.error(request, refusal)
         return redirect("provider-account", tenant_slug=request.tenant.slug, pk=account.pk)
+    # A run already under way (scheduled or started by someone else): follow that one
+    # instead of queueing a second that would only be skipped.
+    current = (
+        tenant_qs(request, SyncRun)
+        .filter(account=account, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+        .order_by("-created_at")
+        .first()
+    )
+    if current is not None:
+        messages.info(request, "A sync of this account is already running; here is its progress.")
+        return redirect("sync-run", tenant_slug=request.tenant.slug, pk=current.pk)
     with transaction.atomic():
         run = start_sync(account, SyncRun.Trigger.DASHBOARD)
         audit.record(request.tenant, request.user, "sync.start", run, account=account.pk)
@@ -415,9 +502,16 @@ def sync_runs(request):
     if (account := request.GET.get("account", "")).isdigit():
         runs = runs.filter(account_id=account)
     page = keyset_page(runs, request.GET.get("before"))
-    return render(
-        request, "providers/sync_runs.html", {"page": page, "query": query_without(request, "before")}
-    )
+    unfinished = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+    context = {
+        "page": page,
+        "query": query_without(request, "before"),
+        # The first page follows runs under way; it stops polling once none is.
+        "live": not request.GET.get("before") and any(r.status in unfinished for r in page.items),
+    }
+    if is_htmx(request):
+        return render(request, "providers/_sync_runs_rows.html", context)
+    return render(request, "providers/sync_runs.html", context)
 
 
 # -- debugging: HTTP log and received webhooks ----------------------------------------------------
@@ -480,4 +574,30 @@ def webhook_list(request):
 
 def webhook_detail(request, pk: int):
     event = tenant_object_or_404(request, WebhookEvent.objects.select_related("account"), pk=pk)
-    return render(request, "providers/webhook_detail.html", {"event": event})
+    unsettled = event.status in (WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED)
+    context = {
+        "event": event,
+        "can_replay": unsettled and request.tenant_access.can(Scope.MANAGE),
+        # Follow it while it waits for a worker (or a replay just asked for one).
+        "live": event.status == WebhookEvent.Status.PENDING or (unsettled and "replayed" in request.GET),
+    }
+    if is_htmx(request):
+        return render(request, "providers/_webhook_status.html", context)
+    return render(request, "providers/webhook_detail.html", context)
+
+
+@require_POST
+@scope_required(Scope.MANAGE)
+def webhook_replay(request, pk: int):
+    """Apply a failed (or stuck) received event again, through the same task as on arrival."""
+    from .tasks import apply_webhook_event  # imports Celery; keep it off import time
+
+    event = tenant_object_or_404(request, WebhookEvent, pk=pk)
+    if event.status not in (WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED):
+        messages.info(request, "This event was already applied; replaying it would change nothing.")
+        return redirect("webhook-event", tenant_slug=request.tenant.slug, pk=event.pk)
+    audit.record(request.tenant, request.user, "webhook_event.replay", event, status=event.status)
+    transaction.on_commit(lambda: apply_webhook_event.delay(event.pk))
+    messages.success(request, "Replay queued: the event is applied again by a worker.")
+    url = reverse("webhook-event", args=[request.tenant.slug, event.pk])
+    return redirect(f"{url}?replayed=1")

@@ -14,11 +14,15 @@ mkdir -p "$LOGS"
 
 started=$(scripts/services.sh up | tail -n 1) || exit 1
 pids=()
+STOPPING="$LOGS/.stopping"
+rm -f "$STOPPING"
 cleanup() {
   trap - INT TERM EXIT
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  touch "$STOPPING"  # supervised workers are not restarted any more
+  for pid in "${pids[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    pkill -KILL -P "$pid" 2>/dev/null || true
     kill -KILL "$pid" 2>/dev/null || true
   done
   # The chaos restarts Postgres and Redis: stop what this run started, whoever restarted it.
@@ -26,6 +30,16 @@ cleanup() {
   [ -n "$started" ] && scripts/services.sh down $started
 }
 trap cleanup INT TERM EXIT
+
+# As a process supervisor would (systemd Restart=always): a Celery worker that dies (a broker
+# crash can take its main process down) is started again.
+supervise() {  # supervise LOG COMMAND...
+  local log=$1; shift
+  while [ ! -f "$STOPPING" ]; do
+    "$@" >>"$log" 2>&1
+    [ -f "$STOPPING" ] || { echo "[supervise] $* exited ($?); restarting" >>"$log"; sleep 1; }
+  done
+}
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() {  # wait_port PORT NAME: up to 30 s
@@ -50,12 +64,13 @@ export SEND_SWEEP_SECONDS=${SEND_SWEEP_SECONDS:-10} SEND_QUEUED_STALE_SECONDS=${
   >"$LOGS/sandbox.log" 2>&1 & pids+=($!)
 "$ROOT/.venv/bin/gunicorn" config.wsgi -b "127.0.0.1:$WEB_PORT" -w 2 -k gthread --threads 4 --timeout 30 \
   >"$LOGS/web.log" 2>&1 & pids+=($!)
-"$PY" -m celery -A config worker -Q send -c 2 -l warning -n "chaos-send@%h" >"$LOGS/worker-send.log" 2>&1 & pids+=($!)
+: >"$LOGS/worker-send.log"; : >"$LOGS/worker-other.log"
+supervise "$LOGS/worker-send.log" "$PY" -m celery -A config worker -Q send -c 2 -l info -n "chaos-send@%h" & pids+=($!)
 send_worker=$!
-"$PY" -m celery -A config worker -Q default,sync,sync_bulk,hooks -c 2 -l warning -n "chaos-other@%h" \
-  >"$LOGS/worker-other.log" 2>&1 & pids+=($!)
+supervise "$LOGS/worker-other.log" "$PY" -m celery -A config worker -Q default,sync,sync_bulk,hooks -c 2 -l info \
+  -n "chaos-other@%h" & pids+=($!)
 other_worker=$!
-"$PY" -m celery -A config beat -l warning -s "$LOGS/celerybeat-schedule" >"$LOGS/beat.log" 2>&1 & pids+=($!)
+"$PY" -m celery -A config beat -l info -s "$LOGS/celerybeat-schedule" >"$LOGS/beat.log" 2>&1 & pids+=($!)
 wait_port "$SANDBOX_PORT" sandbox
 wait_port "$WEB_PORT" "web server"
 

@@ -16,11 +16,14 @@ CORES=$(nproc 2>/dev/null || echo 2)
 
 started=$(scripts/services.sh up | tail -n 1)
 pids=()
+STOPPING="$ROOT/var/.stopping-$$"
 cleanup() {
   trap - INT TERM EXIT
   echo; echo "Stopping…"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  touch "$STOPPING"  # supervised workers are not restarted any more
+  for pid in "${pids[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -f "$STOPPING"
   # shellcheck disable=SC2086
   [ -n "$started" ] && scripts/services.sh down $started
 }
@@ -34,8 +37,18 @@ if [ "$MODE" = serve ]; then export DJANGO_DEBUG=false; fi
 $PY manage.py migrate --noinput -v 0
 $PY manage.py load_demo
 
+# As a process supervisor would (systemd Restart=always): a Celery worker that dies (losing
+# its broker mid-acknowledgement can take its main process down) is started again.
+supervise() {
+  while [ ! -f "$STOPPING" ]; do
+    "$@"
+    [ -f "$STOPPING" ] || { echo "[run] $* exited ($?); restarting in 1 s" >&2; sleep 1; }
+  done
+}
+
 worker() {  # worker NAME QUEUES CONCURRENCY
-  $PY -m celery -A config worker -Q "$2" -c "$3" -l "${CELERY_LOG_LEVEL:-info}" -n "$1@%h" & pids+=($!)
+  supervise $PY -m celery -A config worker -Q "$2" -c "$3" -l "${CELERY_LOG_LEVEL:-info}" -n "$1@%h" &
+  pids+=($!)
 }
 
 $PY manage.py run_sandbox --port "$SANDBOX_PORT" & pids+=($!)

@@ -3,8 +3,11 @@
 Every variable is listed with a comment in `.env.example`. Local values written by
 `scripts/services.sh` (database and Redis addresses, generated secrets) live in
 `var/local.env`; a `.env` file, then the real environment, override them.
+`config.settings.production` never reads `var/local.env` (development values: DEBUG on).
 """
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -13,7 +16,10 @@ from celery.schedules import crontab
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-for env_file in (BASE_DIR / "var" / "local.env", BASE_DIR / ".env"):
+PRODUCTION = os.environ.get("DJANGO_SETTINGS_MODULE", "") == "config.settings.production"
+# The first file to set a variable wins (the real environment beats both): .env, then var/local.env.
+ENV_FILES = [BASE_DIR / ".env"] + ([] if PRODUCTION else [BASE_DIR / "var" / "local.env"])
+for env_file in ENV_FILES:
     if env_file.exists():
         env.read_env(str(env_file), overwrite=False)
 
@@ -27,6 +33,9 @@ if env.bool("BEHIND_PROXY", default=False):
     USE_X_FORWARDED_HOST = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # The client address for login lockouts is the one the proxy saw (REMOTE_ADDR otherwise).
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    AXES_IPWARE_PROXY_COUNT = 1
 
 DJANGO_APPS = [
     "django.contrib.admin",
@@ -44,6 +53,8 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_admin_lightweight_date_hierarchy",
+    "axes",
+    "csp",
 ]
 LOCAL_APPS = [
     "accounts",
@@ -57,6 +68,10 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
+    "config.middleware.RejectNulQueryMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "providers.middleware.WebhookBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.rls.RlsMiddleware",  # row-level security settings; before TenantMiddleware
     "accounts.tenancy.TenantMiddleware",
+    # Last, as django-axes asks: refuses a locked-out login before the view runs.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -113,6 +130,20 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it counts failed logins (dashboard and /admin/) and refuses a locked one.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lockout after LOGIN_FAILURE_LIMIT wrong passwords for one email, or from one address,
+# for LOGIN_LOCKOUT_MINUTES; a successful login resets the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "accounts.login_throttle.login_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -135,8 +166,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://")
 vars().update(EMAIL_CONFIG)
+if not EMAIL_CONFIG.get("EMAIL_FILE_PATH"):
+    # Unset: each mail is a file under var/mail/ (reset links never reach the shared log).
+    EMAIL_FILE_PATH = str(BASE_DIR / "var" / "mail")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Switchboard <switchboard@localhost>")
 
 # --- Celery -------------------------------------------------------------------------
@@ -205,6 +239,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON bodies (depth-bounded); only the bulk CSV upload also takes multipart.
+    "DEFAULT_PARSER_CLASSES": ["accounts.api_parsers.BoundedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["accounts.api_auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("API_THROTTLE_RATE", default="600/min")},
@@ -213,6 +250,8 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {
+    # The schema and the docs are for our users: a session or an API key (any scope).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "TITLE": "Switchboard API",
     "DESCRIPTION": "Numbers, subaccounts, SMS/MMS, calls, recordings and spend across "
     "46elks, Sipcentric, Callr and jambonz. Authenticate with `Authorization: Bearer <api key>`.",
@@ -222,6 +261,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.api_errors.decimal_inputs_accept_numbers",
+    ],
     # Several models have a `status`; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {"ProviderAccountStatusEnum": "providers.models.ProviderAccount.Status"},
 }
@@ -233,6 +276,8 @@ FERNET_KEYS = env.list("FERNET_KEYS")
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=20.0)
 PROVIDER_LOG_RETENTION_DAYS = env.int("PROVIDER_LOG_RETENTION_DAYS", default=14)
+# After a webhook secret is rotated, signatures with the old one are accepted this long.
+WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", default=24)
 # Applied and ignored webhook events are deleted after this many days (pending/failed stay).
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 # Record every provider HTTP exchange as a ProviderLog row (the debugger view).
@@ -249,6 +294,39 @@ PROVIDER_LOG_ENABLED = env.bool("PROVIDER_LOG_ENABLED", default=True)
 SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8025").rstrip("/")
 # Longest SMS we send, in parts (160/153 GSM-7 characters, 70/67 UCS-2 per part).
 SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=6)
+
+# --- Browser security headers ----------------------------------------------------------
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, no
+# inline script or event handler anywhere (behaviour lives in static/js/).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy (config.middleware): browser features the dashboard never uses.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
 
 LOGGING = {
     "version": 1,

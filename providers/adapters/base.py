@@ -8,10 +8,12 @@ Anything the provider cannot do raises `NotSupported`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from . import inbound
 from .errors import NotSupported
 from .http import ProviderHttp
 from .records import (
@@ -56,8 +58,33 @@ class Adapter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     # Accepted credential shapes: each a tuple of required keys.
     credential_shapes: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    # What the provider's own console calls each credential key (for the connect form).
+    credential_labels: ClassVar[dict[str, str]] = {}
     # Webhook kinds this provider posts to `/hooks/<code>/<token>/<kind>/`.
     webhook_kinds: ClassVar[tuple[str, ...]] = ()
+    # True when the provider signs its webhooks with a secret the account holder sets
+    # (Connection.webhook_secret); an account of such a provider without one is flagged.
+    signs_webhooks: ClassVar[bool] = False
+    # A webhook body larger than this is Rejected before it is parsed.
+    max_webhook_body: ClassVar[int] = inbound.MAX_WEBHOOK_BODY
+
+    def __init_subclass__(cls, **kwargs):
+        """Every provider's `parse_webhook` runs under `inbound.checked_parse`: size and
+        depth limits, clean text, valid numbers, and `Rejected` (never a crash) on
+        malformed input, for the webhook view and the worker alike."""
+        super().__init_subclass__(**kwargs)
+        parse = cls.__dict__.get("parse_webhook")
+        if parse is None or getattr(parse, "checked", False):
+            return
+
+        @functools.wraps(parse)
+        def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:
+            return inbound.checked_parse(
+                lambda: parse(self, kind, request), request.body, self.max_webhook_body, self.name
+            )
+
+        parse_webhook.checked = True  # type: ignore[attr-defined]
+        cls.parse_webhook = parse_webhook  # type: ignore[method-assign]
 
     # -- provider facts the outbound layer asks (no code outside the adapters names a provider) --
     # Message kinds ("sms", "mms") this provider sends from an alphanumeric sender id.

@@ -188,6 +188,7 @@ class Elks46Adapter(Adapter):
         }
     )
     credential_shapes = (("username", "password"),)
+    credential_labels = {"username": "API username", "password": "API password"}
     webhook_kinds = ("sms", "mms", "dlr", "voice", "hangup")
     alphanumeric_sender_kinds = frozenset({"sms"})
     named_senders = {"mms": frozenset({"noreply"})}  # 46elks sends an MMS "from" noreply

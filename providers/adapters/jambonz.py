@@ -184,7 +184,9 @@ class JambonzAdapter(Adapter):
         }
     )
     credential_shapes = (("api_key", "account_sid"),)
+    credential_labels = {"api_key": "API key", "account_sid": "Account SID"}
     webhook_kinds = ("call-status", "call", "sms")
+    signs_webhooks = True
     call_status_kind = "call-status"
     answer_webhook_kind = "call"
 

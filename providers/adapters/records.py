@@ -11,6 +11,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from .safejson import loads_bounded
+
 
 class Direction(StrEnum):
     INBOUND = "inbound"
@@ -271,9 +273,8 @@ class WebhookRequest:
         return dict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
 
     def json(self) -> Any:
-        import json
-
-        return json.loads(self.body.decode("utf-8"))
+        """The body as JSON; ValueError when it is not JSON or is nested too deeply."""
+        return loads_bounded(self.body.decode("utf-8"))
 
 
 class EventType(StrEnum):

@@ -353,6 +353,7 @@ class SipcentricAdapter(Adapter):
         }
     )
     credential_shapes = (("username", "password"),)
+    credential_labels = {"username": "Username", "password": "Password"}
     webhook_kinds = ("sms",)
     # Click-to-dial starts from a PBX endpoint: an extension or the endpoint's URI.
     caller_pattern = r"\d{1,6}|(https?://|endpoints/)\S+"

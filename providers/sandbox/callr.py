@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time
+from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
 
 SPAN = timedelta(days=180)  # seeded history spread (Callr keeps ~6 months of SMS searchable)
 CALLR_TIME = "%Y-%m-%d %H:%M:%S"
@@ -217,8 +217,9 @@ class CallrSim(ProviderSim):
         created = history_time(account, i, SPAN, account.size)
         inbound = rng.random() < 0.25
         prefix, _ = COUNTRIES[rng.randrange(len(COUNTRIES))]
-        peer = prefix + "".join(str(rng.randrange(10)) for _ in range(9))
-        own = "+33" + "".join(str(rng.randrange(10)) for _ in range(9))
+        peer = valid_e164(prefix + "".join(str(rng.randrange(10)) for _ in range(9)))
+        # Our side is always one of the account's own DIDs (so a reply can be sent from it).
+        own = self._own_did(account, "".join(str(rng.randrange(10)) for _ in range(9)))
         text = TEXTS[rng.randrange(len(TEXTS))].format(n=rng.randrange(10000))
         if inbound:
             status, err, debit = "RECEIVED", "", "0.00"
@@ -266,8 +267,10 @@ class CallrSim(ProviderSim):
         ring = rng.randint(2, 30)
         answer = start + timedelta(seconds=ring) if answered else None
         hangup = start + timedelta(seconds=ring + duration_answered)
-        peer = COUNTRIES[rng.randrange(len(COUNTRIES))][0] + "".join(str(rng.randrange(10)) for _ in range(9))
-        did = "+33" + "".join(str(rng.randrange(10)) for _ in range(9))
+        peer = valid_e164(
+            COUNTRIES[rng.randrange(len(COUNTRIES))][0] + "".join(str(rng.randrange(10)) for _ in range(9))
+        )
+        did = self._own_did(account, "".join(str(rng.randrange(10)) for _ in range(9)))
         record: dict[str, Any] = {
             "callid": CALLID_SEED_BASE + j,
             "cli_pres": "allowed_passed_screen",
@@ -309,11 +312,16 @@ class CallrSim(ProviderSim):
             )
         return kind, record
 
+    def _own_did(self, account: SimAccount, draw: str) -> str:
+        """One of the account's DIDs, picked by a seeded draw."""
+        dids = self.dids(account)
+        return dids[int(draw) % len(dids)]["intl_number"]
+
     def dids(self, account: SimAccount) -> list[dict[str, Any]]:
         out = []
         for n in range(3 + account.seed % 3):
             rng = account.rng("did", n)
-            local = "0" + "".join(str(rng.randrange(10)) for _ in range(9))
+            local = "0" + valid_e164("+33" + "".join(str(rng.randrange(10)) for _ in range(9)))[3:]
             out.append(
                 {
                     "hash": f"{perm32(n, account.seed + 3):08X}",

@@ -25,6 +25,37 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+import phonenumbers
+
+
+# -- phone numbers -----------------------------------------------------------------------
+def valid_e164(number: str) -> str:
+    """`number` when libphonenumber (what the product validates with) accepts it; else a
+    valid number of the same country that keeps as many of its last digits as it can.
+
+    Seeded histories use random digits after a country prefix; without this some of them
+    would be numbers the product refuses to answer (issue #12: replies to a sandbox
+    conversation failed with "not a valid phone number")."""
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return number
+    if phonenumbers.is_valid_number(parsed):
+        return number
+    region = phonenumbers.region_code_for_country_code(parsed.country_code)
+    digits = phonenumbers.national_significant_number(parsed)
+    for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is None:
+            continue
+        pattern = phonenumbers.national_significant_number(example)
+        for keep in range(min(4, len(pattern)), len(pattern) + 1):
+            tail = digits[-(len(pattern) - keep) :] if keep < len(pattern) else ""
+            candidate = pattern[:keep] + tail.rjust(len(pattern) - keep, "0")
+            fixed = f"+{parsed.country_code}{candidate}"
+            if phonenumbers.is_valid_number(phonenumbers.parse(fixed)):
+                return fixed
+    return number
 
 
 # -- requests and responses --------------------------------------------------------------

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time
+from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
 
 SPAN = timedelta(days=365)  # seeded history covers the year before the account's anchor
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -93,17 +93,31 @@ def _hex(*salt: Any, n: int = 32) -> str:
     return hashlib.sha256(repr(salt).encode()).hexdigest()[:n]
 
 
-def tiny_png(key: str) -> bytes:
-    """An 8×8 single-colour PNG whose colour depends on `key` (deterministic, valid)."""
-    r, g, b = hashlib.sha1(key.encode()).digest()[:3]  # noqa: S324 - a colour, not security
-    raw = b"".join(b"\x00" + bytes((r, g, b)) * 8 for _ in range(8))
+def tiny_png(key: str, width: int = 240, height: int = 160) -> bytes:
+    """A small picture-like PNG (a sky gradient with a sun) whose colours depend on `key`:
+    deterministic, valid, a few KB, and big enough to look like a photo in the dashboard."""
+    digest = hashlib.sha1(key.encode()).digest()  # noqa: S324 - colours, not security
+    top, bottom, sun = digest[:3], digest[3:6], (255, 214, 90)
+    cx, cy, radius = width * (1 + digest[6] % 3) // 4, height // 3, height // 6
+    rows = []
+    for y in range(height):
+        t = y / max(height - 1, 1)
+        colour = bytes(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        row = bytearray(colour * width)
+        dy = y - cy
+        if abs(dy) < radius:
+            half = int((radius * radius - dy * dy) ** 0.5)
+            lo, hi = max(cx - half, 0), min(cx + half, width)
+            row[lo * 3 : hi * 3] = bytes(sun) * (hi - lo)
+        rows.append(b"\x00" + bytes(row))
+    raw = b"".join(rows)
 
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
@@ -301,7 +315,7 @@ class Elks46Sim(ProviderSim):
     def _seed_sms(self, account: SimAccount, i: int) -> dict[str, Any]:
         rng, created = self._seed_time(account, "sms", i)
         own = rng.choice(self._own_numbers(account))
-        other = f"+4670{rng.randrange(10**7):07d}"
+        other = valid_e164(f"+4670{rng.randrange(10**7):07d}")
         if rng.random() < 0.03:
             other = other[:-4] + "0000"  # the sandbox's always-failing recipients
         text = rng.choice(TEXTS)
@@ -336,7 +350,7 @@ class Elks46Sim(ProviderSim):
         rng, created = self._seed_time(account, "mms", i)
         mid = self._seed_id(account, "mms", i)
         own = rng.choice(self._own_numbers(account))
-        other = f"+4673{rng.randrange(10**7):07d}"
+        other = valid_e164(f"+4673{rng.randrange(10**7):07d}")
         rec: dict[str, Any] = {
             "id": mid,
             "created": fmt(created),
@@ -357,7 +371,7 @@ class Elks46Sim(ProviderSim):
         rng, created = self._seed_time(account, "calls", i)
         cid = self._seed_id(account, "calls", i)
         own = rng.choice(self._own_numbers(account))
-        other = f"+4670{rng.randrange(10**7):07d}"
+        other = valid_e164(f"+4670{rng.randrange(10**7):07d}")
         incoming = rng.random() < 0.45
         rec: dict[str, Any] = {
             "id": cid,
@@ -369,7 +383,7 @@ class Elks46Sim(ProviderSim):
             "owner": account.state["user_id"],
         }
         roll = rng.random()
-        target = f"+4634{rng.randrange(10**6):06d}"
+        target = valid_e164(f"+4634{rng.randrange(10**6):06d}")
         if roll < 0.1:
             rec.update(
                 {
@@ -831,11 +845,12 @@ class Elks46Sim(ProviderSim):
         account.state["counter"] += 1
         serial = int(_hex(account.remote_id, "alloc", account.state["counter"], n=8), 16)
         prefix = COUNTRIES[country]
+        digits = 12 - len(prefix) + 1
         number = {
             "id": "n" + _hex(account.remote_id, "alloc-id", account.state["counter"]),
             "active": "yes",
             "country": country,
-            "number": prefix + f"{serial % 10 ** (12 - len(prefix) + 1):0{12 - len(prefix) + 1}d}",
+            "number": valid_e164(prefix + f"{serial % 10**digits:0{digits}d}"),
             "capabilities": caps,
             "category": "mobile",
             "sms_replies": "yes",

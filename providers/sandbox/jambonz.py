@@ -24,7 +24,7 @@ from bisect import bisect_left, bisect_right
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time
+from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
 
 CALL_SPAN = timedelta(days=30)
 MAX_COUNT = 500
@@ -145,11 +145,13 @@ class JambonzSim(ProviderSim):
         numbers = {}
         for k in range(rng.randint(3, 6)):
             sid = _uuid(rng)
+            if k % 2:
+                local = f"+46{rng.randint(700000000, 799999999)}"
+            else:
+                local = f"+1617{rng.randint(2000000, 9999999)}"
             numbers[sid] = {
                 "phone_number_sid": sid,
-                "number": f"46{rng.randint(700000000, 799999999)}"
-                if k % 2
-                else f"1617{rng.randint(2000000, 9999999)}",
+                "number": valid_e164(local).lstrip("+"),
                 "voip_carrier_sid": _uuid(account.rng("carrier")),
                 "account_sid": own["account_sid"],
                 "application_sid": _uuid(account.rng("application")),
@@ -380,7 +382,7 @@ class JambonzSim(ProviderSim):
         attempted = self.seeded_time(account, index)
         ours = [e["number"] for e in account.state["numbers"].values()] or ["15083084809"]
         our = rng.choice(ours)
-        other = f"+46{rng.randint(700000000, 799999999)}"
+        other = valid_e164(f"+46{rng.randint(700000000, 799999999)}")
         direction = rng.choice(("inbound", "outbound"))
         answered = rng.random() < 0.7
         sip_status = 200 if answered else rng.choice((486, 487, 480, 503, 404))

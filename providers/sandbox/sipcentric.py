@@ -106,7 +106,7 @@ class SipcentricSim(ProviderSim):
         numbers = []
         for i in range(rng.randint(3, 6)):
             mobile = i % 3 == 2
-            number = f"07700900{rng.randint(0, 999):03d}" if mobile else f"0121496{rng.randint(0, 9999):04d}"
+            number = f"07400900{rng.randint(0, 999):03d}" if mobile else f"0121496{rng.randint(0, 9999):04d}"
             numbers.append(
                 {
                     "id": str(40 + i),
@@ -352,7 +352,9 @@ class SipcentricSim(ProviderSim):
 
     # -- seeded records -----------------------------------------------------------------
     def _counterpart(self, rng: Any) -> str:
-        return f"07700900{rng.randint(0, 999):03d}"
+        # 07400 9xx xxx: a valid UK mobile range (Ofcom's 07700 900xxx drama range is not
+        # a valid number, so replies to it were refused).
+        return f"07400900{rng.randint(0, 999):03d}"
 
     def _seeded_sms(self, account: SimAccount, base: str, i: int) -> dict[str, Any]:
         rng = account.rng("sms", i)

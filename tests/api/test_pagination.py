@@ -41,3 +41,37 @@ def test_lists_never_count(api_a, tenant_a):
     with CaptureQueriesContext(connection) as queries:
         assert api_a.get("/api/v1/messages/").status_code == 200
     assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+@pytest.mark.parametrize("size", ["null", "0", "-1", "abc", "1.5"])
+def test_a_page_size_that_is_not_a_count_is_400(api_a, size):
+    response = api_a.get("/api/v1/messages/", {"page_size": size})
+    assert response.status_code == 400
+    assert "page_size" in response.json()["error"]["fields"]
+
+
+def _cursor(query: str) -> str:
+    import base64
+
+    return base64.b64encode(query.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not base64 at all!",
+        "é",
+        _cursor("o=1&p=not-a-time"),
+        _cursor("o=0&r=1&p=0000-01-01 00:00:00+00:00"),
+        _cursor("p=2026-01-01 00:00:00"),  # no zone
+        _cursor("p=9999-12-31 23:59:59-23:59"),
+        _cursor("p=2026\x00"),
+        _cursor("r=x"),
+    ],
+)
+def test_a_malformed_cursor_is_400(api_a, tenant_a, cursor):
+    message(tenant_a)
+    for path in ("/api/v1/messages/", "/api/v1/conversations/", "/api/v1/webhook-events/"):
+        response = api_a.get(path, {"cursor": cursor})
+        assert response.status_code == 400, (path, response.content)
+        assert "cursor" in response.json()["error"]["fields"]

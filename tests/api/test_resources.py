@@ -129,3 +129,16 @@ def test_time_filter_with_an_extreme_offset_is_converted_not_a_500(api_a, tenant
     response = api_a.get("/api/v1/messages/", {"created_before": "0035-11-28T18:04:11+16:16"})
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+def test_unknown_call_status_is_400_like_messages(api_a):
+    for path in ("/api/v1/calls/", "/api/v1/messages/"):
+        response = api_a.get(path, {"status": "bogus"})
+        assert response.status_code == 400, path
+        assert "status" in response.json()["error"]["fields"], path
+
+
+def test_calls_filter_by_status(api_a, tenant_a):
+    busy = call(tenant_a, state="busy")
+    call(tenant_a, state="completed")
+    assert ids(api_a.get("/api/v1/calls/", {"status": "busy"})) == {busy.pk}

@@ -72,3 +72,17 @@ def test_429_with_retry_after(api, tenant_a, monkeypatch):
     response = client.get("/api/v1/messages/")
     assert response.json()["error"]["code"] == "throttled"
     assert int(response["Retry-After"]) > 0
+
+
+def test_throttle_fails_open_while_redis_is_down(api_a, settings, caplog):
+    # A cache on a port nothing listens on: every throttle read raises a connection error.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5},
+        }
+    }
+    response = api_a.get("/api/v1/messages/")
+    assert response.status_code == 200
+    assert "API throttle skipped: the cache is unavailable" in caplog.text

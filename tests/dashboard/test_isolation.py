@@ -101,6 +101,7 @@ OBJECT_WRITES: list[tuple[str, Callable[[Tenant], object]]] = [
     ("provider-enable", f.root_account),
     ("provider-disable", f.root_account),
     ("provider-delete", f.root_account),
+    ("provider-webhook-secret", f.root_account),
     ("subaccount-create", f.root_account),
     ("subaccount-edit", f.subaccount),
     ("member-role", _membership),

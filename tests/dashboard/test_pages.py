@@ -239,6 +239,7 @@ def test_bulk_progress_polls_while_messages_are_pending(login, member_a, tenant_
             "from_number": "Acme",
             "body": "Sale!",
             "file": _upload("to\n+46701234567\nnope\n+46701234568\n"),
+            "confirm": "1",
         },
     )
     from messaging.models import BulkSend
@@ -248,7 +249,7 @@ def test_bulk_progress_polls_while_messages_are_pending(login, member_a, tenant_
     assert b'hx-trigger="every 2s"' in html
     Message.objects.for_tenant(tenant_a).update(status="delivered")
     html = client.get(reverse("bulk-progress", args=[tenant_a.slug, bulk.pk]), HTTP_HX_REQUEST="true").content
-    assert b"hx-trigger" not in html and b"all sent" in html
+    assert b"hx-trigger" not in html and b"final counts" in html
     assert bulk.invalid_rows[0]["line"] == 3
 
 
@@ -291,9 +292,9 @@ def test_billing_settings_saved_by_an_owner(login, owner_a, tenant_a):
     assert (saved.spend_cap_currency, str(saved.markup_percent)) == ("SEK", "12.50")
 
 
-def test_notification_marked_read_by_htmx(login, viewer_a, tenant_a):
+def test_notification_marked_read_by_htmx(login, member_a, tenant_a):
     note = Notification.objects.create(tenant=tenant_a, kind="low_balance", key="a", period="p", title="Low")
-    response = login(viewer_a).post(
+    response = login(member_a).post(
         reverse("notification-read", args=[tenant_a.slug, note.pk]), HTTP_HX_REQUEST="true"
     )
     note.refresh_from_db()

@@ -17,7 +17,7 @@ from accounts.rls import cross_tenant
 from providers.models import ProviderAccount
 from providers.sandbox import Sandbox
 from providers.sandbox.server import SandboxServer
-from providers.sandbox_accounts import sandbox_registration
+from providers.sandbox_accounts import register_with_sandbox
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, emit_every, rescan_every, **opts):
         logging.getLogger("providers.sandbox").setLevel(logging.INFO)
         sandbox = Sandbox()
-        self.known: set[int] = set()
+        self.known: dict[int, str] = {}  # account id -> the secret it was registered with
         self.register_accounts(sandbox)
         server = SandboxServer(sandbox, host, port)
         stop = threading.Event()
@@ -61,17 +61,6 @@ class Command(BaseCommand):
         prefix = settings.SANDBOX_URL.rstrip("/") + "/"
         # cross-tenant: the sandbox serves every tenant's sandbox-connected accounts
         accounts = ProviderAccount.objects.filter(base_url__startswith=prefix, parent__isnull=True)
-        for account in accounts.exclude(pk__in=self.known):
-            if account.provider not in sandbox.sims:
-                continue
-            reg = sandbox_registration(account)
-            sandbox.add_account(
-                reg["provider"],
-                reg["credentials"],
-                remote_id=reg["remote_id"],
-                seed=reg["seed"],
-                size=reg["size"],
-                webhook_base=reg["webhook_base"],
-                webhook_secret=reg["webhook_secret"],
-            )
-            self.known.add(account.pk)
+        # New accounts, and those whose webhook secret was set or rotated since: the
+        # simulator signs with the secret the tenant set.
+        register_with_sandbox(sandbox, accounts, self.known)

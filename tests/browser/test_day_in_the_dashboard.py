@@ -4,42 +4,20 @@ its first sync finish, see the overview chart."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import pytest
 from django.urls import reverse
 
 from accounts.models import Membership, Role, Tenant, User
 
+from .conftest import assert_clean, shot
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = os.environ.get("DASHBOARD_SCREENSHOTS", "")  # a directory, to look at the pages
-
-
 @pytest.fixture
-def page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path="/usr/bin/chromium",
-            headless=False,  # --headless=new comes from the args
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1360, "height": 900},
-        )
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
+def page(open_page):
+    # The shared session browser (tests/browser/conftest.py): two Playwright instances
+    # cannot run in one thread.
+    return open_page(width=1360, height=900)
 
 
 @pytest.fixture
@@ -68,13 +46,16 @@ def sandbox_url(settings):
 
 
 def _shot(page, name: str) -> None:
-    if SCREENSHOTS:
-        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+    shot(page, f"day-{name}")
 
 
 def test_a_day_in_the_dashboard(live_server, demo_user, sandbox, sandbox_url, eager_celery, page):
     # `page` comes last: Playwright runs an event loop, after which the ORM refuses this thread.
     sandbox.add_account("46elks", {"username": "sbx-browser", "password": "pw-browser"}, seed=7, size=40)
+
+    # Nothing the pages do may be refused by the Content-Security-Policy.
+    violations: list[str] = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
 
     # Log in; with two tenants the switcher asks which one.
     page.goto(live_server.url + reverse("login"))
@@ -131,6 +112,8 @@ def test_a_day_in_the_dashboard(live_server, demo_user, sandbox, sandbox_url, ea
     box = page.locator("#traffic-chart").bounding_box()
     assert box["width"] > 300 and box["height"] > 100
     _shot(page, "overview")
+    assert_clean(page)
+    assert violations == []  # no Content-Security-Policy refusal on any page of the day
 
 
 def test_connect_edit_and_disable_an_account(live_server, demo_user, sandbox, sandbox_url, page):
@@ -160,6 +143,7 @@ def test_connect_edit_and_disable_an_account(live_server, demo_user, sandbox, sa
     assert "every 45 min" in page.inner_text("main")
 
     # Disable: the badge says so, Enable replaces Disable and Sync now is gone.
+    page.once("dialog", lambda dialog: dialog.accept())  # "Disable …? Syncs and sends stop"
     page.click("button:has-text('Disable')")
     page.wait_for_selector(".badge.a-disabled")
     assert page.is_visible("button:has-text('Enable')")
@@ -168,3 +152,4 @@ def test_connect_edit_and_disable_an_account(live_server, demo_user, sandbox, sa
     row = page.locator("table tbody tr", has_text="Elks renamed")
     assert row.locator(".badge").inner_text() == "Disabled"
     _shot(page, "account-disabled")
+    assert_clean(page)
