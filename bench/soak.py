@@ -243,7 +243,7 @@ def settle(tenant: Tenant, timeout: float) -> int:
             Message.objects.for_tenant(tenant)
             .filter(direction="outbound", status__in=["queued", "sending"])
             .count()
-            + Call.objects.for_tenant(tenant).filter(state="queued").count()
+            + Call.objects.for_tenant(tenant).filter(state__in=["queued", "placing"]).count()
         )
         if busy == 0 or time.monotonic() > deadline:
             return busy
@@ -311,8 +311,9 @@ def check(tenant: Tenant, sandbox: httpx.Client, memory: list[tuple[float, float
         failures.append(f"{len(unreconciled)} unknown sends the provider took were not reconciled")
     our_calls = Call.objects.for_tenant(tenant).filter(idempotency_key__isnull=False)
     calls = dict(our_calls.values_list("state").annotate(n=Count("id")))
-    if calls.get("queued"):
-        failures.append(f"{calls['queued']} calls still queued")
+    for state in ("queued", "placing"):
+        if calls.get(state):
+            failures.append(f"{calls[state]} calls still {state}")
     lost_calls = [
         c.pk
         for c in our_calls.filter(state="unknown", remote_id="").only("pk", "to_number")

@@ -27,7 +27,7 @@ from providers.importers import lock_account, owner_ids, scrub, to_json
 from providers.importing import UpsertResult
 from providers.models import ProviderAccount
 
-from .models import FINAL_RANK, STATE_RANK, Call, CallLeg, Recording
+from .models import FINAL_RANK, STATE_RANK, Call, CallLeg, CallState, Recording
 
 CALLS = Call._meta.db_table
 LEGS = CallLeg._meta.db_table
@@ -36,11 +36,10 @@ NUMBERS = PhoneNumber._meta.db_table
 LOCK_NAMESPACE = 0x63616C6C  # "call": calls of one account are written by one transaction at a time
 # A call of ours without a remote id matches a provider record created this close to it.
 RECONCILE_WINDOW_SECONDS = 600
-# Set by calls.services.dial on our queued row: the request is in flight (PLACING) or was
-# accepted without an id (REQUESTED: Sipcentric click-to-dial). Named here because the
-# services module imports this one.
-PLACING = "placing"
-REQUESTED = "requested"
+# Our calls without a remote id that may exist at the provider: the outcome was hidden
+# (`unknown`), the request is in flight or its answer was not written (`placing`), or it was
+# accepted without an id (`requested`, e.g. click-to-dial).
+UNRESOLVED = (CallState.UNKNOWN, CallState.PLACING, CallState.REQUESTED)
 
 
 def _rank(expr: str) -> str:
@@ -69,11 +68,11 @@ UPSERT_CALLS_SQL = f"""
     INSERT INTO {CALLS} AS c (
         tenant_id, provider_account_id, subaccount_id, number_id, remote_id, idempotency_key,
         direction, from_number, to_number, state, raw_state, created_at, answered_at, ended_at,
-        duration, cost, currency, cost_estimated, actions, send_attempts, last_attempt_at, raw,
-        updated_at)
+        duration, cost, currency, cost_estimated, actions, send_attempts, last_attempt_at,
+        request_hash, error, raw, updated_at)
     SELECT %s, %s, i.subaccount_id, n.id, i.remote_id, NULL, i.direction, i.from_number,
            i.to_number, i.state, i.raw_state, i.created_at, i.answered_at, i.ended_at, i.duration,
-           i.cost, i.currency, false, i.actions::jsonb, 0, NULL, i.raw::jsonb, now()
+           i.cost, i.currency, false, i.actions::jsonb, 0, NULL, '', '', i.raw::jsonb, now()
     FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
                 %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::integer[],
                 %s::numeric[], %s::text[], %s::text[], %s::text[])
@@ -166,10 +165,11 @@ def _latest(records: Sequence[RemoteCall]) -> list[RemoteCall]:
     return list(best.values())
 
 
-# Our outbound calls that may exist at the provider under an id we do not know: the outcome
-# was hidden (`unknown`: a timeout or dropped connection after the request left), the request
-# is in flight (a status webhook can beat the provider's answer), or it was accepted without
-# an id. A queued row between retries (raw_state '') was refused by the provider: not here.
+# Our outbound calls that may exist at the provider under an id we do not know (UNRESOLVED):
+# the outcome was hidden (`unknown`: a timeout or dropped connection after the request left),
+# the request is in flight (`placing`: a status webhook can beat the provider's answer, or the
+# answer's write failed), or it was accepted without an id (`requested`). A `queued` row
+# between retries was refused by the provider: not here.
 RECONCILE_CANDIDATES_SQL = f"""
     SELECT c.id, v.remote_id,
            abs(extract(epoch FROM COALESCE(c.last_attempt_at, c.created_at) - v.created_at)) AS gap
@@ -184,7 +184,7 @@ RECONCILE_CANDIDATES_SQL = f"""
          BETWEEN v.created_at - make_interval(secs => %s) AND v.created_at + make_interval(secs => %s)
     WHERE c.tenant_id = %s AND c.provider_account_id = %s AND c.remote_id = ''
       AND c.direction = 'outbound' AND c.send_attempts > 0
-      AND (c.state = 'unknown' OR (c.state = 'queued' AND c.raw_state IN (%s, %s)))
+      AND c.state = ANY(%s::text[])
       AND NOT EXISTS (SELECT 1 FROM {CALLS} x WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id
                                                  AND NOT (x.remote_id = ''))  -- the partial unique index
 """  # noqa: S608 - table names are ours, values are parameters
@@ -192,12 +192,11 @@ RECONCILE_CANDIDATES_SQL = f"""
 # Re-checks the row under its lock: a worker may have recorded the provider's answer meanwhile.
 # The error said the outcome was unknown; it is known now.
 RECONCILE_UPDATE_SQL = f"""
-    UPDATE {CALLS} c SET remote_id = m.remote_id,
-        raw = (c.raw - 'error') || jsonb_build_object('reconciled_from', c.state),
+    UPDATE {CALLS} c SET remote_id = m.remote_id, error = '',
+        raw = c.raw || jsonb_build_object('reconciled_from', c.state),
         updated_at = now()
     FROM unnest(%s::bigint[], %s::text[]) AS m(id, remote_id)
-    WHERE c.id = m.id AND c.remote_id = ''
-      AND (c.state = 'unknown' OR (c.state = 'queued' AND c.raw_state IN (%s, %s)))
+    WHERE c.id = m.id AND c.remote_id = '' AND c.state = ANY(%s::text[])
     RETURNING c.id
 """  # noqa: S608
 
@@ -221,8 +220,7 @@ def _reconcile_our_calls(cursor: Any, tenant_id: int, root_id: int, records: Seq
             RECONCILE_WINDOW_SECONDS,
             tenant_id,
             root_id,
-            PLACING,
-            REQUESTED,
+            list(UNRESOLVED),
             root_id,
         ],
     )
@@ -238,7 +236,7 @@ def _reconcile_our_calls(cursor: Any, tenant_id: int, root_id: int, records: Seq
         pairs.append((call_id, remote_id))
     if not pairs:
         return 0
-    cursor.execute(RECONCILE_UPDATE_SQL, [[p[0] for p in pairs], [p[1] for p in pairs], PLACING, REQUESTED])
+    cursor.execute(RECONCILE_UPDATE_SQL, [[p[0] for p in pairs], [p[1] for p in pairs], list(UNRESOLVED)])
     return len(cursor.fetchall())
 
 

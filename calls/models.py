@@ -18,6 +18,10 @@ class Direction(models.TextChoices):
 
 class CallState(models.TextChoices):
     QUEUED = "queued", "Queued"
+    # Our own calls: claimed by a worker, the request in flight (outbound.delivery) …
+    PLACING = "placing", "Placing"
+    # … and accepted without an id (e.g. a click-to-dial request): the sync brings the call.
+    REQUESTED = "requested", "Requested"
     RINGING = "ringing", "Ringing"
     IN_PROGRESS = "in_progress", "In progress"
     COMPLETED = "completed", "Completed"
@@ -33,6 +37,8 @@ class CallState(models.TextChoices):
 STATE_RANK: dict[str, int] = {
     CallState.UNKNOWN: -1,
     CallState.QUEUED: 0,
+    CallState.PLACING: 0,
+    CallState.REQUESTED: 0,
     CallState.RINGING: 1,
     CallState.IN_PROGRESS: 2,
     CallState.COMPLETED: 3,
@@ -77,6 +83,11 @@ class Call(TenantOwnedModel):
     actions = models.JSONField(default=list, blank=True)
     send_attempts = models.PositiveSmallIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Our calls only (calls.services): the request's hash and the last attempt's error.
+    request_hash = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the call request, to tell a replay from a conflict."
+    )
+    error = models.TextField(blank=True)
     raw = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -36,6 +36,7 @@ class CallSerializer(serializers.ModelSerializer):
             "to",
             "state",
             "raw_state",
+            "error",
             "duration",
             "cost",
             "cost_estimated",

@@ -66,6 +66,15 @@ def place_call_task(self, call_id: int) -> dict[str, Any]:
     return outcome.as_dict()
 
 
+@shared_task(acks_late=True)
+@cross_tenant_task("the sweeper of every tenant's queued and placing calls")
+def sweep_calls() -> dict[str, int]:
+    """Beat: re-enqueue queued calls whose task was lost; calls stuck in `placing` get their
+    kept answer written or become unknown (services.sweep_calls)."""
+    touched = services.sweep_calls()
+    return {key: len(ids) for key, ids in touched.items()}
+
+
 @shared_task
 @cross_tenant_task("a sweep over every tenant's unfetched recordings")
 def sweep_recording_fetches() -> dict[str, Any]:

@@ -2,8 +2,10 @@
 outcome share for `Message` and `MessageMedia`.
 
 A page is written set-based, in a handful of statements whatever its size:
-1. reconcile: outbound sends whose outcome was unknown (no remote id) get the remote id
-   of the synced record that matches them, instead of a duplicate row;
+1. reconcile: our outbound sends without a remote id whose outcome was unknown, or whose
+   answer never got written (`sending`), get the remote id of the synced record that
+   matches them, instead of a duplicate row; their limits reservation is settled (or
+   released, when the provider failed it) once, after commit;
 2. lock the page's existing rows and read what the rollups counted for them;
 3. one `INSERT … ON CONFLICT … DO UPDATE … RETURNING` that never moves a status
    backwards, never forgets a known cost, and writes nothing when nothing changed;
@@ -39,6 +41,7 @@ from providers.importing import UpsertResult, owners
 from providers.models import ProviderAccount
 
 from .models import STATUS_RANK, Message, MessageMedia, Status
+from .outbox import settle_reconciled
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +219,9 @@ def _upsert(account: ProviderAccount, records: Sequence[RemoteMessage]) -> tuple
     rollups = _Rollups(provider_account)
     # No savepoint of our own: a failed page must fail the caller's transaction anyway.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        _reconcile_unknown_sends(cursor, provider_account, page)
+        reconciled = _reconcile_unknown_sends(cursor, provider_account, page)
+        if reconciled:
+            transaction.on_commit(partial(settle_reconciled, reconciled))
         old = _lock_existing(cursor, provider_account, page)
         rows = _insert_or_update(cursor, provider_account, subaccount, sub_ids, page)
         created = 0
@@ -235,15 +240,19 @@ def _upsert(account: ProviderAccount, records: Sequence[RemoteMessage]) -> tuple
     return UpsertResult(created=created, updated=len(page) - created), len(rows)
 
 
-def _reconcile_unknown_sends(cursor, provider_account: ProviderAccount, page: list[RemoteMessage]) -> int:
-    """Attach synced remote ids to our own sends whose outcome was unknown (remote_id '').
+def _reconcile_unknown_sends(
+    cursor, provider_account: ProviderAccount, page: list[RemoteMessage]
+) -> list[int]:
+    """Attach synced remote ids to our own sends without one (remote_id ''): `unknown` (a
+    timeout after the request left) and `sending` (in flight, or the provider took it and
+    writing its answer failed). Returns the ids of the rows reconciled.
 
-    A send that timed out after the request left may or may not exist at the provider; the
-    sync is where we learn it did. Match on (to, body, created within the window), each
-    row to at most one record and back, closest in time first."""
+    Such a send may or may not exist at the provider; the sync is where we learn it did.
+    Match on (to, body, created within the window), each row to at most one record and
+    back, closest in time first."""
     outbound = [r for r in page if r.direction == Direction.OUTBOUND]
     if not outbound:
-        return 0
+        return []
     params: list = [
         [r.remote_id for r in outbound],
         [r.to_number for r in outbound],
@@ -260,7 +269,7 @@ def _reconcile_unknown_sends(cursor, provider_account: ProviderAccount, page: li
                   AND m.created_at BETWEEN v.created_at - make_interval(secs => %s)
                                        AND v.created_at + make_interval(secs => %s)
             WHERE m.tenant_id = %s AND m.provider_account_id = %s AND m.remote_id = ''
-              AND m.direction = 'outbound' AND m.status = 'unknown'
+              AND m.direction = 'outbound' AND m.status IN ('unknown', 'sending')
               AND NOT EXISTS (SELECT 1 FROM {MESSAGE_TABLE} x
                               WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id
                                 AND NOT (x.remote_id = ''))
@@ -268,7 +277,8 @@ def _reconcile_unknown_sends(cursor, provider_account: ProviderAccount, page: li
         per_row AS (SELECT DISTINCT ON (id) id, remote_id, gap FROM candidates ORDER BY id, gap),
         matched AS (SELECT DISTINCT ON (remote_id) id, remote_id FROM per_row ORDER BY remote_id, gap, id)
         UPDATE {MESSAGE_TABLE} m SET remote_id = matched.remote_id, updated_at = now()
-        FROM matched WHERE m.id = matched.id
+        FROM matched WHERE m.id = matched.id AND m.remote_id = ''
+        RETURNING m.id
     """  # noqa: S608 - table names are ours, values are parameters
     params += [
         RECONCILE_WINDOW_SECONDS,
@@ -278,7 +288,7 @@ def _reconcile_unknown_sends(cursor, provider_account: ProviderAccount, page: li
         provider_account.pk,
     ]
     cursor.execute(sql, params)
-    return cursor.rowcount
+    return [row[0] for row in cursor.fetchall()]
 
 
 def _lock_existing(

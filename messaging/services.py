@@ -1,12 +1,12 @@
 """Sending SMS and MMS: the write path for our own outbound messages.
 
-`queue_message` validates everything it can before a row exists (numbers, sender rules,
-encoding and parts, capability, account state), then in one transaction takes the usage
-limits (billing.limits.reserve), inserts the `queued` Message with its idempotency key and
-enqueues `messaging.tasks.send_message` after commit. `deliver_message` is the task's
-body: claim (queued -> sending, one winner), wait for the account's send-rate slot, call
-the adapter, and record the outcome. A send whose outcome cannot be known (the request may
-have reached the provider) becomes `unknown` and is never resent: the next history sync
+`queue_message` validates everything it can before a row exists (numbers, sender rules
+and the account through outbound.checks; encoding and parts here), takes the usage limits
+(billing.limits.reserve) in their own short transaction, then inserts the `queued` Message
+with its idempotency key and enqueues `messaging.tasks.send_message` after commit.
+`deliver_message` is the task's body: the outbound layer's attempt (outbound.delivery:
+claim, send-rate slot, adapter call, outcome) with messaging.outbox plugged in. A send
+whose outcome cannot be known becomes `unknown` and is never resent: the next history sync
 reconciles it (messaging.importers matches it by account, to, body and time).
 """
 
@@ -17,47 +17,51 @@ import hashlib
 import io
 import json
 import logging
-import re
 import time
-import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from functools import cache, partial
+from functools import partial
 from typing import IO, Any
 
-import phonenumbers
-import redis
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import Tenant, User
 from billing import limits
 from billing.limits import LimitExceeded, Reservation
-from billing.usage import UsageDelta, UsageKey, record_changes
-from core.db import atomic_with_retry, retry_on_conflict
+from billing.usage import record_changes
+from core.db import atomic_with_retry
 from numbers.models import PhoneNumber
-from providers.adapters.errors import (
-    AuthFailed,
-    NotSupported,
-    ProviderError,
-    RateLimited,
-    Rejected,
-    Unavailable,
+from outbound import delivery
+from outbound.checks import (
+    IdempotencyConflict,
+    SendRejected,
+    check_account,
+    check_idempotency_key,
+    check_sender,
+    insert_once,
+    parse_number,
+    region_of,
+    request_hash,
+    stored_for_key,
 )
-from providers.adapters.records import Capability, MessageStatus, PriceEstimate, SendResult, SmsRequest
+from outbound.delivery import Outcome
+from providers.adapters.errors import ProviderError
+from providers.adapters.records import Capability, PriceEstimate, SmsRequest
 from providers.adapters.retry import DEFAULT_POLICY, RetryPolicy
 from providers.connect import open_adapter
 from providers.importing import owners
 from providers.models import ProviderAccount
 
 from .models import BulkSend, DirectionChoice, Encoding, Kind, Message, MessageMedia, Status
+from .outbox import OUTBOX, enqueue_send, usage
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +71,10 @@ __all__ = [
     "NoEstimate",
     "SendRejected",
     "bulk_send",
+    "check_account",
     "deliver_message",
     "estimate_message",
+    "parse_number",
     "queue_message",
     "sms_parts",
     "sweep_queued",
@@ -76,22 +82,6 @@ __all__ = [
 
 
 # -- errors -------------------------------------------------------------------------------------
-class SendRejected(Exception):
-    """Invalid input: every problem found, per field, each message fit to show a user."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = {k: list(v) for k, v in errors.items() if v}
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in self.errors.items()))
-
-
-class IdempotencyConflict(Exception):
-    """The idempotency key was used before for a different request."""
-
-    def __init__(self, key: str):
-        super().__init__(f"Idempotency key {key!r} was already used for a different request.")
-        self.key = key
-
-
 class NoEstimate(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -122,96 +112,6 @@ def sms_parts(body: str) -> tuple[str, int]:
 
 
 # -- validation ----------------------------------------------------------------------------------
-SENDER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,10}$")
-# Providers whose API documents alphanumeric sender ids (3-11 letters and digits, a letter first).
-ALPHANUMERIC_SENDERS = frozenset({"46elks", "callr"})
-
-
-def parse_number(value: str, region: str | None = None) -> str:
-    """E.164, or ValueError with a message naming the value."""
-    text = (value or "").strip()
-    if not text:
-        raise ValueError("A phone number is required.")
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        raise ValueError(
-            f"{text!r} is not a phone number; use international format, e.g. +46701234567."
-        ) from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"{text!r} is not a valid phone number.")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _region_of(number: str) -> str | None:
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(number)) or None
-    except phonenumbers.NumberParseException:
-        return None
-
-
-def check_account(tenant: Tenant, account: ProviderAccount | None, capability: Capability) -> list[str]:
-    """Why this account cannot do it now (empty when it can)."""
-    if account is None or account.tenant_id != tenant.pk:
-        return ["Unknown provider account."]  # another tenant's account is not revealed
-    problems = []
-    if not tenant.active:
-        problems.append("This tenant is not active.")
-    if account.status != ProviderAccount.Status.ACTIVE:
-        problems.append(f"Provider account {account.name} is {account.get_status_display().lower()}.")
-    elif account.parent_id and account.parent.status != ProviderAccount.Status.ACTIVE:
-        problems.append(f"The parent account of {account.name} is not active.")
-    if not account.can(capability):
-        what = {
-            Capability.SEND_SMS: "send SMS",
-            Capability.SEND_MMS: "send MMS",
-            Capability.PLACE_CALL: "place calls",
-        }.get(capability, str(capability))
-        problems.append(f"{account.adapter_class.name} accounts cannot {what}.")
-    return problems
-
-
-def held_number(tenant: Tenant, account: ProviderAccount, number: str) -> PhoneNumber | None:
-    root, _ = owners(account)
-    return (
-        PhoneNumber.objects.for_tenant(tenant)
-        .filter(provider_account=root, number=number, active=True)
-        .order_by("id")
-        .first()
-    )
-
-
-def check_sender(
-    tenant: Tenant, account: ProviderAccount, sender: str, kind: str
-) -> tuple[str, PhoneNumber | None, list[str]]:
-    """(normalised sender, our number or None, problems). Per provider: 46elks and Callr take
-    an alphanumeric sender id for SMS; every provider takes a number the tenant holds there."""
-    sender = (sender or "").strip()
-    if not sender:
-        return sender, None, ["A sender is required."]
-    alphanumeric_ok = account.provider in ALPHANUMERIC_SENDERS and kind == Kind.SMS
-    if SENDER_ID.match(sender) and not sender.isdigit():
-        if alphanumeric_ok:
-            return sender, None, []
-        if account.provider == "46elks" and kind == Kind.MMS and sender == "noreply":
-            return sender, None, []
-        reason = "MMS" if kind == Kind.MMS else f"{account.adapter_class.name} messages"
-        return sender, None, [f"{reason} must be sent from a number you hold, not a sender id."]
-    try:
-        number = parse_number(sender)
-    except ValueError:
-        rule = (
-            "a sender id of 3-11 letters and digits starting with a letter, or a number you hold"
-            if alphanumeric_ok
-            else "a number you hold at this provider, in international format"
-        )
-        return sender, None, [f"{sender!r} is not a valid sender: use {rule}."]
-    ours = held_number(tenant, account, number)
-    if ours is None:
-        return number, None, [f"{number} is not a number you hold on {account.name}."]
-    return number, ours, []
-
-
 def check_body(body: str, kind: str, media: list[str]) -> tuple[str, int, list[str]]:
     encoding, parts = sms_parts(body or "")
     problems = []
@@ -267,36 +167,22 @@ def _check_common(
     sender, number, sender_problems = check_sender(tenant, account, from_number, kind)
     errors["from"] += sender_problems
     root, sub = owners(account)
-    region = _region_of(sender) if sender.startswith("+") else None
+    region = region_of(sender)
     checked = _Checked(account, root, sub, kind, sender, number, body, encoding, parts, media, region)
     return checked, errors
 
 
 def _request_hash(checked: _Checked, to: str) -> str:
-    payload = {
-        "account": checked.account.pk,
-        "kind": checked.kind,
-        "from": checked.sender,
-        "to": to,
-        "body": checked.body,
-        "media": checked.media,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-# -- rollups ----------------------------------------------------------------------------------------
-def _usage(message: Message, sign: int) -> UsageDelta:
-    day = timezone.localtime(message.created_at, zoneinfo.ZoneInfo(message.tenant.timezone)).date()
-    key = UsageKey(
-        message.tenant_id,
-        message.provider_account_id,
-        message.subaccount_id,
-        message.kind,
-        message.direction,
-        day,
-        message.currency or "",
+    return request_hash(
+        {
+            "account": checked.account.pk,
+            "kind": checked.kind,
+            "from": checked.sender,
+            "to": to,
+            "body": checked.body,
+            "media": checked.media,
+        }
     )
-    return UsageDelta(key, count=sign, parts=sign * (message.parts or 0), cost=sign * (message.cost or 0))
 
 
 # -- queueing ---------------------------------------------------------------------------------------
@@ -343,16 +229,6 @@ def _cost_per_part(root: ProviderAccount, sub: ProviderAccount | None) -> tuple[
     if not totals or not totals[0]["parts"]:
         return None
     return totals[0]["cost"] / totals[0]["parts"], totals[0]["currency"]
-
-
-def _replay(existing: Message, request_hash: str, key: str) -> Message:
-    if existing.request_hash != request_hash:
-        raise IdempotencyConflict(key)
-    return existing
-
-
-def _find_by_key(tenant: Tenant, key: str) -> Message | None:
-    return Message.objects.for_tenant(tenant).filter(idempotency_key=key).first()
 
 
 def _estimate(checked: _Checked) -> PriceEstimate | None:
@@ -418,7 +294,7 @@ def _store(message: Message, created_by: Any) -> Message:
     once that is committed. Raises IntegrityError on an idempotency-key race."""
     message.save(force_insert=True)
     message._prefetched_objects_cache = {"media": MessageMedia.objects.none()}  # a new message has none
-    record_changes([_usage(message, +1)])
+    record_changes([usage(message, +1)])
     audit.record(
         message.tenant, created_by, "message.queue", message, to=message.to_number, kind=message.kind
     )
@@ -426,12 +302,6 @@ def _store(message: Message, created_by: Any) -> Message:
     # enqueues it once SEND_QUEUED_STALE_SECONDS have passed).
     transaction.on_commit(partial(enqueue_send, message.pk), robust=True)
     return message
-
-
-def enqueue_send(message_id: int) -> None:
-    from .tasks import send_message
-
-    send_message.delay(message_id)
 
 
 def queue_message(
@@ -463,32 +333,27 @@ def queue_message(
             errors["to"].append(str(exc))
     if any(errors.values()) or checked is None:
         raise SendRejected(errors)
-    if idempotency_key is not None and not (0 < len(idempotency_key) <= 128):
-        raise SendRejected({"idempotency_key": ["An idempotency key has 1 to 128 characters."]})
-    request_hash = _request_hash(checked, to_e164)
-    if idempotency_key:
-        existing = _find_by_key(tenant, idempotency_key)
-        if existing is not None:
-            return _replay(existing, request_hash, idempotency_key)
+    if key_problems := check_idempotency_key(idempotency_key):
+        raise SendRejected({"idempotency_key": key_problems})
+    new_hash = _request_hash(checked, to_e164)
+    existing = stored_for_key(Message, tenant, idempotency_key, new_hash)
+    if existing is not None:
+        return existing
     estimate = _estimate(checked)
     reservation = _reserve(tenant, checked, estimate)
     message = _message_row(
-        tenant, checked, to_e164, request_hash, idempotency_key, created_by, estimate, reservation
+        tenant, checked, to_e164, new_hash, idempotency_key, created_by, estimate, reservation
     )
     if status_url:
         message.raw = {"status_url": status_url}
-    try:
-        return _store(message, created_by)
-    except IntegrityError:
-        limits.release(tenant, reservation)
-        # A concurrent request with the same key won the unique constraint.
-        existing = _find_by_key(tenant, idempotency_key) if idempotency_key else None
-        if existing is None:
-            raise
-        return _replay(existing, request_hash, idempotency_key)
-    except BaseException:
-        limits.release(tenant, reservation)
-        raise
+    return insert_once(
+        partial(_store, message, created_by),
+        release=partial(limits.release, tenant, reservation),
+        model=Message,
+        tenant=tenant,
+        key=idempotency_key,
+        new_hash=new_hash,
+    )
 
 
 # -- bulk ------------------------------------------------------------------------------------------
@@ -626,7 +491,7 @@ def _store_bulk(
         for number in valid
     ]
     Message.objects.bulk_create(messages, batch_size=BULK_INSERT_BATCH)
-    record_changes(_usage(message, +1) for message in messages)
+    record_changes(usage(message, +1) for message in messages)
     audit.record(tenant, created_by, "message.bulk_send", bulk, queued=len(valid), invalid=len(invalid))
     transaction.on_commit(partial(enqueue_bulk, bulk.pk))
     return bulk
@@ -656,7 +521,7 @@ def fan_out_bulk(bulk_id: int, after_id: int = 0) -> tuple[int, int | None]:
 
 # -- estimates -------------------------------------------------------------------------------------
 def estimate_message(account: ProviderAccount, from_number: str, to: str, body: str) -> PriceEstimate:
-    """The provider's dry run where it has one (46elks), otherwise our average cost per part
+    """The provider's dry run where it has one (Capability.DRY_RUN), otherwise our average cost per part
     from this account's recent history. Raises SendRejected on invalid input and NoEstimate
     (with the reason) when neither is possible."""
     tenant = account.tenant
@@ -685,252 +550,17 @@ def estimate_message(account: ProviderAccount, from_number: str, to: str, body: 
     return estimate
 
 
-# -- send rate --------------------------------------------------------------------------------------
-# Reserve the account's next send slot atomically: each caller gets its own slot, spaced
-# 1/rate seconds apart, on Redis' clock (shared by every worker host).
-_SLOT_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-local at = math.max(now, nxt)
-redis.call('SET', KEYS[1], tostring(at + tonumber(ARGV[1])), 'PX', ARGV[2])
-return tostring(at - now)
-"""
-
-
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
-def send_slot_wait(account: ProviderAccount) -> float:
-    """Seconds until this caller may send through `account` (0 when it may now)."""
-    rate = account.send_rate or 0
-    if rate <= 0:
-        return 0.0
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "sb")
-    root, _ = owners(account)  # subaccounts share their root's connection
-    interval = 1.0 / rate
-    ttl_ms = max(1000, int(interval * 1000 * 10))
-    wait = _redis().eval(_SLOT_SCRIPT, 1, f"{prefix}:sendrate:{root.pk}", repr(interval), ttl_ms)
-    return max(0.0, float(wait))
-
-
-# Longer waits give the worker back: the task is retried when its slot comes.
-MAX_INLINE_WAIT = 10.0
-
-
-# -- delivering ---------------------------------------------------------------------------------------
-@dataclass
-class Outcome:
-    message_id: int
-    status: str
-    retry_in: float | None = None  # the task should retry after this many seconds
-    detail: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"message": self.message_id, "status": self.status, "detail": self.detail}
-
-
-UNKNOWN_REDELIVERED = (
-    "The send was interrupted (worker stopped) after it started; the outcome is unknown until "
-    "the next history sync."
-)
-UNKNOWN_TIMEOUT = (
-    "The provider did not answer; the message may have been sent. The next history sync will tell."
-)
-# A 502/503 answer means the provider (or its front door) did not take the request; any other
-# failure after the request left (timeout, dropped connection, 500, 504, unreadable answer)
-# may hide a send that happened.
-NOT_TAKEN_STATUSES = frozenset({502, 503})
-
-
-def is_safe_to_retry(exc: ProviderError) -> bool:
-    if isinstance(exc, RateLimited):
-        return True
-    if isinstance(exc, Unavailable):
-        return not exc.request_sent or exc.status in NOT_TAKEN_STATUSES
-    return False
-
-
-def _status_url(message: Message, account: ProviderAccount) -> str:
-    override = (message.raw or {}).get("status_url")
-    if override:
-        return override
-    kinds = account.adapter_class.webhook_kinds
-    for kind in ("dlr", "events"):  # 46elks delivery reports, Callr events
-        if kind in kinds:
-            return account.webhook_url(kind)
-    return ""
-
-
-@retry_on_conflict
-def _update(message_id: int, expect: str, **values: Any) -> Message | None:
-    """Move a message on from status `expect` (a conditional update, with the rollup
-    difference); None when it was no longer in that status."""
-    with transaction.atomic():
-        message = (
-            Message.objects.select_for_update()
-            .select_related("tenant")
-            .filter(pk=message_id, status=expect)
-            .first()
-        )
-        if message is None:
-            return None
-        before = _usage(message, -1)
-        for name, value in values.items():
-            setattr(message, name, value)
-        message.save(update_fields=[*values, "updated_at"])
-        record_changes([before, _usage(message, +1)])
-    return message
-
-
-def _finish_reservation(message: Message, *, cost: Decimal | None = None, sent: bool) -> None:
-    """Settle (sent) or release (never sent) the usage reservation, exactly once."""
-    taken = Message.objects.filter(pk=message.pk, billing_reservation__isnull=False).update(
-        billing_reservation=None
-    )
-    if not taken or not message.billing_reservation:
-        return
-    reservation = Reservation.from_dict(message.billing_reservation)
-    if sent:
-        limits.settle(message.tenant, reservation, cost, message.currency)
-    else:
-        limits.release(message.tenant, reservation)
-
-
-def _fail(message_id: int, error: str, raw_status: str = "") -> Outcome:
-    message = _update(
-        message_id, Status.SENDING, status=Status.FAILED, error=error[:1000], raw_status=raw_status
-    )
-    if message is not None:
-        _finish_reservation(message, sent=False)
-    return Outcome(message_id, Status.FAILED, detail=error)
-
-
-def _unknown(message_id: int, error: str) -> Outcome:
-    _update(message_id, Status.SENDING, status=Status.UNKNOWN, error=error)
-    return Outcome(message_id, Status.UNKNOWN, detail=error)
-
-
-def _succeeded(message_id: int, result: SendResult) -> Outcome:
-    status = str(result.status)
-    if status in (MessageStatus.QUEUED, MessageStatus.UNKNOWN):
-        status = Status.SENDING  # accepted by the provider, not yet handed on
-    values: dict[str, Any] = {
-        "remote_id": result.remote_id[:128],
-        "status": status,
-        "raw_status": (result.raw_status or "")[:64],
-        "error": "",
-    }
-    if status in (Status.SENT, Status.DELIVERED):
-        values["sent_at"] = timezone.now()
-    if status == Status.FAILED:
-        values["error"] = "The provider refused the message."
-    if result.parts:
-        values["parts"] = result.parts
-    if result.cost is not None:
-        values.update(cost=result.cost, currency=result.currency, cost_estimated=False)
-    try:
-        message = _update(message_id, Status.SENDING, **values)
-    except IntegrityError:
-        # A sync stored this remote id first (it raced our answer): keep ours for reconciliation.
-        logger.warning("Message %s: remote id %s already stored by a sync", message_id, result.remote_id)
-        return _unknown(message_id, UNKNOWN_TIMEOUT)
-    if message is not None:
-        if status == Status.FAILED:
-            _finish_reservation(message, sent=False)
-        else:
-            _finish_reservation(message, cost=result.cost, sent=True)
-    return Outcome(message_id, status, extra={"remote_id": result.remote_id})
+# -- delivering (the outbound layer, with messaging.outbox plugged in) ---------------------------
+UNKNOWN_REDELIVERED = OUTBOX.redelivered
+UNKNOWN_TIMEOUT = OUTBOX.timed_out
 
 
 def deliver_message(message_id: int, *, policy: RetryPolicy = DEFAULT_POLICY, sleep=time.sleep) -> Outcome:
-    """One attempt at sending a queued message. Never sends a message twice: the claim
-    (queued -> sending) has one winner, and a message found already `sending` means an
-    earlier attempt died mid-send, so it becomes `unknown` instead of being sent again."""
-    message = Message.objects.select_related("provider_account", "subaccount").filter(pk=message_id).first()
-    if message is None:
-        return Outcome(message_id, "missing")
-    if message.status == Status.SENDING and not message.remote_id:
-        return _unknown(message_id, UNKNOWN_REDELIVERED)
-    if message.status != Status.QUEUED:
-        return Outcome(message_id, message.status, detail="not queued; nothing to do")
-    account = message.subaccount or message.provider_account
-    wait = send_slot_wait(account)
-    if wait > MAX_INLINE_WAIT:
-        return Outcome(message_id, Status.QUEUED, retry_in=wait, detail="waiting for the send rate")
-    if wait:
-        sleep(wait)
-    claimed = Message.objects.filter(pk=message_id, status=Status.QUEUED).update(
-        status=Status.SENDING,
-        send_attempts=F("send_attempts") + 1,
-        last_attempt_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
-    if not claimed:
-        return Outcome(message_id, "skipped", detail="claimed by another worker")
-    if ProviderAccount.Status.DELETING in (account.status, message.provider_account.status):
-        return _fail(message_id, "The provider account is being deleted.")
-    attempt = message.send_attempts + 1
-    request = SmsRequest(
-        from_number=message.from_number,
-        to_number=message.to_number,
-        body=message.body,
-        status_url=_status_url(message, account),
-        media_urls=list(message.media_urls or []),
-        reference=message.idempotency_key or "",
-    )
-    try:
-        with open_adapter(account) as adapter:
-            result = adapter.send_mms(request) if message.kind == Kind.MMS else adapter.send_sms(request)
-    except (Rejected, AuthFailed, NotSupported) as exc:
-        return _fail(message_id, exc.message)
-    except ProviderError as exc:
-        if not is_safe_to_retry(exc):
-            return _unknown(message_id, f"{UNKNOWN_TIMEOUT} ({exc.message})")
-        if not policy.should_retry(attempt, exc):
-            return _fail(message_id, f"Gave up after {attempt} attempts: {exc.message}")
-        _update(message_id, Status.SENDING, status=Status.QUEUED, error=exc.message[:1000])
-        return Outcome(message_id, Status.QUEUED, retry_in=policy.delay(attempt, exc), detail=exc.message)
-    except Exception:
-        # Our own bug after the request may have left: never risk a second send.
-        logger.exception("Message %s: unexpected error while sending", message_id)
-        return _unknown(message_id, UNKNOWN_TIMEOUT)
-    return _succeeded(message_id, result)
-
-
-# -- sweeping ---------------------------------------------------------------------------------------
-SENDING_STALE_AFTER = timedelta(minutes=30)
+    """One attempt at sending a queued message (see outbound.delivery.deliver)."""
+    return delivery.deliver(OUTBOX, message_id, policy=policy, sleep=sleep)
 
 
 def sweep_queued(now=None) -> dict[str, list[int]]:
-    """Re-enqueue queued sends whose task was lost (Redis restart, worker crash), and mark
-    sends stuck in `sending` without a remote id as `unknown` (their worker died and no
-    redelivery came). Returns the ids touched."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.SEND_QUEUED_STALE_SECONDS)
-    # cross-tenant: the beat sweeper looks at every tenant's queued sends.
-    stale = list(
-        Message.objects.filter(
-            status=Status.QUEUED, direction=DirectionChoice.OUTBOUND, created_at__lt=cutoff
-        )
-        .exclude(last_attempt_at__gte=cutoff)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:1000]
-    )
-    for message_id in stale:
-        enqueue_send(message_id)
-    # cross-tenant: as above.
-    stuck = list(
-        Message.objects.filter(
-            status=Status.SENDING,
-            direction=DirectionChoice.OUTBOUND,
-            remote_id="",
-            last_attempt_at__lt=now - SENDING_STALE_AFTER,
-        ).values_list("pk", flat=True)[:1000]
-    )
-    for message_id in stuck:
-        _unknown(message_id, UNKNOWN_REDELIVERED)
-    return {"requeued": stale, "unknown": stuck}
+    """Re-enqueue queued sends whose task was lost, and settle sends stuck in `sending`
+    without a remote id (see outbound.delivery.sweep). Returns the ids touched."""
+    return delivery.sweep(OUTBOX, now)

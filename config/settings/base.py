@@ -215,6 +215,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "messaging.tasks.sweep_queued",
         "schedule": env.float("SEND_SWEEP_SECONDS", default=15.0),
     },
+    "sweep-queued-calls": {
+        "task": "calls.tasks.sweep_calls",
+        "schedule": env.float("SEND_SWEEP_SECONDS", default=15.0),
+    },
     "sweep-recording-fetches": {
         "task": "calls.tasks.sweep_recording_fetches",
         "schedule": crontab(minute=41),

@@ -86,6 +86,19 @@ class Adapter:
         parse_webhook.checked = True  # type: ignore[attr-defined]
         cls.parse_webhook = parse_webhook  # type: ignore[method-assign]
 
+    # -- provider facts the outbound layer asks (no code outside the adapters names a provider) --
+    # Message kinds ("sms", "mms") this provider sends from an alphanumeric sender id.
+    alphanumeric_sender_kinds: ClassVar[frozenset[str]] = frozenset()
+    # Sender names the provider itself offers, per message kind (not a number, not a sender id).
+    named_senders: ClassVar[Mapping[str, frozenset[str]]] = {}
+    # The webhook kind that carries delivery reports for our messages ("" when none).
+    delivery_report_kind: ClassVar[str] = ""
+    # The webhook kind that carries status reports for our calls ("" when none).
+    call_status_kind: ClassVar[str] = ""
+    # A call may start from something that is not a phone number (a full-match regex, "" = no).
+    caller_pattern: ClassVar[str] = ""
+    # The webhook kind that answers a placed call with our action's verbs.
+    answer_webhook_kind: ClassVar[str] = ""
     # The account's currency once the adapter learned it from the provider (None: not known,
     # or the provider prices in a fixed one); the caller may store it to save the lookup.
     learned_currency: str | None = None
@@ -112,6 +125,12 @@ class Adapter:
                 return {k: str(credentials[k]).strip() for k in shape}
         wanted = " or ".join("{" + ", ".join(shape) + "}" for shape in cls.credential_shapes)
         raise ValueError(f"{cls.name} credentials need {wanted}.")
+
+    @classmethod
+    def needs_answer_url(cls, options: Mapping[str, Any]) -> bool:
+        """Whether a call placed with these account options needs our answer URL (the
+        provider asks it what to do once the callee answers)."""
+        return False
 
     @classmethod
     def supports(cls, capability: Capability) -> bool:

@@ -127,6 +127,8 @@ class CallrAdapter(Adapter):
     credential_labels = {"login": "Login", "password": "Password", "api_key": "API key"}
     webhook_kinds = ("events",)
     signs_webhooks = True
+    alphanumeric_sender_kinds = frozenset({"sms"})
+    delivery_report_kind = "events"
 
     # History walking; all overridable per connection through `options`.
     HORIZON_DAYS: ClassVar[int] = 730  # how far back a first sync looks

@@ -190,6 +190,10 @@ class Elks46Adapter(Adapter):
     credential_shapes = (("username", "password"),)
     credential_labels = {"username": "API username", "password": "API password"}
     webhook_kinds = ("sms", "mms", "dlr", "voice", "hangup")
+    alphanumeric_sender_kinds = frozenset({"sms"})
+    named_senders = {"mms": frozenset({"noreply"})}  # 46elks sends an MMS "from" noreply
+    delivery_report_kind = "dlr"
+    call_status_kind = "hangup"
 
     # History phases per resource: messages live on two endpoints, walked one after the other.
     PHASES: ClassVar[dict[str, tuple[str, ...]]] = {

@@ -17,6 +17,7 @@ import hmac
 import json
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -186,6 +187,13 @@ class JambonzAdapter(Adapter):
     credential_labels = {"api_key": "API key", "account_sid": "Account SID"}
     webhook_kinds = ("call-status", "call", "sms")
     signs_webhooks = True
+    call_status_kind = "call-status"
+    answer_webhook_kind = "call"
+
+    @classmethod
+    def needs_answer_url(cls, options: Mapping[str, Any]) -> bool:
+        # Without an application of its own, the call asks our answer URL for its verbs.
+        return not (options or {}).get("application_sid")
 
     calls_page_size: ClassVar[int] = 100  # RecentCalls allows count ≤ 500
     numbers_page_size: ClassVar[int] = 100

@@ -355,6 +355,8 @@ class SipcentricAdapter(Adapter):
     credential_shapes = (("username", "password"),)
     credential_labels = {"username": "Username", "password": "Password"}
     webhook_kinds = ("sms",)
+    # Click-to-dial starts from a PBX endpoint: an extension or the endpoint's URI.
+    caller_pattern = r"\d{1,6}|(https?://|endpoints/)\S+"
 
     def __init__(self, connection: Connection, http: ProviderHttp):
         super().__init__(connection, http)

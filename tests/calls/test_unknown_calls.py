@@ -154,7 +154,7 @@ def test_a_rerun_of_the_sync_changes_nothing(tenant_a, caller, sandbox):
 def test_sipcentric_click_to_dial_is_completed_by_the_sync(tenant_a, sandbox_account, sandbox):
     account = sandbox_account(tenant_a, "sipcentric", seed=3, size=5, send_rate=0)
     call = dial(tenant_a, account, to=UK_RECIPIENT, from_number="201")
-    assert call.state == "queued" and call.raw_state == "requested" and call.remote_id == ""
+    assert call.state == "requested" and call.remote_id == ""
 
     sync_calls(account)
 
@@ -198,7 +198,7 @@ def unknown_call(tenant_a, account_a):
             created_at=at,
             send_attempts=1,
             last_attempt_at=at,
-            raw={"error": UNKNOWN_OUTCOME},
+            error=UNKNOWN_OUTCOME,
         )
 
     return make
@@ -251,7 +251,7 @@ def test_a_call_waiting_for_its_retry_is_not_matched(account_a, unknown_call):
 
 
 def test_a_webhook_that_beats_the_answer_lands_on_the_call_in_flight(account_a, unknown_call):
-    in_flight = unknown_call(T0, state="queued", raw_state="placing")
+    in_flight = unknown_call(T0, state="placing")
 
     upsert_calls(account_a, [record("r-1", T0 + timedelta(seconds=2))])
 
@@ -289,7 +289,7 @@ def test_a_call_placed_after_a_failed_attempt_keeps_no_error(tenant_a, caller, s
     call = dial(tenant_a, account)
 
     assert call.remote_id and call.send_attempts == 2
-    assert "error" not in call.raw
+    assert call.error == ""
 
 
 def test_an_attempt_that_fails_again_states_its_error(tenant_a, caller, sandbox):
@@ -301,10 +301,10 @@ def test_an_attempt_that_fails_again_states_its_error(tenant_a, caller, sandbox)
         to=RECIPIENT,
         action={"play": "https://x.test/a"},
     )
-    Call.objects.filter(pk=call.pk).update(raw={**call.raw, "error": "old"}, last_attempt_at=timezone.now())
+    Call.objects.filter(pk=call.pk).update(error="old", last_attempt_at=timezone.now())
     sandbox.faults.add("error", provider="46elks", endpoint=CALL_ENDPOINT["46elks"], status=400, count=1)
 
     place_call_task.apply(args=[call.pk])
 
     call.refresh_from_db()
-    assert call.state == "failed" and call.raw["error"] != "old"
+    assert call.state == "failed" and call.error and call.error != "old"

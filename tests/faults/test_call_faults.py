@@ -68,7 +68,7 @@ def test_a_call_failing_with_5xx_every_time_fails_with_the_reason(provider, tena
     call = _dial(tenant_a, account)
 
     assert call.state == "failed"
-    assert call.raw["error"].startswith(f"Gave up after {DEFAULT_POLICY.max_attempts} attempts: ")
+    assert call.error.startswith(f"Gave up after {DEFAULT_POLICY.max_attempts} attempts: ")
     assert len(_attempts(sandbox, provider)) == DEFAULT_POLICY.max_attempts
     assert _effective(sandbox, provider) == 0
     assert_rollups_match_a_recount(tenant_a)
@@ -85,6 +85,6 @@ def test_a_call_whose_outcome_is_hidden_is_unknown_and_never_placed_twice(
     call = _dial(tenant_a, account)
 
     assert call.state == "unknown" and call.remote_id == ""
-    assert call.raw["error"].startswith(UNKNOWN_OUTCOME)
+    assert call.error.startswith(UNKNOWN_OUTCOME)
     assert len(_attempts(sandbox, provider)) == 1
     assert_rollups_match_a_recount(tenant_a)

@@ -111,9 +111,7 @@ def test_a_redelivered_call_task_does_not_dial_again(tenant_a, elks, sandbox):
     call = place_call(
         tenant_a, account=elks, from_number=elks.our_number, to=RECIPIENT, action={"connect": "+46709876543"}
     )
-    Call.objects.filter(pk=call.pk).update(
-        raw_state="placing", send_attempts=1, last_attempt_at=timezone.now()
-    )
+    Call.objects.filter(pk=call.pk).update(state="placing", send_attempts=1, last_attempt_at=timezone.now())
 
     call = dial(call)
 
@@ -157,5 +155,5 @@ def test_a_queued_call_of_an_account_being_deleted_is_never_placed(tenant_a, elk
     ProviderAccount.objects.filter(pk=elks.pk).update(status=ProviderAccount.Status.DELETING)
     call = dial(call)
     assert call.state == "failed"
-    assert "being deleted" in call.raw["error"]
+    assert "being deleted" in call.error
     assert calls_posted(sandbox, "46elks") == []

@@ -112,13 +112,13 @@ def test_a_duplicate_task_after_the_send_changes_nothing(queue, sandbox, send_no
 
 
 def test_the_sweeper_re_enqueues_a_stale_queued_message(queue, monkeypatch):
-    from messaging import services
+    from messaging import outbox
 
     fresh = queue()
     stale = queue(to="+46709876543")
     Message.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(minutes=15))
     enqueued = []
-    monkeypatch.setattr(services, "enqueue_send", enqueued.append)
+    monkeypatch.setattr(outbox, "enqueue_send", enqueued.append)
 
     touched = sweep_queued()
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from messaging import services
+from core import redis as core_redis
 from messaging.models import BulkSend, Message
 from messaging.services import NoEstimate, SendRejected, bulk_send, estimate_message, queue_message
+from outbound import delivery
 
 from .conftest import RECIPIENT, sms_posts
 
@@ -23,14 +24,14 @@ def test_sends_through_one_account_are_spaced_by_its_rate(
     # no wall-clock measurement, so a slow machine cannot make this fail.
     key = f"{settings.CACHES['default']['KEY_PREFIX']}:sendrate:{account.pk}"
     slots: list[float] = []
-    real_wait = services.send_slot_wait
+    real_wait = delivery.send_slot_wait
 
     def recorded_wait(acc):
         wait = real_wait(acc)
-        slots.append(float(services._redis().get(key)) - interval)
+        slots.append(float(core_redis.client().get(key)) - interval)
         return wait
 
-    monkeypatch.setattr(services, "send_slot_wait", recorded_wait)
+    monkeypatch.setattr(delivery, "send_slot_wait", recorded_wait)
     first = queue_message(tenant_a, account=account, from_number=account.our_number, to=RECIPIENT, body="1")
     second = queue_message(tenant_a, account=account, from_number="Switchbrd", to=RECIPIENT, body="2")
 

@@ -23,7 +23,8 @@ def test_a_real_worker_sends_a_queued_message(tenant_a, elks, sandbox):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             message.refresh_from_db()
-            if message.status != "queued":
+            # `sending` is also the claim, before the provider answered: wait for the answer.
+            if message.remote_id or message.status not in ("queued", "sending"):
                 break
             time.sleep(0.1)
 

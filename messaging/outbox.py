@@ -1,0 +1,139 @@
+"""How a `Message` goes through the outbound layer (outbound.delivery): its rollup delta, its
+limits reservation, the adapter call and what the provider's answer writes."""
+
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from billing import limits
+from billing.limits import Reservation
+from billing.usage import UsageDelta, UsageKey, record_changes
+from outbound.delivery import Outbox
+from providers.adapters.base import Adapter
+from providers.adapters.records import MessageStatus, SendResult, SmsRequest
+from providers.models import ProviderAccount
+
+from .models import DirectionChoice, Kind, Message, Status
+
+
+def usage(message: Message, sign: int) -> UsageDelta:
+    day = timezone.localtime(message.created_at, zoneinfo.ZoneInfo(message.tenant.timezone)).date()
+    key = UsageKey(
+        message.tenant_id,
+        message.provider_account_id,
+        message.subaccount_id,
+        message.kind,
+        message.direction,
+        day,
+        message.currency or "",
+    )
+    return UsageDelta(key, count=sign, parts=sign * (message.parts or 0), cost=sign * (message.cost or 0))
+
+
+def finish_reservation(message: Message, *, sent: bool, cost: Decimal | None = None) -> None:
+    """Settle (sent) or release (never sent) the usage reservation, exactly once: whoever
+    clears the row's reservation first (the worker, the sweeper, a sync's reconciliation)
+    settles it."""
+    taken = Message.objects.filter(pk=message.pk, billing_reservation__isnull=False).update(
+        billing_reservation=None
+    )
+    if not taken or not message.billing_reservation:
+        return
+    reservation = Reservation.from_dict(message.billing_reservation)
+    if sent:
+        limits.settle(message.tenant, reservation, cost, message.currency)
+    else:
+        limits.release(message.tenant, reservation)
+
+
+def settle_reconciled(message_ids: list[int]) -> None:
+    """After a sync matched our sends to the provider's records: settle their reservations
+    at the provider's price (release them when the provider failed the message). Run after
+    the sync commits, so the counter row is never locked by a sync transaction; each
+    reservation is finished once whoever gets there first (see `finish_reservation`)."""
+    rows = Message.objects.select_related("tenant").filter(
+        pk__in=message_ids, billing_reservation__isnull=False
+    )
+    for message in rows:
+        cost = None if message.cost_estimated else message.cost
+        finish_reservation(message, sent=message.status != Status.FAILED, cost=cost)
+
+
+def status_url(message: Message, account: ProviderAccount) -> str:
+    """Where the provider reports delivery: the request's own URL, else our webhook."""
+    override = (message.raw or {}).get("status_url")
+    if override:
+        return override
+    kind = account.adapter_class.delivery_report_kind
+    return account.webhook_url(kind) if kind else ""
+
+
+def enqueue_send(message_id: int) -> None:
+    from .tasks import send_message
+
+    send_message.delay(message_id)
+
+
+class MessageOutbox(Outbox):
+    model = Message
+    noun = "message"
+    remote_id_length = 128
+    redelivered = (
+        "The send was interrupted (worker stopped) after it started; the outcome is unknown until "
+        "the next history sync."
+    )
+    timed_out = (
+        "The provider did not answer; the message may have been sent. The next history sync will tell."
+    )
+
+    def usage(self, row: Message, sign: int) -> UsageDelta:
+        return usage(row, sign)
+
+    def record_usage(self, deltas: list[UsageDelta]) -> None:
+        record_changes(deltas)
+
+    def send(self, adapter: Adapter, row: Message, account: ProviderAccount) -> SendResult:
+        request = SmsRequest(
+            from_number=row.from_number,
+            to_number=row.to_number,
+            body=row.body,
+            status_url=status_url(row, account),
+            media_urls=list(row.media_urls or []),
+            reference=row.idempotency_key or "",
+        )
+        return adapter.send_mms(request) if row.kind == Kind.MMS else adapter.send_sms(request)
+
+    def success(self, row: Message, result: SendResult) -> dict[str, Any]:
+        status = str(result.status)
+        if status in (MessageStatus.QUEUED, MessageStatus.UNKNOWN):
+            status = Status.SENDING  # accepted by the provider, not yet handed on
+        values: dict[str, Any] = {
+            "status": status,
+            "raw_status": (result.raw_status or "")[:64],
+            "error": "",
+        }
+        if status in (Status.SENT, Status.DELIVERED):
+            values["sent_at"] = timezone.now()
+        if status == Status.FAILED:
+            values["error"] = "The provider refused the message."
+        if result.parts:
+            values["parts"] = result.parts
+        if result.cost is not None:
+            values.update(cost=result.cost, currency=result.currency, cost_estimated=False)
+        return values
+
+    def finish(self, row: Message, *, sent: bool, cost: Decimal | None = None) -> None:
+        finish_reservation(row, sent=sent, cost=cost)
+
+    def enqueue(self, pk: int) -> None:
+        enqueue_send(pk)
+
+    def pending(self):
+        return Message.objects.filter(direction=DirectionChoice.OUTBOUND)
+
+
+OUTBOX = MessageOutbox()
