@@ -70,7 +70,6 @@ KEPT_RESULT_TTL = 7 * 24 * 3600
 KEPT_RESULT_RETRY_IN = 30.0
 # The database could not be read at the start of an attempt: try again this much later.
 DATABASE_DOWN_RETRY_IN = 15.0
-SENDING_STALE_AFTER = timedelta(minutes=30)
 SWEEP_BATCH = 1000
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 
@@ -377,6 +376,17 @@ def deliver(
 
 
 # -- sweeping --------------------------------------------------------------------------------------
+def sending_stale_after() -> timedelta:
+    """A claimed row older than this has no live worker: an attempt waits at most
+    MAX_INLINE_WAIT for its rate slot and PROVIDER_HTTP_TIMEOUT for the provider, then
+    writes its outcome. SEND_SENDING_STALE_SECONDS overrides (default: twice that, plus a
+    minute)."""
+    configured = settings.SEND_SENDING_STALE_SECONDS
+    if configured:
+        return timedelta(seconds=configured)
+    return timedelta(seconds=2 * (MAX_INLINE_WAIT + settings.PROVIDER_HTTP_TIMEOUT) + 60)
+
+
 def sweep(box: Outbox, now: datetime | None = None) -> dict[str, list[int]]:
     """Re-enqueue queued sends whose task was lost (Redis restart, worker crash), and settle
     sends stuck in `sending` without a remote id (their worker died, or the database dropped
@@ -400,7 +410,7 @@ def sweep(box: Outbox, now: datetime | None = None) -> dict[str, list[int]]:
     kept = _kept_ids(box)
     stuck = list(
         box.pending()
-        .filter(Q(pk__in=kept) | Q(last_attempt_at__lt=now - SENDING_STALE_AFTER), remote_id="")
+        .filter(Q(pk__in=kept) | Q(last_attempt_at__lt=now - sending_stale_after()), remote_id="")
         .filter(**{sf: box.sending})
         .select_related("provider_account", "subaccount", "tenant")
         .order_by("pk")[:SWEEP_BATCH]

@@ -57,6 +57,8 @@ export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT" PUBLIC_BASE_URL="http://127.
 export SOAK_BROKER_URL=${SOAK_BROKER_URL:-${REDIS_BASE%/*}/13}
 # A lost task (Redis crashed with it) is found by the sweeper within seconds, not minutes.
 export SEND_SWEEP_SECONDS=${SEND_SWEEP_SECONDS:-10} SEND_QUEUED_STALE_SECONDS=${SEND_QUEUED_STALE_SECONDS:-20}
+# A send whose worker died mid-attempt (the provider answers within 3 s here) is settled soon.
+export SEND_SENDING_STALE_SECONDS=${SEND_SENDING_STALE_SECONDS:-30}
 "$PY" -c "import redis, os; redis.Redis.from_url(os.environ['SOAK_BROKER_URL']).flushdb()"
 "$PY" manage.py migrate --noinput -v 0 || exit 1
 

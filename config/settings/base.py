@@ -286,6 +286,9 @@ WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=3
 SYNC_PROVIDER_CONCURRENCY = env.int("SYNC_PROVIDER_CONCURRENCY", default=4)
 # A queued send whose task was lost (a Redis crash) is enqueued again after this long.
 SEND_QUEUED_STALE_SECONDS = env.int("SEND_QUEUED_STALE_SECONDS", default=60)
+# A send claimed this long ago with no outcome lost its worker: it becomes `unknown` (0: derived
+# from PROVIDER_HTTP_TIMEOUT, about two minutes by default).
+SEND_SENDING_STALE_SECONDS = env.int("SEND_SENDING_STALE_SECONDS", default=0)
 # At most one webhook applier task is enqueued per this many milliseconds (0: one per event).
 WEBHOOK_KICK_MS = env.int("WEBHOOK_KICK_MS", default=2000)
 # The webhook view keeps an account (and its adapter) this long after reading it by token.

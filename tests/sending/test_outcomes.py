@@ -135,3 +135,21 @@ def test_the_sweeper_marks_a_send_stuck_without_a_worker_unknown(queue):
     assert sweep_queued()["unknown"] == [message.pk]
     message.refresh_from_db()
     assert message.status == "unknown"
+
+
+def test_a_send_whose_worker_died_minutes_ago_becomes_unknown_on_the_next_sweep(queue):
+    message = queue()
+    Message.objects.filter(pk=message.pk).update(
+        status="sending", last_attempt_at=timezone.now() - timedelta(minutes=3)
+    )
+
+    assert sweep_queued()["unknown"] == [message.pk]
+
+
+def test_a_send_still_within_its_provider_timeout_is_left_to_its_worker(queue):
+    message = queue()
+    Message.objects.filter(pk=message.pk).update(
+        status="sending", last_attempt_at=timezone.now() - timedelta(seconds=30)
+    )
+
+    assert sweep_queued()["unknown"] == []
