@@ -66,6 +66,8 @@ def parse_number(value: str, region: str | None = None) -> str:
         raise ValueError(
             f"{text!r} is not a phone number; use international format, e.g. +46701234567."
         ) from None
+    if parsed.extension:  # '0701234567x' or '… ext. 12': a message cannot dial an extension
+        raise ValueError(f"{text!r} is not a phone number: it has an extension or stray letters.")
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"{text!r} is not a valid phone number.")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

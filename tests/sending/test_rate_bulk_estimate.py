@@ -144,3 +144,12 @@ def test_without_history_there_is_no_estimate_and_the_reason_says_why(account_fo
 
     with pytest.raises(NoEstimate, match="No priced messages were sent through this account"):
         estimate_message(account, account.our_number, RECIPIENT, "Hi")
+
+
+def test_a_bulk_row_with_stray_letters_is_reported_not_sent(tenant_a, elks):
+    from messaging.services import bulk_send
+
+    bulk = bulk_send(tenant_a, elks, elks.our_number, "Hi", ["+46701234567", "0701234567x"])
+
+    assert bulk.queued == 1
+    assert [row["line"] for row in bulk.invalid_rows] == [2]

@@ -94,3 +94,4 @@ def test_an_inactive_tenant_is_refused(queue, tenant_a):
 def test_another_tenants_account_is_unknown(queue, tenant_b, sandbox_account):
     foreign = sandbox_account(tenant_b, "46elks")
     assert refusal(queue, account=foreign) == {"account": ["Unknown provider account."]}
+
