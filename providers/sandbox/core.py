@@ -494,6 +494,14 @@ class Sandbox:
                     for a in accs
                 ]
             )
+        if action == "balance" and method == "POST":
+            # Top an account up (or drain it): {"provider", "credentials", "balance"} in the
+            # provider's own units, for load runs that would otherwise run out of credit.
+            acc = self.find_account(data["provider"], **data["credentials"])
+            if acc is None or "balance" not in acc.state:
+                return SimResponse.json({"error": "no such account with a balance"}, 404)
+            acc.state["balance"] = data["balance"]
+            return SimResponse.json({"remote_id": acc.remote_id, "balance": data["balance"]})
         if action == "ledger" and method == "GET":
             entries = self.ledger.entries(query.get("provider"), query.get("endpoint"), query.get("account"))
             return SimResponse.json([asdict(e) for e in entries])
