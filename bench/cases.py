@@ -26,7 +26,7 @@ from accounts.rls_setup import as_owner
 from messaging.models import Message
 from providers import connect
 from providers.models import ProviderAccount, SyncRun
-from providers.sandbox import Sandbox
+from sandbox import Sandbox
 
 from .serve_case import case_serve
 

@@ -11,9 +11,9 @@ import uuid
 from django.db import transaction
 
 from accounts.models import Tenant
+from sandbox.core import SIM_ROOTS
 
 from .models import ProviderAccount
-from .sandbox.core import SIM_ROOTS
 
 
 def sandbox_credentials(provider: str, label: str) -> tuple[dict[str, str], str, str]:

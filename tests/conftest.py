@@ -191,7 +191,7 @@ def key_with_scopes(tenant_a, owner_a):
 def sandbox(monkeypatch):
     """An in-process provider sandbox; every adapter built for an account talks to it."""
     from providers import connect
-    from providers.sandbox import Sandbox
+    from sandbox import Sandbox
 
     sb = Sandbox()
     sb.sleep = lambda seconds: None

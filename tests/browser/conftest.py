@@ -170,8 +170,8 @@ def seeded(tenant_a, owner_a, member_a, viewer_a, sandbox, sandbox_account, sett
     from messaging.models import BulkSend, Message, MessageMedia
     from numbers.models import PhoneNumber
     from providers.models import ProviderLog, SyncRun, WebhookEvent
-    from providers.sandbox.elks46 import tiny_png
     from providers.sync import run_sync
+    from sandbox.elks46 import tiny_png
     from tests.api import factories as f
 
     settings.SANDBOX_URL = "http://sandbox"

@@ -11,8 +11,8 @@ from messaging.models import Message
 from providers import connect
 from providers.adapters.records import SmsRequest
 from providers.models import WebhookEvent
-from providers.sandbox.core import OutgoingWebhook
 from providers.webhooks import UNMATCHED, apply_event
+from sandbox.core import OutgoingWebhook
 
 from .conftest import PROVIDERS, RECIPIENT
 from .test_send_faults import _send

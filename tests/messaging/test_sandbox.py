@@ -17,7 +17,7 @@ from providers.adapters.errors import ProviderError
 from providers.connect import open_adapter
 from providers.importing import UpsertResult
 
-pytest.importorskip("providers.sandbox.elks46")
+pytest.importorskip("sandbox.elks46")
 
 
 @pytest.fixture(autouse=True)

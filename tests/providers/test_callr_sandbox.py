@@ -22,8 +22,8 @@ from providers.adapters.records import (
     SmsRequest,
     WebhookRequest,
 )
-from providers.sandbox.callr import SPAN, CallrSim, index_range
-from providers.sandbox.core import Sandbox, history_time
+from sandbox.callr import SPAN, CallrSim, index_range
+from sandbox.core import Sandbox, history_time
 
 HOOKS = "http://testserver/hooks/callr/tok"
 

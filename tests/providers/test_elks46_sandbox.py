@@ -27,7 +27,7 @@ from providers.adapters.records import (
     SmsRequest,
     WebhookRequest,
 )
-from providers.sandbox.core import Sandbox
+from sandbox.core import Sandbox
 
 CREDS = {"username": "u1", "password": "p1"}
 HOOKS = "http://testserver/hooks/46elks/tok"

@@ -23,8 +23,8 @@ from providers.adapters.records import (
     SmsRequest,
     WebhookRequest,
 )
-from providers.sandbox.core import Sandbox
-from providers.sandbox.jambonz import JambonzSim
+from sandbox.core import Sandbox
+from sandbox.jambonz import JambonzSim
 from tests.providers.test_jambonz_adapter import SWAGGER
 
 SID = "3f1b6c5e-2a4d-4c8e-9f10-1234567890ab"

@@ -11,8 +11,8 @@ from calls.models import Call
 from messaging.models import Message
 from numbers.models import PhoneNumber
 from providers.models import SyncRun
-from providers.sandbox.core import valid_e164
 from providers.sync import run_sync
+from sandbox.core import valid_e164
 
 
 def is_valid(number: str) -> bool:

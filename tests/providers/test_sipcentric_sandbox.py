@@ -23,8 +23,8 @@ from providers.adapters.records import (
     WebhookRequest,
 )
 from providers.adapters.sipcentric import LOOKBACK
-from providers.sandbox.core import Sandbox, SimAccount
-from providers.sandbox.sipcentric import SipcentricSim
+from sandbox.core import Sandbox, SimAccount
+from sandbox.sipcentric import SipcentricSim
 
 CREDS = {"username": "u1", "password": "p1"}
 HOOKS = "http://testserver/hooks/sipcentric/tok"

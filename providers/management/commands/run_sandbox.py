@@ -15,9 +15,9 @@ from django.db import close_old_connections
 
 from accounts.rls import cross_tenant
 from providers.models import ProviderAccount
-from providers.sandbox import Sandbox
-from providers.sandbox.server import SandboxServer
 from providers.sandbox_accounts import register_with_sandbox
+from sandbox import Sandbox
+from sandbox.server import SandboxServer
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--rescan-every", type=float, default=10.0)
 
     def handle(self, *args, host, port, emit_every, rescan_every, **opts):
-        logging.getLogger("providers.sandbox").setLevel(logging.INFO)
+        logging.getLogger("sandbox").setLevel(logging.INFO)
         sandbox = Sandbox()
         self.known: dict[int, str] = {}  # account id -> the secret it was registered with
         self.register_accounts(sandbox)

@@ -15,7 +15,7 @@ import httpx
 
 from .core import HTTP_REASONS, Sandbox
 
-log = logging.getLogger("providers.sandbox")
+log = logging.getLogger("sandbox")
 
 
 def make_handler(sandbox: Sandbox, stall_seconds: float) -> type[BaseHTTPRequestHandler]:

@@ -624,7 +624,7 @@ def default_sims() -> list[type[ProviderSim]]:
         ("jambonz", "JambonzSim"),
     ):
         try:
-            sims.append(getattr(import_module(f"providers.sandbox.{module}"), name))
+            sims.append(getattr(import_module(f"sandbox.{module}"), name))
         except (ImportError, AttributeError):  # a simulator not written yet
             continue
     return sims
