@@ -537,3 +537,32 @@ def case_webhooks(n: int) -> Result:
         "latency": stats(samples),
         "stored": WebhookEvent.objects.for_tenant(tenant).count() - 20,  # less the warm-up
     }
+
+
+# -- 6. the sandbox at a million messages ----------------------------------------------------------
+SANDBOX_CREDENTIALS = {
+    "46elks": {"username": "big", "password": "pw"},
+    "callr": {"api_key": "big"},
+    "sipcentric": {"username": "big", "password": "pw"},
+}
+
+
+def case_sandbox_pages(size: int, reps: int) -> Result:
+    """The first three history pages of a sandbox account seeded with `size` messages, per
+    provider: lazily generated, so it should not depend on the size (was a timed test)."""
+    from providers.adapters import Connection, build_adapter
+
+    results: Result = {"messages": size}
+    for provider, credentials in SANDBOX_CREDENTIALS.items():
+        sandbox = Sandbox()
+        sandbox.add_account(provider, credentials, seed=5, size=size)
+        connection = Connection(base_url=sandbox.base_url(provider), credentials=credentials)
+        adapter = build_adapter(provider, connection, transport=sandbox.transport())
+
+        def three_pages(adapter=adapter) -> None:
+            cursor = None
+            for _ in range(3):
+                cursor = adapter.list_messages(cursor).cursor
+
+        results[provider] = timed(three_pages, reps)
+    return results

