@@ -3,24 +3,10 @@ are a 400 in the API's error shape, not a RecursionError."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-MAX_JSON_DEPTH = 32  # no API body needs more than a handful of levels
-
-
-def json_depth(value: Any) -> int:
-    """Nesting depth of decoded JSON, without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
+from core.safejson import MAX_JSON_DEPTH, json_depth
 
 
 class BoundedJSONParser(JSONParser):

@@ -41,26 +41,13 @@ supervise() {  # supervise LOG COMMAND...
   done
 }
 
-free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {  # wait_port PORT NAME: up to 30 s
-  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "$2 did not start on port $1; see $LOGS" >&2; exit 1
-}
-
-DATABASE_URL=$("$PY" -m bench.db "${CHAOS_DB_NAME:-switchboard_chaos_soak}" 2>/dev/null) || { echo "could not create the chaos database" >&2; exit 1; }
-SANDBOX_PORT=$(free_port)
-WEB_PORT=$(free_port)
-REDIS_BASE=$(grep '^REDIS_URL=' var/local.env | cut -d= -f2-)
-REDIS_BASE=${REDIS_URL:-$REDIS_BASE}
-export DATABASE_URL DJANGO_SETTINGS_MODULE=bench.soak_settings
-export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT" PUBLIC_BASE_URL="http://127.0.0.1:$WEB_PORT"
-export SOAK_BROKER_URL=${SOAK_BROKER_URL:-${REDIS_BASE%/*}/13}
+# shellcheck source=scripts/stack-env.sh
+. "$ROOT/scripts/stack-env.sh"
+stack_env "${CHAOS_DB_NAME:-switchboard_chaos_soak}" 13
 # A lost task (Redis crashed with it) is found by the sweeper within seconds, not minutes.
 export SEND_SWEEP_SECONDS=${SEND_SWEEP_SECONDS:-10} SEND_QUEUED_STALE_SECONDS=${SEND_QUEUED_STALE_SECONDS:-20}
 # A send whose worker died mid-attempt (the provider answers within 3 s here) is settled soon.
 export SEND_SENDING_STALE_SECONDS=${SEND_SENDING_STALE_SECONDS:-30}
-"$PY" -c "import redis, os; redis.Redis.from_url(os.environ['SOAK_BROKER_URL']).flushdb()"
-"$PY" manage.py migrate --noinput -v 0 || exit 1
 
 "$PY" manage.py run_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --emit-every 0 --rescan-every 2 \
   >"$LOGS/sandbox.log" 2>&1 & pids+=($!)
@@ -80,5 +67,5 @@ wait_port "$WEB_PORT" "web server"
   --sends "${CHAOS_SENDS:-1000000}" --clients "${CHAOS_CLIENTS:-1}" \
   --worker-pids "$send_worker" "$other_worker" --web-url "http://127.0.0.1:$WEB_PORT" ${CHAOS_OUT:+--out "$CHAOS_OUT"}
 status=$?
-"$PY" -c "import redis, os; redis.Redis.from_url(os.environ['SOAK_BROKER_URL']).flushdb()" 2>/dev/null
+flush_broker 2>/dev/null
 exit $status

@@ -25,22 +25,9 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {  # wait_port PORT NAME: up to 30 s
-  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "$2 did not start on port $1; see $LOGS" >&2; exit 1
-}
-
-DATABASE_URL=$("$PY" -m bench.db "${SOAK_DB_NAME:-switchboard_soak}" 2>/dev/null) || { echo "could not create the soak database" >&2; exit 1; }
-SANDBOX_PORT=$(free_port)
-WEB_PORT=$(free_port)
-REDIS_BASE=$(grep '^REDIS_URL=' var/local.env | cut -d= -f2-)
-REDIS_BASE=${REDIS_URL:-$REDIS_BASE}
-export DATABASE_URL DJANGO_SETTINGS_MODULE=bench.soak_settings
-export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT" PUBLIC_BASE_URL="http://127.0.0.1:$WEB_PORT"
-export SOAK_BROKER_URL=${SOAK_BROKER_URL:-${REDIS_BASE%/*}/12}
-"$PY" -c "import redis, os; redis.Redis.from_url(os.environ['SOAK_BROKER_URL']).flushdb()"
-"$PY" manage.py migrate --noinput -v 0 || exit 1
+# shellcheck source=scripts/stack-env.sh
+. "$ROOT/scripts/stack-env.sh"
+stack_env "${SOAK_DB_NAME:-switchboard_soak}" 12
 
 "$PY" manage.py run_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --emit-every 5 --rescan-every 2 \
   >"$LOGS/sandbox.log" 2>&1 & pids+=($!)
@@ -56,5 +43,5 @@ wait_port "$WEB_PORT" "web server"
 
 "$PY" -m bench.soak --minutes "$MINUTES" --worker-pid "$worker_pid"
 status=$?
-"$PY" -c "import redis, os; redis.Redis.from_url(os.environ['SOAK_BROKER_URL']).flushdb()"
+flush_broker
 exit $status

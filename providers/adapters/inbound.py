@@ -21,9 +21,10 @@ from dataclasses import fields, is_dataclass
 from enum import Enum
 from typing import Any
 
+from core.safejson import MAX_JSON_DEPTH
+
 from .errors import Rejected
 from .records import InboundEvent, MessageStatusUpdate, RemoteCall, RemoteCallLeg, RemoteMedia, RemoteMessage
-from .safejson import MAX_JSON_DEPTH
 
 MAX_WEBHOOK_BODY = 256 * 1024  # bytes; a real provider's webhook is a few KiB
 MAX_RAW_BYTES = 64 * 1024  # a `raw` copy larger than this is replaced by a note

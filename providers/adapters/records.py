@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from .safejson import loads_bounded
+from core.safejson import loads_bounded
 
 
 class Direction(StrEnum):

@@ -1,5 +1,6 @@
-"""JSON from outside, bounded: thousands of nested brackets are a clear ValueError, not a
-RecursionError deep inside a parser."""
+"""JSON from outside, bounded (provider webhooks and API bodies alike): thousands of nested
+brackets are a clear ValueError, not a RecursionError deep inside a parser. Plain Python,
+so the Django-free adapters may use it."""
 
 from __future__ import annotations
 
