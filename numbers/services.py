@@ -34,7 +34,7 @@ from .models import PhoneNumber
 
 URL_FIELDS = ("sms_url", "mms_url", "voice_url")
 CONFIG_FIELDS = tuple(f.name for f in dataclass_fields(NumberConfig))
-MAX_NAME = 50  # the shortest limit among the providers that name numbers (46elks)
+MAX_NAME = 50  # the shortest limit among the providers that name numbers
 # The webhook kind of ours that receives what each routing field points at.
 ROUTE_KINDS = {"sms_url": "sms", "mms_url": "mms", "voice_url": "voice"}
 

@@ -32,11 +32,12 @@ from accounts import audit
 from accounts.models import Tenant
 
 from . import netguard
-from .adapters import NotSupported, adapter_class
+from .adapters import NotSupported, registry
 from .adapters.records import Capability
+from .adapters.registry import adapter_class
 from .connect import open_adapter
 from .importers import DISABLED_BY_USER, DISABLED_WITH_PARENT, upsert_subaccounts
-from .models import Provider, ProviderAccount, SyncRun
+from .models import ProviderAccount, SyncRun
 from .netguard import LOCAL_HOSTS, METADATA_ADDRESSES, is_sandbox_url  # noqa: F401 (re-exported)
 
 SYNC_INTERVAL_RANGE = (1, 24 * 60)  # minutes
@@ -57,10 +58,10 @@ def validate_base_url(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ValidationError("Enter a valid URL, e.g. https://jambonz.example.com/v1.") from exc
+        raise ValidationError("Enter a valid URL, e.g. https://api.example.com/v1.") from exc
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
-        raise ValidationError("Enter an https URL, e.g. https://jambonz.example.com/v1.")
+        raise ValidationError("Enter an https URL, e.g. https://api.example.com/v1.")
     if parts.username or parts.password:
         raise ValidationError("Put credentials in the credential fields, not in the URL.")
     if is_sandbox_url(url):
@@ -110,8 +111,9 @@ def _base_url_for(provider: str, base_url: str) -> str:
         url = validate_base_url(base_url)
     except ValidationError as exc:
         raise ValidationError({"base_url": exc.messages}) from exc
-    if provider == Provider.JAMBONZ and not url:
-        raise ValidationError({"base_url": ["jambonz is self-hosted: enter your server's API URL."]})
+    missing = adapter_class(provider).missing_base_url(url)
+    if missing:
+        raise ValidationError({"base_url": [missing]})
     return url
 
 
@@ -128,7 +130,7 @@ def connect_account(
     **fields: Any,
 ) -> ProviderAccount:
     """A new root account; ValidationError (by field) for a bad shape, URL or range."""
-    if provider not in Provider.values:
+    if provider not in registry.codes():
         raise ValidationError({"provider": [f"Unknown provider {provider!r}."]})
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:

@@ -96,8 +96,8 @@ def account_for_token(provider: str, token: str) -> tuple[ProviderAccount, Adapt
     if account is None:
         _accounts.pop((provider, token), None)
         return None
-    # No provider lookups while the provider waits for our answer (Sipcentric's inbound
-    # SMS id lookup happens when the event is applied, in the worker).
+    # No provider lookups while the provider waits for our answer (an adapter that looks
+    # up an inbound event's id does it when the event is applied, in the worker).
     adapter = connect.adapter_for(account, record=False, webhook_lookup=False)
     if len(_accounts) > 10_000:
         _accounts.clear()
