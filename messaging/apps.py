@@ -12,6 +12,7 @@ class MessagingConfig(AppConfig):
             register_event_handler,
             register_importer,
         )
+        from providers.purge import PurgeStep, register_purge_steps
 
         from .importers import (
             apply_inbound_message,
@@ -24,3 +25,8 @@ class MessagingConfig(AppConfig):
         register_event_handler(EventType.MESSAGE_INBOUND, apply_inbound_message)
         register_event_handler(EventType.MESSAGE_STATUS, apply_message_status)
         register_batch_event_handler(EventType.MESSAGE_STATUS, apply_status_events)
+        register_purge_steps(
+            PurgeStep("messaging.Message", "provider_account", rank=30),
+            PurgeStep("messaging.BulkSend", "account", rank=40),
+            PurgeStep("messaging.Message", "subaccount", rank=60, detach=True),
+        )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from billing import limits
 from billing.limits import Reservation
 from billing.usage import UsageDelta, UsageKey, record_changes
+from core.queue import task as queue_task
 from outbound.delivery import Outbox
 from providers.adapters.base import Adapter
 from providers.adapters.records import MessageStatus, SendResult, SmsRequest
@@ -73,9 +74,7 @@ def status_url(message: Message, account: ProviderAccount) -> str:
 
 
 def enqueue_send(message_id: int) -> None:
-    from .tasks import send_message
-
-    send_message.delay(message_id)
+    queue_task("messaging.tasks.send_message").delay(message_id)
 
 
 class MessageOutbox(Outbox):

@@ -38,6 +38,7 @@ from billing import limits
 from billing.limits import LimitExceeded, Reservation
 from billing.usage import record_changes
 from core.db import atomic_with_retry
+from core.queue import task as queue_task
 from numbers.models import PhoneNumber
 from outbound import delivery
 from outbound.checks import (
@@ -498,9 +499,7 @@ def _store_bulk(
 
 
 def enqueue_bulk(bulk_id: int) -> None:
-    from .tasks import fan_out_bulk
-
-    fan_out_bulk.delay(bulk_id)
+    queue_task("messaging.tasks.fan_out_bulk").delay(bulk_id)
 
 
 FAN_OUT_CHUNK = 1000

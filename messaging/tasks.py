@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from providers.adapters.errors import ProviderError
 
-from . import importers
+from . import importers, services
 from .models import BulkSend, Message, MessageMedia
 
 # The media sweeper's bounds: items the providers may still serve, whose own retry chain
@@ -63,8 +63,6 @@ def sweep_media_fetches() -> dict:
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 @runs_in_tenant_of(message_id=Message)
 def send_message(self, message_id: int) -> dict:
-    from . import services
-
     outcome = services.deliver_message(message_id)
     if outcome.retry_in is not None:
         # Bounded by services (the message's send_attempts), not by Celery's retry count.
@@ -76,8 +74,6 @@ def send_message(self, message_id: int) -> dict:
 @cross_tenant_task("the sweeper of every tenant's queued sends")
 def sweep_queued() -> dict:
     """Beat: re-enqueue queued sends whose task was lost; stuck sends become unknown."""
-    from . import services
-
     touched = services.sweep_queued()
     return {key: len(ids) for key, ids in touched.items()}
 
@@ -87,8 +83,6 @@ def sweep_queued() -> dict:
 def fan_out_bulk(bulk_id: int, after_id: int = 0) -> dict:
     """Enqueue a bulk's sends a chunk at a time (each chunk its own task, so a large bulk
     never holds one worker for long); a chunk enqueued twice is harmless (the claim)."""
-    from . import services
-
     enqueued, next_after = services.fan_out_bulk(bulk_id, after_id)
     if next_after is not None:
         fan_out_bulk.delay(bulk_id, next_after)

@@ -25,6 +25,8 @@ from .adapters.records import Capability
 from .adapters.registry import adapter_class
 from .connect import open_adapter
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .scheduling import start_sync
+from .tasks import apply_webhook_event
 
 # Every credential key any provider accepts; the form shows those of the chosen provider
 # (static/js/connect.js), labelled as that provider calls them, and the adapter validates the shape.
@@ -441,8 +443,6 @@ def account_test(request, pk: int):
 @require_POST
 @scope_required(Scope.MANAGE)
 def account_sync(request, pk: int):
-    from .tasks import start_sync  # imports Celery; keep it off import time
-
     account = tenant_object_or_404(request, ProviderAccount, pk=pk)
     refusal = {
         ProviderAccount.Status.DISABLED: "This account is disabled; enable it before syncing.",
@@ -577,8 +577,6 @@ def webhook_detail(request, pk: int):
 @scope_required(Scope.MANAGE)
 def webhook_replay(request, pk: int):
     """Apply a failed (or stuck) received event again, through the same task as on arrival."""
-    from .tasks import apply_webhook_event  # imports Celery; keep it off import time
-
     event = tenant_object_or_404(request, WebhookEvent, pk=pk)
     if event.status not in (WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED):
         messages.info(request, "This event was already applied; replaying it would change nothing.")

@@ -35,6 +35,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts.rls import activate_request_tenant, rls_bypass, tenant_context
+from core.queue import task as queue_task
 from core.redis import client as redis_client
 from core.redis import key as redis_key
 
@@ -44,7 +45,6 @@ from .adapters.errors import ProviderError, WebhookRejected
 from .adapters.records import EventType, InboundEvent, WebhookRequest
 from .importing import batch_handler_for, handler_for
 from .models import ProviderAccount, WebhookEvent
-from .tasks import apply_pending_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -197,9 +197,10 @@ def kick_applier() -> None:
 
 def _kick() -> None:
     debounce_ms = settings.WEBHOOK_KICK_MS
-    eager = apply_pending_webhooks.app.conf.task_always_eager  # tests: apply now
+    applier = queue_task("providers.tasks.apply_pending_webhooks")
+    eager = applier.app.conf.task_always_eager  # tests: apply now
     if eager or not debounce_ms or redis_client().set(redis_key(KICK_KEY), b"1", nx=True, px=debounce_ms):
-        apply_pending_webhooks.delay()
+        applier.delay()
 
 
 APPLY_BATCH = 500
