@@ -25,7 +25,7 @@ from accounts.views import (
     tenant_object_or_404,
     tenant_qs,
 )
-from messaging.views import SEND_ERRORS, add_service_errors
+from outbound.web import SEND_ERRORS, add_send_errors
 from providers.adapters.records import Capability
 from providers.models import ProviderAccount
 
@@ -189,7 +189,7 @@ def place_call(request):
                     created_by=request.user,
                 )  # fmt: skip
             except SEND_ERRORS as exc:
-                add_service_errors(form, exc)
+                add_send_errors(form, exc)
             else:
                 messages.success(request, "Call queued.")
                 return redirect("call", tenant_slug=request.tenant.slug, pk=call.pk)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import TenantOwnedModel, TenantQuerySet
 
 from . import crypto
-from .adapters import RESOURCES, registry
+from .adapters import RESOURCES, NotSupported, registry
 from .adapters.records import Capability
 
 # (code, name) of every provider in providers.registry.
@@ -159,6 +159,12 @@ class ProviderAccount(TenantOwnedModel):
 
     def can(self, capability: Capability | str) -> bool:
         return Capability(capability) in self.capabilities
+
+    def require(self, capability: Capability, what: str) -> None:
+        """NotSupported, naming the provider and `what` ("creating subaccounts"), unless the
+        provider can do `capability`."""
+        if not self.can(capability):
+            raise NotSupported(f"{self.adapter_class.name} does not support {what}.")
 
     @property
     def effective_base_url(self) -> str:

@@ -317,11 +317,6 @@ def delete_account(account: ProviderAccount, *, actor: Any = None) -> ProviderAc
 
 
 # -- subaccounts: changed at the provider, stored through the importer -----------------------
-def _require(parent: ProviderAccount, capability: Capability, what: str) -> None:
-    if not parent.can(capability):
-        raise NotSupported(f"{parent.adapter_class.name} does not support {what}.")
-
-
 @transaction.atomic
 def create_subaccount(
     parent: ProviderAccount, name: str, usage_limit: Decimal | None = None, *, actor: Any = None
@@ -332,7 +327,7 @@ def create_subaccount(
         raise ValidationError({"parent": ["A subaccount cannot have subaccounts."]})
     refuse_if_deleting(parent)
     _check_ranges({"name": name, "usage_limit": usage_limit})
-    _require(parent, Capability.CREATE_SUBACCOUNT, "creating subaccounts")
+    parent.require(Capability.CREATE_SUBACCOUNT, "creating subaccounts")
     with open_adapter(parent) as adapter:
         record = adapter.create_subaccount(name.strip(), usage_limit)
     upsert_subaccounts(parent, [record])
@@ -356,7 +351,7 @@ def update_subaccount(
     parent = child.parent
     if parent is None:
         raise ValidationError("Only subaccounts are changed at the provider.")
-    _require(parent, Capability.UPDATE_SUBACCOUNT, "changing subaccounts")
+    parent.require(Capability.UPDATE_SUBACCOUNT, "changing subaccounts")
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name.strip()

@@ -17,6 +17,7 @@ from accounts import audit
 from accounts.models import Scope
 from accounts.permissions import scope_required
 from accounts.views import is_htmx, keyset_page, query_without, tenant_object_or_404, tenant_qs
+from core.forms import add_service_errors
 
 from . import services
 from .adapters import RESOURCES, NotSupported, ProviderError, registry
@@ -75,15 +76,6 @@ class ConnectForm(forms.Form):
         if missing:
             self.add_error("base_url", missing)
         return data
-
-
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """A service's ValidationError onto the form: under its field when the form has one."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def forget_secrets(form: forms.Form) -> None:
