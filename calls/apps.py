@@ -5,6 +5,7 @@ class CallsConfig(AppConfig):
     name = "calls"
 
     def ready(self) -> None:
+        from billing.rebuild import UsageSource, register_usage_source
         from providers.adapters.records import EventType
         from providers.importing import register_event_handler, register_importer
         from providers.purge import PurgeStep, register_purge_steps
@@ -20,4 +21,7 @@ class CallsConfig(AppConfig):
             PurgeStep("calls.Call", "provider_account", rank=20),
             PurgeStep("calls.Call", "subaccount", rank=61, detach=True),
             PurgeStep("calls.Recording", "subaccount", rank=62, detach=True),
+        )
+        register_usage_source(
+            UsageSource("calls.Call", kinds=("call",), kind="'call'", seconds="COALESCE(duration, 0)")
         )

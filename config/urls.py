@@ -14,6 +14,7 @@ handler404 = "accounts.api_errors.page_not_found"
 handler500 = "accounts.api_errors.server_error"
 
 tenant_patterns = [
+    path("", include("dashboard.urls")),
     path("", include("billing.urls")),
     path("", include("providers.dashboard_urls")),
     path("messages/", include("messaging.urls")),

@@ -6,6 +6,7 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
+        from billing.rebuild import UsageSource, register_usage_source
         from providers.adapters.records import EventType
         from providers.importing import (
             register_batch_event_handler,
@@ -29,4 +30,7 @@ class MessagingConfig(AppConfig):
             PurgeStep("messaging.Message", "provider_account", rank=30),
             PurgeStep("messaging.BulkSend", "account", rank=40),
             PurgeStep("messaging.Message", "subaccount", rank=60, detach=True),
+        )
+        register_usage_source(
+            UsageSource("messaging.Message", kinds=("sms", "mms"), parts="COALESCE(parts, 0)")
         )

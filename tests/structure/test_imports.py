@@ -10,7 +10,18 @@ import grimp
 from celery import current_app
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("config", "accounts", "core", "providers", "numbers", "outbound", "messaging", "calls", "billing")
+PACKAGES = (
+    "config",
+    "dashboard",
+    "accounts",
+    "core",
+    "providers",
+    "numbers",
+    "outbound",
+    "messaging",
+    "calls",
+    "billing",
+)
 SANDBOX = ("sandbox",)
 
 
