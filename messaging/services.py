@@ -39,7 +39,7 @@ from billing.limits import LimitExceeded, Reservation
 from billing.usage import record_changes
 from core.db import atomic_with_retry
 from numbers.models import PhoneNumber
-from outbound import delivery
+from outbound import batch, delivery
 from outbound.checks import (
     IdempotencyConflict,
     SendRejected,
@@ -61,7 +61,7 @@ from providers.importing import owners
 from providers.models import ProviderAccount
 
 from .models import BulkSend, DirectionChoice, Encoding, Kind, Message, MessageMedia, Status
-from .outbox import OUTBOX, enqueue_send, usage
+from .outbox import OUTBOX, enqueue_send, kick_drain, usage
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ def _store(message: Message, created_by: Any) -> Message:
     )
     # robust: a broker that is down must not turn a stored message into a 500 (the sweeper
     # enqueues it once SEND_QUEUED_STALE_SECONDS have passed).
-    transaction.on_commit(partial(enqueue_send, message.pk), robust=True)
+    transaction.on_commit(partial(kick_drain, message.provider_account_id), robust=True)
     return message
 
 
@@ -558,6 +558,14 @@ UNKNOWN_TIMEOUT = OUTBOX.timed_out
 def deliver_message(message_id: int, *, policy: RetryPolicy = DEFAULT_POLICY, sleep=time.sleep) -> Outcome:
     """One attempt at sending a queued message (see outbound.delivery.deliver)."""
     return delivery.deliver(OUTBOX, message_id, policy=policy, sleep=sleep)
+
+
+def send_queued(account_id: int) -> dict[str, Any]:
+    """Send the account's queued messages in batches (first attempts; see outbound.batch)."""
+    account = ProviderAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return {"done": True, "missing": True}
+    return batch.drain(OUTBOX, account)
 
 
 def sweep_queued(now=None) -> dict[str, list[int]]:

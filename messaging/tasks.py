@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from providers.adapters.errors import ProviderError
+from providers.models import ProviderAccount
 
 from . import importers
 from .models import BulkSend, Message, MessageMedia
@@ -70,6 +71,20 @@ def send_message(self, message_id: int) -> dict:
         # Bounded by services (the message's send_attempts), not by Celery's retry count.
         raise self.retry(countdown=outcome.retry_in)
     return outcome.as_dict()
+
+
+# The batch path for first attempts (outbound.batch): kicked when a message is stored. A
+# worker killed mid-batch leaves its claimed rows `sending`; the sweeper settles them (never
+# resent). Bounded in time: past its limit it hands over to a fresh task.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+@runs_in_tenant_of(account_id=ProviderAccount)
+def send_queued(account_id: int) -> dict:
+    from . import services
+
+    result = services.send_queued(account_id)
+    if not result.get("done", True):
+        send_queued.delay(account_id)
+    return result
 
 
 @shared_task(acks_late=True)

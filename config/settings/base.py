@@ -289,6 +289,11 @@ SEND_QUEUED_STALE_SECONDS = env.int("SEND_QUEUED_STALE_SECONDS", default=60)
 # A send claimed this long ago with no outcome lost its worker: it becomes `unknown` (0: derived
 # from PROVIDER_HTTP_TIMEOUT, about two minutes by default).
 SEND_SENDING_STALE_SECONDS = env.int("SEND_SENDING_STALE_SECONDS", default=0)
+# New sends go out in batches of up to SEND_BATCH_SIZE per account (fewer when the account's
+# send rate is lower); at most one batch sender is enqueued per account per SEND_KICK_MS
+# (0: one per message).
+SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=50)
+SEND_KICK_MS = env.int("SEND_KICK_MS", default=1000)
 # At most one webhook applier task is enqueued per this many milliseconds (0: one per event).
 WEBHOOK_KICK_MS = env.int("WEBHOOK_KICK_MS", default=2000)
 # The webhook view keeps an account (and its adapter) this long after reading it by token.

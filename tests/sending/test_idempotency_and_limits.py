@@ -63,7 +63,7 @@ def test_concurrent_requests_with_one_key_store_one_message(queue, monkeypatch, 
     from accounts.rls import tenant_context
     from messaging import services
 
-    monkeypatch.setattr(services, "enqueue_send", lambda message_id: None)
+    monkeypatch.setattr(services, "kick_drain", lambda account_id: None)
 
     def attempt(_):
         try:
