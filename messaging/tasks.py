@@ -12,7 +12,7 @@ from providers.adapters.errors import ProviderError
 from providers.models import ProviderAccount
 
 from . import importers
-from .models import BulkSend, Message, MessageMedia
+from .models import Message, MessageMedia
 
 # The media sweeper's bounds: items the providers may still serve, whose own retry chain
 # (about 30 minutes) is surely over, a few attempts more.
@@ -97,14 +97,3 @@ def sweep_queued() -> dict:
     return {key: len(ids) for key, ids in touched.items()}
 
 
-@shared_task(acks_late=True)
-@runs_in_tenant_of(bulk_id=BulkSend)
-def fan_out_bulk(bulk_id: int, after_id: int = 0) -> dict:
-    """Enqueue a bulk's sends a chunk at a time (each chunk its own task, so a large bulk
-    never holds one worker for long); a chunk enqueued twice is harmless (the claim)."""
-    from . import services
-
-    enqueued, next_after = services.fan_out_bulk(bulk_id, after_id)
-    if next_after is not None:
-        fan_out_bulk.delay(bulk_id, next_after)
-    return {"bulk": bulk_id, "enqueued": enqueued}

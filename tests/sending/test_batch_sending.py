@@ -138,3 +138,27 @@ def test_the_kick_is_debounced_per_account(settings, elks):
     assert [batch.should_kick(elks.pk) for _ in range(3)] == [True, False, False]
     batch.drained(elks.pk)
     assert batch.should_kick(elks.pk)
+
+
+def test_a_bulk_send_goes_out_through_the_batch_sender(tenant_a, elks, sandbox):
+    recipients = [f"+4670666{i:04d}" for i in range(20)]
+    bulk = services.bulk_send(tenant_a, elks, "Switchbrd", "Hello all", recipients)
+
+    services.send_queued(elks.pk)
+
+    assert len(sms_posts(sandbox)) == 20
+    assert not Message.objects.filter(bulk_send=bulk, status="queued").exists()
+
+
+def test_a_bulk_send_starts_its_batch_senders_once_stored(tenant_a, elks, settings, monkeypatch,
+                                                          django_capture_on_commit_callbacks):  # fmt: skip
+    from messaging import tasks
+
+    started = []
+    monkeypatch.setattr(tasks.send_queued, "delay", started.append)
+    settings.SEND_BULK_SENDERS = 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.bulk_send(tenant_a, elks, "Switchbrd", "Hello all", ["+46701234567", "+46709876543"])
+
+    assert started == [elks.pk, elks.pk]
