@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +31,7 @@ from core.db import retry_on_conflict
 from providers.adapters.errors import AuthFailed, NotSupported, ProviderError, Rejected
 from providers.adapters.records import SendResult
 from providers.adapters.retry import DEFAULT_POLICY
-from providers.connect import open_adapter
+from providers.connect import BufferedLog, open_adapter
 from providers.models import ProviderAccount
 
 from .delivery import (
@@ -106,14 +108,16 @@ def hand_back(box: Outbox, rows: list[Any], retry_in: float | None = None) -> in
 def send_batch(
     box: Outbox, rows: list[Any], *, sleep: Callable[[float], None] = time.sleep
 ) -> BatchReport:
-    """Send claimed rows (all of one root account), spaced by the account's send rate."""
+    """Send claimed rows (all of one root account), spaced by the account's send rate, with
+    up to SEND_BATCH_IN_FLIGHT requests waiting on the provider at once. Only the HTTP
+    calls run on the helper threads; every database write stays on this thread (and its
+    tenant's row-level security settings), in the order the rows were sent."""
     report = BatchReport()
-    started = written_at = time.monotonic()
-    successes: list[tuple[Any, SendResult]] = []
+    pending = list(rows)
     groups: dict[int, list[Any]] = {}
     for row in rows:
         groups.setdefault((row.subaccount or row.provider_account).pk, []).append(row)
-    pending = list(rows)
+    writer = _Writer(box, report)
     for group in groups.values():
         account = group[0].subaccount or group[0].provider_account
         if ProviderAccount.Status.DELETING in (account.status, group[0].provider_account.status):
@@ -125,42 +129,76 @@ def send_batch(
         if wait > MAX_INLINE_WAIT:
             report.handed_back += hand_back(box, pending, retry_in=wait)
             break
-        first_at = time.monotonic() + wait
-        stop = False
-        with open_adapter(account) as adapter:
-            for i, row in enumerate(group):
-                due = first_at + i * interval - time.monotonic()
-                if due > 0:
-                    sleep(due)
-                if time.monotonic() - started > BATCH_MAX_SECONDS:
-                    stop = True
-                    break
-                pending.remove(row)
-                outcome = _send_one(box, adapter, account, row, successes)
-                if outcome is not None:
-                    report.note(row.pk, outcome)
-                elif len(successes) >= WRITE_EVERY or time.monotonic() - written_at > WRITE_WITHIN:
-                    # Delivery reports follow a send within seconds: store remote ids early.
-                    _record_successes(box, successes, report)
-                    successes, written_at = [], time.monotonic()
-                if outcome in (box.unknown, box.queued, box.sending):
-                    stop = True  # the provider is not answering cleanly: the rest go one by one
-                    break
-        if stop:
+        if not _send_group(box, account, group, pending, writer, time.monotonic() + wait, interval, sleep):
             report.handed_back += hand_back(box, pending)
             break
-    _record_successes(box, successes, report)
+    writer.flush()
     report.sent = sum(1 for s in report.outcomes.values() if s not in (box.failed, box.unknown, box.queued))
     report.failed = sum(1 for s in report.outcomes.values() if s == box.failed)
     report.unknown = sum(1 for s in report.outcomes.values() if s == box.unknown)
     return report
 
 
-def _send_one(box: Outbox, adapter, account: ProviderAccount, row: Any, successes: list) -> str | None:
-    """One row's adapter call; a success is kept for the batch's write (None returned),
-    anything else is written now and its status returned."""
+class _Writer:
+    """Successes written every WRITE_EVERY rows or WRITE_WITHIN seconds: delivery reports
+    follow a send within seconds, so remote ids are stored early."""
+
+    def __init__(self, box: Outbox, report: BatchReport):
+        self.box, self.report = box, report
+        self.successes: list[tuple[Any, SendResult]] = []
+        self.written_at = time.monotonic()
+
+    def add(self, row: Any, result: SendResult) -> None:
+        self.successes.append((row, result))
+        if len(self.successes) >= WRITE_EVERY or time.monotonic() - self.written_at > WRITE_WITHIN:
+            self.flush()
+
+    def flush(self) -> None:
+        successes, self.successes, self.written_at = self.successes, [], time.monotonic()
+        _record_successes(self.box, successes, self.report)
+
+
+def _send_group(box: Outbox, account: ProviderAccount, group: list[Any], pending: list[Any], writer: _Writer,
+                first_at: float, interval: float, sleep: Callable[[float], None]) -> bool:  # fmt: skip
+    """Send one account's rows; False when it stopped early (rows left in `pending`)."""
+    started = time.monotonic()
+    log = BufferedLog(account)  # the helper threads record; this thread writes the rows
+    in_flight: deque[tuple[Any, Future]] = deque()
+    stop = False
+    with open_adapter(account, recorder=log.append) as adapter, ThreadPoolExecutor(
+        settings.SEND_BATCH_IN_FLIGHT, thread_name_prefix="send"
+    ) as pool:
+        index = 0
+        while in_flight or (index < len(group) and not stop):
+            while not stop and index < len(group) and len(in_flight) < settings.SEND_BATCH_IN_FLIGHT:
+                due = first_at + index * interval - time.monotonic()
+                if due > 0:
+                    sleep(due)
+                if time.monotonic() - started > BATCH_MAX_SECONDS:
+                    stop = True
+                    break
+                row = group[index]
+                pending.remove(row)
+                in_flight.append((row, pool.submit(box.send, adapter, row, account)))
+                index += 1
+            if not in_flight:
+                break
+            row, future = in_flight.popleft()
+            outcome = _outcome(box, row, future)
+            if outcome is None:
+                writer.add(row, future.result())
+                continue
+            writer.report.note(row.pk, outcome)
+            if outcome in (box.unknown, box.queued, box.sending):
+                stop = True  # the provider is not answering cleanly: the rest go one by one
+        log.flush()
+    return not stop
+
+
+def _outcome(box: Outbox, row: Any, future: Future) -> str | None:
+    """None for a success (written with the batch); otherwise the row's outcome, written now."""
     try:
-        result = box.send(adapter, row, account)
+        future.result()
     except (Rejected, AuthFailed, NotSupported) as exc:
         return fail(box, row.pk, exc.message).status
     except ProviderError as exc:
@@ -180,7 +218,6 @@ def _send_one(box: Outbox, adapter, account: ProviderAccount, row: Any, successe
     except Exception:
         logger.exception("%s %s: unexpected error while sending", box.noun, row.pk)
         return mark_unknown(box, row.pk, box.timed_out).status
-    successes.append((row, result))
     return None
 
 

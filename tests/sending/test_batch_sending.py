@@ -107,7 +107,8 @@ def test_a_drain_settles_each_reservation_once(queue, elks, tenant_a):
     assert not Message.objects.filter(pk__in=ids, billing_reservation__isnull=False).exists()
 
 
-def test_a_provider_outage_hands_the_rest_to_the_per_message_path(queue, elks, sandbox, monkeypatch):
+def test_a_provider_outage_hands_the_rest_to_the_per_row_path(queue, elks, sandbox, monkeypatch, settings):
+    settings.SEND_BATCH_IN_FLIGHT = 1
     ids = _queue_many(queue, 5)
     sandbox.faults.add("error", provider="46elks", endpoint="POST /a1/sms", count=1, retry_after=0)
     handed = []
@@ -120,7 +121,8 @@ def test_a_provider_outage_hands_the_rest_to_the_per_message_path(queue, elks, s
     assert [post.fault for post in sms_posts(sandbox)] == ["error"]  # one attempt, refused
 
 
-def test_a_message_handed_back_untried_stays_a_first_attempt(queue, elks, sandbox, monkeypatch):
+def test_a_message_handed_back_untried_stays_a_first_attempt(queue, elks, sandbox, monkeypatch, settings):
+    settings.SEND_BATCH_IN_FLIGHT = 1
     first, second = _queue_many(queue, 2)
     sandbox.faults.add("error", provider="46elks", endpoint="POST /a1/sms", count=1, retry_after=0)
     monkeypatch.setattr(type(services.OUTBOX), "enqueue", lambda self, pk, countdown=None: None)
@@ -129,6 +131,20 @@ def test_a_message_handed_back_untried_stays_a_first_attempt(queue, elks, sandbo
 
     assert Message.objects.get(pk=first).send_attempts == 1  # tried, waits for its retry
     assert Message.objects.get(pk=second).send_attempts == 0  # never tried
+
+
+def test_sends_in_flight_when_one_fails_are_recorded_not_lost(queue, elks, sandbox, monkeypatch, settings):
+    settings.SEND_BATCH_IN_FLIGHT = 4
+    ids = _queue_many(queue, 8)
+    sandbox.faults.add("error", provider="46elks", endpoint="POST /a1/sms", count=1, retry_after=0)
+    monkeypatch.setattr(type(services.OUTBOX), "enqueue", lambda self, pk, countdown=None: None)
+
+    services.send_queued(elks.pk)
+
+    taken = [post for post in sms_posts(sandbox) if not post.fault]
+    stored = Message.objects.filter(pk__in=ids).exclude(remote_id="")
+    assert len(taken) == stored.count() >= 1
+    assert not Message.objects.filter(pk__in=ids, status="sending", remote_id="").exists()
 
 
 def test_the_kick_is_debounced_per_account(settings, elks):
