@@ -39,7 +39,8 @@ def send_actor(request) -> Any:
 
 
 def account_of(tenant, account_id: int) -> ProviderAccount:
-    account = ProviderAccount.objects.for_tenant(tenant).filter(pk=account_id).first()
+    # [:1], not first(): no ORDER BY to build for a primary-key lookup
+    account = next(iter(ProviderAccount.objects.for_tenant(tenant).filter(pk=account_id)[:1]), None)
     if account is None:  # another tenant's account is not revealed
         raise exceptions.ValidationError({"provider_account": ["Unknown provider account."]})
     return account
