@@ -28,7 +28,8 @@ from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 from .purge import purge_account
 from .scheduling import due_accounts, start_sync, sync_queue
 from .sync import run_sync
-from .webhooks import KICK_KEY, apply_event, apply_pending, pending_ids
+from .webhook_events import apply_event, apply_pending, pending_ids
+from .webhooks import KICK_KEY
 
 PRUNE_BATCH = 5000
 # A pending event older than this lost its applier (a Redis crash took the kick): apply it
