@@ -15,8 +15,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api_base import BINARY, TenantScopedReadOnlyViewSet, TenantScopedViewSet, stored_file_response
-from accounts.api_parsers import BoundedJSONParser
 from accounts.models import Scope
+from core.api_parsers import BoundedJSONParser
 from outbound.web import ERROR_409, ERROR_422, IDEMPOTENCY_KEY, account_of, send_actor, send_errors
 
 from . import services

@@ -21,16 +21,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Scope
 from accounts.permissions import scope_required
-from accounts.phone_input import phone_text_problem
-from accounts.views import (
-    any_labels,
-    csv_response,
-    is_htmx,
-    keyset_page,
-    query_without,
-    tenant_object_or_404,
-    tenant_qs,
-)
+from accounts.tenancy import tenant_object_or_404, tenant_qs
+from core.csv_export import csv_response
+from core.phone_input import phone_text_problem
+from core.web import any_labels, is_htmx, keyset_page, query_without
 from numbers.models import PhoneNumber
 from outbound.web import SEND_ERRORS, add_send_errors
 from providers.adapters import ProviderError

@@ -14,7 +14,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from accounts.phone_input import phone_text_problem
+from core.phone_input import phone_text_problem
 from messaging.csv_upload import BadCsv, recipients_csv_text
 from messaging.services import check_body, parse_number, read_recipients
 
