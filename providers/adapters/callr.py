@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from .base import Adapter, Connection, SubaccountIdentity
 from .errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
 from .http import retry_after_seconds
-from .normalize import from_cents, parse_time, to_decimal
+from .normalize import from_cents, parse_int, parse_time, to_decimal
 from .records import (
     AccountBalance,
     AccountInfo,
@@ -98,11 +98,7 @@ def _fmt(ts: int) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime(CALLR_TIME)
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return None if value in (None, "") else int(value)
-    except (TypeError, ValueError):
-        return None
+_int = parse_int  # unreadable values raise Malformed (errors.py: the one parse-failure policy)
 
 
 class CallrAdapter(Adapter):

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .base import Adapter, Connection
-from .errors import AuthFailed, ProviderError, RateLimited, Rejected, Unavailable
+from .errors import AuthFailed, Malformed, ProviderError, RateLimited, Rejected, Unavailable
 from .http import StreamError, retry_after_seconds
 from .normalize import format_naive_utc, from_ten_thousandths, parse_time, to_decimal
 from .records import (
@@ -75,10 +75,6 @@ IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "g
 MESSAGE_CAP = 300  # characters of a provider error kept in Rejected.message
 PAGE_LIMIT = 100  # the API's maximum
 DEFAULT_LOOKBACK = timedelta(hours=48)
-
-
-class Malformed(ValueError):
-    """A provider body we cannot read; becomes Unavailable (API) or Rejected (webhook)."""
 
 
 def _direction(value: Any) -> Direction:

@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 import httpx
 
 from .base import Adapter, Connection, SubaccountIdentity
-from .errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
+from .errors import AuthFailed, Malformed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
 from .http import retry_after_seconds
-from .normalize import parse_time
+from .normalize import parse_int, parse_time
 from .records import (
     AccountInfo,
     CallRequest,
@@ -101,17 +101,14 @@ def _time(value: Any) -> datetime | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise Malformed(f"bad timestamp {value!r}") from None
     return parse_time(value)
 
 
-def _int(value: Any) -> int | None:
-    if value in (None, "") or isinstance(value, bool):
-        return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
+_int = parse_int  # unreadable values raise Malformed (errors.py: the one parse-failure policy)
 
 
 def e164(value: Any) -> str:
@@ -614,7 +611,10 @@ class JambonzAdapter(Adapter):
         for part in header.split(","):
             key, _, value = part.strip().partition("=")
             if key == "t":
-                t = _int(value)
+                try:
+                    t = _int(value)
+                except Malformed:
+                    raise WebhookRejected("Malformed Jambonz-Signature header.") from None
             elif key == "v1" and value:
                 sigs.append(value.strip())
         return t, sigs

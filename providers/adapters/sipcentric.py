@@ -30,7 +30,7 @@ import phonenumbers
 from .base import Adapter, Connection, SubaccountIdentity
 from .errors import AuthFailed, ProviderError, RateLimited, Rejected, Unavailable
 from .http import ProviderHttp, StreamError, retry_after_seconds
-from .normalize import parse_time, to_decimal
+from .normalize import parse_int, parse_time, to_decimal
 from .records import (
     AccountBalance,
     AccountInfo,
@@ -127,25 +127,10 @@ def _item_id(item: dict[str, Any]) -> str:
     return str(item.get("id") or _id_from_uri(item.get("uri")))
 
 
-def _time(value: Any) -> datetime | None:
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
-
-
-def _money(value: Any) -> Any:
-    try:
-        return to_decimal(value)
-    except ValueError:
-        return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value in (None, "") else int(value)
-    except (TypeError, ValueError):
-        return None
+# Unreadable values raise Malformed (errors.py: the one parse-failure policy).
+_time = parse_time
+_money = to_decimal
+_int = parse_int
 
 
 def _fmt_filter_time(dt: datetime) -> str:
