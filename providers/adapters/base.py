@@ -128,7 +128,7 @@ class Adapter:
     # A webhook body larger than this is Rejected before it is parsed.
     max_webhook_body: ClassVar[int] = inbound.MAX_WEBHOOK_BODY
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         """The one parse-failure policy (errors.Malformed), applied to every provider: an
         operation whose answer cannot be read raises Unavailable (request_sent: a send's
         outcome is unknown), and `parse_webhook` runs under `inbound.checked_parse`: size
@@ -145,7 +145,7 @@ class Adapter:
             return
 
         @functools.wraps(parse)
-        def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:
+        def parse_webhook(self: Adapter, kind: str, request: WebhookRequest) -> list[InboundEvent]:
             return inbound.checked_parse(
                 lambda: parse(self, kind, request), request.body, self.max_webhook_body, self.name
             )
@@ -259,8 +259,9 @@ class Adapter:
     def list_subaccounts(self, cursor: str | None) -> Page[RemoteSubaccount]:
         raise self._unsupported("subaccounts")
 
-    def list_page(self, resource: str, cursor: str | None) -> Page:
-        return getattr(self, f"list_{resource}")(cursor)
+    def list_page(self, resource: str, cursor: str | None) -> Page[Any]:
+        page: Page[Any] = getattr(self, f"list_{resource}")(cursor)
+        return page
 
     def get_message(self, remote_id: str) -> RemoteMessage:
         raise self._unsupported("fetching one message")

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -52,6 +52,8 @@ from .records import (
     SmsRequest,
     WebhookRequest,
 )
+
+T = TypeVar("T")
 
 MESSAGE_STATUS = {
     "created": MessageStatus.SENDING,
@@ -254,7 +256,7 @@ class Elks46Adapter(Adapter):
                 "Malformed response from 46elks.", request_sent=True, status=response.status_code
             ) from None
 
-    def _read(self, parse: Callable[[Any], Any], payload: Any) -> Any:
+    def _read(self, parse: Callable[[Any], T], payload: Any) -> T:
         """Parse an API answer; an unreadable one is the provider's fault, so retryable."""
         try:
             return parse(payload)
@@ -443,7 +445,9 @@ class Elks46Adapter(Adapter):
         hours = self.connection.options.get("lookback_hours")
         return timedelta(hours=float(hours)) if hours not in (None, "") else DEFAULT_LOOKBACK
 
-    def _walk(self, resource: str, cursor: str | None, parse: Callable[[str, dict[str, Any]], Any]) -> Page:
+    def _walk(
+        self, resource: str, cursor: str | None, parse: Callable[[str, dict[str, Any]], Any]
+    ) -> Page[Any]:
         """One page of an incremental walk over one or more time-ordered endpoints.
 
         Cursor (JSON): {"phase": endpoint, "start": provider `next` or null,
@@ -534,7 +538,7 @@ class Elks46Adapter(Adapter):
     def list_recordings(self, cursor: str | None) -> Page[RemoteRecording]:
         return self._walk("recordings", cursor, lambda _phase, row: self._recording(row))
 
-    def _list_all(self, path: str, cursor: str | None, parse: Callable[[dict[str, Any]], Any]) -> Page:
+    def _list_all(self, path: str, cursor: str | None, parse: Callable[[dict[str, Any]], Any]) -> Page[Any]:
         """Numbers and subaccounts are small and change in place: every sync lists them all,
         so the final cursor is None (start over next time)."""
         start = None

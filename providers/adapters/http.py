@@ -130,7 +130,7 @@ class ProviderHttp:
     def __enter__(self) -> ProviderHttp:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def request(

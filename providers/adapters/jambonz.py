@@ -17,7 +17,7 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -26,7 +26,7 @@ import httpx
 from .base import Adapter, Connection, SubaccountIdentity
 from .errors import AuthFailed, Malformed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
 from .http import retry_after_seconds
-from .normalize import parse_int, parse_time
+from .normalize import parse_int, parse_time, required_time
 from .records import (
     AccountInfo,
     CallRequest,
@@ -189,7 +189,9 @@ class JambonzAdapter(Adapter):
     base_url_required = True  # self-hosted: default_base_url is only an example
 
     @classmethod
-    def subaccount_identity(cls, parent_credentials, remote_id: str) -> SubaccountIdentity:
+    def subaccount_identity(
+        cls, parent_credentials: Callable[[], Mapping[str, str]], remote_id: str
+    ) -> SubaccountIdentity:
         # A service provider's API key reaches every account below it by account_sid.
         return SubaccountIdentity(
             credentials={**parent_credentials(), "account_sid": remote_id}, options={"account_sid": remote_id}
@@ -365,7 +367,7 @@ class JambonzAdapter(Adapter):
         seen = (page - 1) * size + len(rows)
         done = not rows or len(rows) < size or (total is not None and seen >= total)
         if done:
-            next_start = parse_time(end) - self.lookback
+            next_start = required_time(end) - self.lookback
             return Page(calls, self._dump({"start": _utc_iso(next_start)}), True)
         return Page(calls, self._dump({"start": start, "end": end, "page": page + 1}), False)
 

@@ -20,6 +20,14 @@ def parse_time(value: Any) -> datetime | None:
         raise Malformed(f"bad timestamp {value!r}") from None
 
 
+def required_time(value: Any) -> datetime:
+    """parse_time for a value that must be there: Malformed when it is absent too."""
+    parsed = parse_time(value)
+    if parsed is None:
+        raise Malformed(f"missing timestamp {value!r}")
+    return parsed
+
+
 def _parse_time(value: Any) -> datetime:
     if isinstance(value, datetime):
         dt = value
