@@ -9,6 +9,7 @@ from typing import Any
 
 from billing.models import UsageKind
 from billing.usage import UsageDelta, UsageKey, record_changes
+from core.queue import task as queue_task
 from outbound.delivery import Outbox
 from providers.adapters.base import Adapter
 from providers.adapters.records import CallRequest, SendResult
@@ -45,9 +46,7 @@ def urls(account: ProviderAccount) -> tuple[str, str]:
 
 
 def enqueue_call(call_id: int, countdown: float | None = None) -> None:
-    from .tasks import place_call_task
-
-    place_call_task.apply_async((call_id,), countdown=countdown)
+    queue_task("calls.tasks.place_call_task").apply_async((call_id,), countdown=countdown)
 
 
 class CallOutbox(Outbox):

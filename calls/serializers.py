@@ -75,7 +75,8 @@ class PlaceCallSerializer(serializers.Serializer):
 
     provider_account = serializers.IntegerField()
     locals()["from"] = serializers.CharField(
-        max_length=200, help_text="A number you hold there (Sipcentric: a PBX extension or endpoint)."
+        max_length=200,
+        help_text="A number you hold there (or what the provider calls from: a PBX extension or endpoint).",
     )
     to = serializers.CharField(max_length=64, validators=[validate_phone_text])
     action = serializers.DictField(help_text='{"connect": "+46…"} or {"play": "https://…"}.')

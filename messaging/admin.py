@@ -13,6 +13,7 @@ from accounts.admin_paging import EstimatedCountPaginator
 from accounts.csv_export import Column, admin_csv_action
 
 from .models import BulkSend, Message, MessageMedia
+from .tasks import fetch_media
 
 MESSAGE_COLUMNS: list[Column] = [
     ("id", lambda m: m.pk),
@@ -199,8 +200,6 @@ class MessageMediaAdmin(admin.ModelAdmin):
 
     @admin.action(description="Fetch the bytes again")
     def fetch_again(self, request, queryset: QuerySet[MessageMedia]) -> None:
-        from .tasks import fetch_media
-
         pending = queryset.exclude(fetch_status=MessageMedia.FetchStatus.FETCHED)
         ids = list(pending.values_list("pk", flat=True)[:1000])
         queryset.filter(pk__in=ids).update(fetch_status=MessageMedia.FetchStatus.PENDING, fetch_error="")

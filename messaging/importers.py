@@ -34,6 +34,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.usage import UsageDelta, UsageKey, record_changes
+from core.queue import task as queue_task
 from providers.adapters.errors import ProviderError
 from providers.adapters.records import Direction, InboundEvent, MessageStatusUpdate, RemoteMessage
 from providers.connect import open_adapter
@@ -569,8 +570,7 @@ def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMe
 
 
 def _enqueue_media_fetches(media_ids: list[int]) -> None:
-    from .tasks import fetch_media  # tasks import this module
-
+    fetch_media = queue_task("messaging.tasks.fetch_media")
     for media_id in media_ids:
         fetch_media.delay(media_id)
 

@@ -38,6 +38,7 @@ from billing import limits
 from billing.limits import LimitExceeded, Reservation
 from billing.usage import record_changes
 from core.db import atomic_with_retry
+from core.queue import task as queue_task
 from numbers.models import PhoneNumber
 from outbound import batch, delivery
 from outbound.checks import (
@@ -506,8 +507,7 @@ def _store_bulk(
 def enqueue_bulk(account_id: int) -> None:
     """A bulk's messages go out through the account's batch senders: SEND_BULK_SENDERS of
     them at once (they claim disjoint batches), whatever is already draining."""
-    from .tasks import send_queued
-
+    send_queued = queue_task("messaging.tasks.send_queued")
     for _ in range(settings.SEND_BULK_SENDERS):
         send_queued.delay(account_id)
 

@@ -31,8 +31,8 @@ from accounts.views import (
     tenant_object_or_404,
     tenant_qs,
 )
-from billing.limits import LimitExceeded
 from numbers.models import PhoneNumber
+from outbound.web import SEND_ERRORS, add_send_errors
 from providers.adapters import ProviderError
 from providers.adapters.records import Capability
 from providers.models import ProviderAccount, ProviderLog, WebhookEvent
@@ -52,7 +52,6 @@ INLINE_MEDIA = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 NUMBER_SPLIT = re.compile(r"[\s,;]+")
 
 
-SEND_ERRORS = (services.SendRejected, LimitExceeded, services.IdempotencyConflict)
 
 
 def _local_bounds(request, day_from: str, day_to: str) -> tuple[datetime | None, datetime | None]:
@@ -297,7 +296,7 @@ def thread(request):
                     created_by=request.user,
                 )  # fmt: skip
             except SEND_ERRORS as exc:
-                add_service_errors(form, exc)
+                add_send_errors(form, exc)
             else:
                 messages.success(request, "Reply queued.")
                 return redirect(here)
@@ -315,29 +314,6 @@ def _send_accounts(request) -> list[ProviderAccount]:
         .order_by("name")
         if a.can(Capability.SEND_SMS)
     ]
-
-
-# Service field names -> form field names, so a rejection shows under the right input.
-SERVICE_FIELDS = {
-    "from": "from_number",
-    "from_number": "from_number",
-    "to": "to",
-    "body": "body",
-    "account": "account",
-}
-
-
-def add_service_errors(form: forms.Form, exc: Exception) -> None:
-    if isinstance(exc, services.SendRejected):
-        for field, problems in exc.errors.items():
-            target = SERVICE_FIELDS.get(field)
-            for problem in problems:
-                if target in form.fields:
-                    form.add_error(target, problem)
-                else:  # e.g. the reply box has no "to": say which field the problem is about
-                    form.add_error(None, f"{field.replace('_', ' ').capitalize()}: {problem}")
-    else:
-        form.add_error(None, getattr(exc, "message", None) or str(exc))
 
 
 class ComposeForm(forms.Form):
@@ -413,7 +389,7 @@ def compose(request):
                     idempotency_key=key, created_by=request.user,
                 )  # fmt: skip
         except SEND_ERRORS as exc:
-            add_service_errors(form, exc)
+            add_send_errors(form, exc)
         else:
             if len(data["to"]) == 1:
                 messages.success(request, "Message queued.")
@@ -554,7 +530,7 @@ def bulk_send(request):
                         idempotency_key=f"dash:{token}" if token else None, created_by=request.user,
                     )  # fmt: skip
                 except SEND_ERRORS as exc:
-                    add_service_errors(form, exc)
+                    add_send_errors(form, exc)
                 else:
                     cache.delete(_preview_key(request, token))
                     return redirect("bulk-progress", tenant_slug=request.tenant.slug, pk=bulk.pk)

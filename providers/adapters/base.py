@@ -9,7 +9,7 @@ Anything the provider cannot do raises `NotSupported`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -37,6 +37,28 @@ from .records import (
 
 # History resources a sync walks, in order.
 RESOURCES = ("numbers", "subaccounts", "messages", "calls", "recordings")
+# What the connect form calls a credential key when the provider gives it no name of its own.
+CREDENTIAL_LABELS: Mapping[str, str] = {
+    "username": "Username / API user",
+    "password": "Password / API password",
+    "api_key": "API key",
+    "login": "Login",
+    "account_sid": "Account SID",
+}
+
+
+@dataclass(frozen=True)
+class SubaccountIdentity:
+    """How a subaccount the provider listed without credentials of its own acts through its
+    parent (`Adapter.subaccount_identity`)."""
+
+    # Credentials the child uses; None: the parent's, as they are.
+    credentials: Mapping[str, str] | None = None
+    # Options the child gets on top of its own (e.g. whom to act as).
+    options: Mapping[str, str] = field(default_factory=dict)
+    # Non-empty when the parent's credentials cannot act as the child at all: the child is
+    # then created with sync off and this as its error.
+    unusable: str = ""
 
 
 @dataclass
@@ -60,6 +82,8 @@ class Adapter:
     credential_shapes: ClassVar[tuple[tuple[str, ...], ...]] = ()
     # What the provider's own console calls each credential key (for the connect form).
     credential_labels: ClassVar[dict[str, str]] = {}
+    # Self-hosted providers have no public API: every account must give its base URL.
+    base_url_required: ClassVar[bool] = False
     # Webhook kinds this provider posts to `/hooks/<code>/<token>/<kind>/`.
     webhook_kinds: ClassVar[tuple[str, ...]] = ()
     # True when the provider signs its webhooks with a secret the account holder sets
@@ -125,6 +149,36 @@ class Adapter:
                 return {k: str(credentials[k]).strip() for k in shape}
         wanted = " or ".join("{" + ", ".join(shape) + "}" for shape in cls.credential_shapes)
         raise ValueError(f"{cls.name} credentials need {wanted}.")
+
+    @classmethod
+    def credential_keys(cls) -> list[str]:
+        """Every key of every accepted shape, in order (the connect form's fields)."""
+        keys: list[str] = []
+        for shape in cls.credential_shapes:
+            keys += [key for key in shape if key not in keys]
+        return keys
+
+    @classmethod
+    def credential_label(cls, key: str) -> str:
+        return (
+            cls.credential_labels.get(key) or CREDENTIAL_LABELS.get(key) or key.replace("_", " ").capitalize()
+        )
+
+    @classmethod
+    def missing_base_url(cls, base_url: str) -> str:
+        """Why an account of this provider needs a base URL it was not given ("" = it does not)."""
+        if cls.base_url_required and not base_url:
+            return f"{cls.name} is self-hosted: enter your server's API URL."
+        return ""
+
+    @classmethod
+    def subaccount_identity(
+        cls, parent_credentials: Callable[[], Mapping[str, str]], remote_id: str
+    ) -> SubaccountIdentity:
+        """How a subaccount listed without credentials of its own (`remote_id`) acts through
+        its parent. By default it cannot: the parent's credentials would reach the parent's
+        own history, so the child is not synced. `parent_credentials` decrypts on call."""
+        return SubaccountIdentity(unusable="The provider listed no credentials for this subaccount.")
 
     @classmethod
     def needs_answer_url(cls, options: Mapping[str, Any]) -> bool:

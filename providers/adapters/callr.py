@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from .base import Adapter, Connection
+from .base import Adapter, Connection, SubaccountIdentity
 from .errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
 from .http import retry_after_seconds
 from .normalize import from_cents, parse_time, to_decimal
@@ -129,6 +129,11 @@ class CallrAdapter(Adapter):
     signs_webhooks = True
     alphanumeric_sender_kinds = frozenset({"sms"})
     delivery_report_kind = "events"
+
+    @classmethod
+    def subaccount_identity(cls, parent_credentials, remote_id: str) -> SubaccountIdentity:
+        # The parent's credentials, acting as the child (the CALLR-Login-As header).
+        return SubaccountIdentity(options={"login_as": remote_id})
 
     # History walking; all overridable per connection through `options`.
     HORIZON_DAYS: ClassVar[int] = 730  # how far back a first sync looks

@@ -194,6 +194,8 @@ class Elks46Adapter(Adapter):
     named_senders = {"mms": frozenset({"noreply"})}  # 46elks sends an MMS "from" noreply
     delivery_report_kind = "dlr"
     call_status_kind = "hangup"
+    # Subaccounts act only with their own secret (the default subaccount_identity: without
+    # one the parent's credentials would sync the parent's history as the child's).
 
     # History phases per resource: messages live on two endpoints, walked one after the other.
     PHASES: ClassVar[dict[str, tuple[str, ...]]] = {

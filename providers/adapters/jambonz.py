@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from .base import Adapter, Connection
+from .base import Adapter, Connection, SubaccountIdentity
 from .errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
 from .http import retry_after_seconds
 from .normalize import parse_time
@@ -189,6 +189,14 @@ class JambonzAdapter(Adapter):
     signs_webhooks = True
     call_status_kind = "call-status"
     answer_webhook_kind = "call"
+    base_url_required = True  # self-hosted: default_base_url is only an example
+
+    @classmethod
+    def subaccount_identity(cls, parent_credentials, remote_id: str) -> SubaccountIdentity:
+        # A service provider's API key reaches every account below it by account_sid.
+        return SubaccountIdentity(
+            credentials={**parent_credentials(), "account_sid": remote_id}, options={"account_sid": remote_id}
+        )
 
     @classmethod
     def needs_answer_url(cls, options: Mapping[str, Any]) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import phonenumbers
 
-from .base import Adapter, Connection
+from .base import Adapter, Connection, SubaccountIdentity
 from .errors import AuthFailed, ProviderError, RateLimited, Rejected, Unavailable
 from .http import ProviderHttp, StreamError, retry_after_seconds
 from .normalize import parse_time, to_decimal
@@ -357,6 +357,11 @@ class SipcentricAdapter(Adapter):
     webhook_kinds = ("sms",)
     # Click-to-dial starts from a PBX endpoint: an extension or the endpoint's URI.
     caller_pattern = r"\d{1,6}|(https?://|endpoints/)\S+"
+
+    @classmethod
+    def subaccount_identity(cls, parent_credentials, remote_id: str) -> SubaccountIdentity:
+        # The parent's credentials; the customer id (the child's remote_account_id) selects it.
+        return SubaccountIdentity()
 
     def __init__(self, connection: Connection, http: ProviderHttp):
         super().__init__(connection, http)

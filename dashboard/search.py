@@ -48,7 +48,7 @@ def search(request):
                 "numbers": list(numbers.order_by("number")[:LIMIT]),
             }
         )
-    return render(request, "billing/search.html", context)
+    return render(request, "dashboard/search.html", context)
 
 
 CONTACT_LIMIT = 200
@@ -85,4 +85,4 @@ def contact(request):
                 "our_numbers": sorted(ours),
             }
         )
-    return render(request, "billing/contact.html", context)
+    return render(request, "dashboard/contact.html", context)
