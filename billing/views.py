@@ -21,7 +21,8 @@ from django.views.decorators.http import require_POST
 from accounts import audit
 from accounts.models import Scope
 from accounts.permissions import scope_required
-from accounts.views import is_htmx, tenant_object_or_404, tenant_qs
+from accounts.tenancy import tenant_object_or_404, tenant_qs
+from core.web import is_htmx
 from providers.models import ProviderAccount
 
 from . import checks

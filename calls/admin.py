@@ -8,8 +8,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.html import format_html
 
-from accounts.admin_paging import BigTableAdminMixin
-from accounts.csv_export import Column, admin_csv_action
+from core.admin_paging import BigTableAdminMixin
+from core.csv_export import Column, admin_csv_action
 
 from .models import Call, CallLeg, Recording
 from .tasks import fetch_recording

@@ -16,15 +16,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.models import Scope
-from accounts.views import (
-    any_labels,
-    csv_response,
-    is_htmx,
-    keyset_page,
-    query_without,
-    tenant_object_or_404,
-    tenant_qs,
-)
+from accounts.tenancy import tenant_object_or_404, tenant_qs
+from core.csv_export import csv_response
+from core.web import any_labels, is_htmx, keyset_page, query_without
 from outbound.web import SEND_ERRORS, add_send_errors
 from providers.adapters.records import Capability
 from providers.models import ProviderAccount

@@ -8,10 +8,10 @@ from accounts.urls import tenant_urlpatterns
 
 from .api import router
 
-handler400 = "accounts.api_errors.bad_request"
-handler403 = "accounts.api_errors.permission_denied"
-handler404 = "accounts.api_errors.page_not_found"
-handler500 = "accounts.api_errors.server_error"
+handler400 = "core.api_errors.bad_request"
+handler403 = "core.api_errors.permission_denied"
+handler404 = "core.api_errors.page_not_found"
+handler500 = "core.api_errors.server_error"
 
 tenant_patterns = [
     path("", include("dashboard.urls")),

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.shortcuts import render
 from django.urls import reverse
 
-from accounts.views import tenant_qs
+from accounts.tenancy import tenant_qs
 from billing import views as billing_views
 from billing.models import Notification
 from billing.periods import month_start

@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.api_filters import number_query
-from accounts.views import tenant_qs
+from accounts.tenancy import tenant_qs
 from calls.models import Call
 from messaging.models import Message
 from numbers.models import PhoneNumber

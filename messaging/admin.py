@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from accounts.admin_paging import EstimatedCountPaginator
-from accounts.csv_export import Column, admin_csv_action
+from core.admin_paging import EstimatedCountPaginator
+from core.csv_export import Column, admin_csv_action
 
 from .models import BulkSend, Message, MessageMedia
 from .tasks import fetch_media

@@ -15,11 +15,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api_base import BINARY, TenantScopedReadOnlyViewSet, TenantScopedViewSet, stored_file_response
-from accounts.api_parsers import BoundedJSONParser
 from accounts.models import Scope
+from core.api_parsers import BoundedJSONParser
 from outbound.web import ERROR_409, ERROR_422, IDEMPOTENCY_KEY, account_of, send_actor, send_errors
 
-from . import services
+from . import estimates, services
+from .bulk import bulk_send
 from .filters import ConversationFilter, MediaFilter, MessageFilter
 from .models import BulkSend, DirectionChoice, Message, MessageMedia
 from .serializers import (
@@ -95,7 +96,7 @@ class MessageViewSet(TenantScopedReadOnlyViewSet):
     def bulk(self, request):
         data = self._valid(BulkSendRequestSerializer, request)
         with send_errors():
-            bulk = services.bulk_send(
+            bulk = bulk_send(
                 self.tenant,
                 account_of(self.tenant, data["provider_account"]),
                 data["from"],
@@ -119,8 +120,8 @@ class MessageViewSet(TenantScopedReadOnlyViewSet):
         account = account_of(self.tenant, data["provider_account"])
         try:
             with send_errors():
-                found = services.estimate_message(account, data["from"], data["to"], data["body"])
-        except services.NoEstimate as exc:
+                found = estimates.estimate_message(account, data["from"], data["to"], data["body"])
+        except estimates.NoEstimate as exc:
             answer = {"cost": None, "currency": "", "parts": None, "source": "none", "reason": exc.reason}
         else:
             answer = {

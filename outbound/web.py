@@ -13,9 +13,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions
 
-from accounts.api_errors import Conflict, ErrorSerializer, Unprocessable
 from accounts.models import User
 from billing.limits import LimitExceeded
+from core.api_errors import Conflict, ErrorSerializer, Unprocessable
 from core.forms import add_service_errors
 from providers.models import ProviderAccount
 

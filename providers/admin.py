@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin_paging import BigTableAdminMixin
+from core.admin_paging import BigTableAdminMixin
 
 from .adapters.errors import NotSupported
 from .adapters.registry import adapter_class

@@ -13,8 +13,8 @@ from rest_framework.response import Response
 
 from accounts import audit
 from accounts.api_base import TenantScopedReadOnlyViewSet, TenantScopedViewSet
-from accounts.api_errors import Conflict, ErrorSerializer, Unprocessable
 from accounts.models import Scope
+from core.api_errors import Conflict, ErrorSerializer, Unprocessable
 
 from . import services
 from .adapters import NotSupported, ProviderError, RateLimited

@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api_fields import StrictBooleanField
+from core.api_fields import StrictBooleanField
 
 from . import services
 from .adapters import NotSupported, registry

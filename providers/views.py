@@ -16,8 +16,9 @@ from django.views.decorators.http import require_POST
 from accounts import audit
 from accounts.models import Scope
 from accounts.permissions import scope_required
-from accounts.views import is_htmx, keyset_page, query_without, tenant_object_or_404, tenant_qs
+from accounts.tenancy import tenant_object_or_404, tenant_qs
 from core.forms import add_service_errors
+from core.web import is_htmx, keyset_page, query_without
 
 from . import services
 from .adapters import RESOURCES, NotSupported, ProviderError, registry

@@ -223,7 +223,8 @@ def test_a_deleting_account_is_not_synced(tenant_a, api_a):
 
 
 def test_a_deleting_account_sends_nothing(tenant_a):
-    from messaging.services import check_account, deliver_message
+    from messaging.delivery import deliver_message
+    from outbound.checks import check_account
     from providers.adapters.records import Capability
 
     account = f.root_account(tenant_a)
