@@ -263,4 +263,52 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
         "rollups_equal_recount": result["rollups_equal_recount"],
         "clean_logs": not result["log_problems"],
     }
+    result["rows"] = _rows(result)
     return result
+
+
+def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The results as {"name", "value", "unit", "target", "met"} rows (results.json, README)."""
+    b, wk, s, w, cap, m = r["burst"], r["workers"], r["steady"], r["webhooks"], r["cap"], r["met"]
+    burst = f"serve: {b['requests']:,} sends from 16 concurrent API clients"
+    hooks = f"serve: {w['requests']:,} delivery reports from 32 clients"
+    table = [
+        (f"{burst}, accepted", b["accepted_per_second"], "msg/s", ">= 500/s", m["accepted_per_second"]),
+        (f"{burst}, median latency (p95 {b['p95_ms']} ms)", b["median_ms"], "ms", None, None),
+        (f"{burst}, responses >= 500", b["errors_5xx"], "responses", "0", b["errors_5xx"] == 0),
+        (
+            f"serve: send workers, a bulk of {wk['messages']:,} to the provider (each once: "
+            f"{wk['sent_exactly_once']})",
+            wk["delivered_per_second"], "msg/s", ">= 200/s", m["delivered_per_second"],
+        ),
+        (
+            f"serve: send workers during the 16-client burst (each once: {b['sent_exactly_once']})",
+            b["delivered_per_second"], "msg/s", None, None,
+        ),
+        (
+            f"serve: steady {s['rate']}/s, POST to provider p99 "
+            f"(median {s['queue_to_provider_median_ms']} ms)",
+            s["queue_to_provider_p99_ms"], "ms", "< 1000 ms", m["steady_p99_ms"],
+        ),
+        (
+            f"{hooks} (p95 {w['p95_ms']} ms, {w['errors_5xx']} >= 500)",
+            w["per_second"], "req/s", ">= 1000/s", m["webhooks_per_second"],
+        ),
+        (
+            f"{hooks}: all applied ({w['messages_delivered']} of {w['messages']} now delivered), after",
+            w["all_applied_seconds_after_burst"], "s", "<= 10 s", m["webhooks_applied_seconds"],
+        ),
+        (
+            f"serve: cap of {cap['cap']}, {cap['attempts']} concurrent sends, accepted",
+            cap["accepted"], "messages", f"exactly {cap['cap']}", m["cap_exact"],
+        ),
+        ("serve: rollups equal a recount", int(r["rollups_equal_recount"]), "bool", "1",
+         m["rollups_equal_recount"]),
+        ("serve: deadlocks, tracebacks, errors in the logs", len(r["log_problems"]), "lines", "0",
+         m["clean_logs"]),
+    ]  # fmt: skip
+    return [_row(*row) for row in table]
+
+
+def _row(name: str, value: Any, unit: str, target: str | None, met: bool | None) -> dict[str, Any]:
+    return {"name": name, "value": value, "unit": unit, "target": target, "met": met}
