@@ -234,10 +234,16 @@ def serve_rows(c: dict) -> list[tuple[str, str, str]]:
             f"{met(m['accepted_per_second'])}",
         ),
         (
-            "`make serve`: send workers to the provider (sandbox ledger)",
+            f"`make serve`: send workers to the provider, a bulk of {c['workers']['messages']:,} "
+            "(sandbox ledger)",
+            f"{c['workers']['delivered_per_second']:,} msg/s",
+            f"target >= {t['delivered_per_second']}/s, each exactly once "
+            f"({c['workers']['sent_exactly_once']}): {met(m['delivered_per_second'])}",
+        ),
+        (
+            "`make serve`: send workers to the provider during the 16-client burst",
             f"{b['delivered_per_second']:,} msg/s",
-            f"target >= {t['delivered_per_second']}/s, each exactly once ({b['sent_exactly_once']}): "
-            f"{met(m['delivered_per_second'])}",
+            f"the API takes most of the 2 cores meanwhile; each exactly once ({b['sent_exactly_once']})",
         ),
         (
             f"`make serve`: steady {s['rate']}/s, POST to provider",
@@ -248,7 +254,9 @@ def serve_rows(c: dict) -> list[tuple[str, str, str]]:
             f"`make serve`: {w['requests']:,} delivery reports from 32 clients",
             f"{w['per_second']:,} req/s; {w['median_ms']} ms (p95 {w['p95_ms']})",
             f"target >= {t['webhooks_per_second']}/s, 0 >= 500 (got {w['errors_5xx']}): "
-            f"{met(m['webhooks_per_second'])}; all applied {w['all_applied_seconds_after_burst']} s "
+            f"{met(m['webhooks_per_second'])}; {w.get('messages_delivered', '?')} of "
+            f"{w.get('messages', '?')} messages moved to delivered; "
+            f"all applied {w['all_applied_seconds_after_burst']} s "
             f"after the burst (target <= {t['webhooks_applied_seconds']} s): "
             f"{met(m['webhooks_applied_seconds'])}",
         ),

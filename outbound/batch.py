@@ -42,6 +42,7 @@ from .delivery import (
     is_safe_to_retry,
     keep_result,
     mark_unknown,
+    sending_stale_after,
     succeeded,
     write_outcome,
 )
@@ -49,8 +50,13 @@ from .rate import MAX_INLINE_WAIT, send_slots_wait
 
 logger = logging.getLogger(__name__)
 
-# A batch hands the rows it has not sent yet back to the per-row path after this long.
+# A batch hands the rows it has not sent yet back to the per-row path after this long (or a
+# quarter of the sweeper's stale limit, when that is shorter).
 BATCH_MAX_SECONDS = 30.0
+
+
+def hold_limit() -> float:
+    return min(BATCH_MAX_SECONDS, sending_stale_after().total_seconds() / 4)
 # Successes are written every WRITE_EVERY rows or WRITE_WITHIN seconds, whichever first.
 WRITE_EVERY = 10
 WRITE_WITHIN = 0.2
@@ -174,7 +180,7 @@ def _send_group(box: Outbox, account: ProviderAccount, group: list[Any], pending
                 due = first_at + index * interval - time.monotonic()
                 if due > 0:
                     sleep(due)
-                if time.monotonic() - started > BATCH_MAX_SECONDS:
+                if time.monotonic() - started > hold_limit():
                     stop = True
                     break
                 row = group[index]

@@ -179,3 +179,21 @@ def test_a_bulk_send_starts_its_batch_senders_once_stored(tenant_a, elks, settin
         bulk_send(tenant_a, elks, "Switchbrd", "Hello all", ["+46701234567", "+46709876543"])
 
     assert started == [elks.pk, elks.pk]
+
+
+def test_a_batch_past_its_hold_limit_hands_the_rest_back_unsent(queue, elks, sandbox, monkeypatch):
+    ids = _queue_many(queue, 3)
+    monkeypatch.setattr(batch, "hold_limit", lambda: -1.0)  # already past it
+    handed = []
+    monkeypatch.setattr(type(outbox.OUTBOX), "enqueue", lambda self, pk, countdown=None: handed.append(pk))
+
+    delivery.send_queued(elks.pk)
+
+    assert sorted(handed) == ids and sms_posts(sandbox) == []
+    assert set(Message.objects.filter(pk__in=ids).values_list("status", "send_attempts")) == {("queued", 0)}
+
+
+def test_the_hold_limit_stays_well_under_the_sweepers_stale_limit(settings):
+    settings.SEND_SENDING_STALE_SECONDS = 40
+
+    assert batch.hold_limit() == 10
