@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import inbound
-from .errors import Malformed, NotSupported, Unavailable
+from .errors import Malformed, NotSupported, Unavailable, WebhookRejected
 from .http import ProviderHttp
 from .records import (
     AccountBalance,
@@ -312,8 +312,6 @@ class Adapter:
         token has already been checked by the caller."""
         allowed = self.connection.options.get("allowed_ips") or []
         if allowed and request.remote_addr not in allowed:
-            from .errors import WebhookRejected
-
             raise WebhookRejected("Webhook source address is not allowed.")
 
     def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:

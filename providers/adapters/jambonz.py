@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
+import phonenumbers
 
 from .base import Adapter, Connection, SubaccountIdentity
 from .errors import AuthFailed, Malformed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
@@ -123,8 +124,6 @@ def e164(value: Any) -> str:
 
 def _country(number: str) -> str:
     try:
-        import phonenumbers
-
         return phonenumbers.region_code_for_number(phonenumbers.parse(number)) or ""
     except Exception:  # unparsable or not a phone number
         return ""
