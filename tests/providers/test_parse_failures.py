@@ -11,7 +11,7 @@ from providers.adapters.base import ANSWER_OPERATIONS, Adapter
 from providers.adapters.errors import Malformed
 from providers.adapters.normalize import parse_int, parse_time, to_decimal
 from providers.adapters.registry import adapter_classes
-from providers.adapters.sipcentric import parse_call, parse_message
+from providers.adapters.sipcentric.parse import parse_call, parse_message
 
 
 @pytest.mark.parametrize("parse", [parse_time, parse_int, to_decimal])
@@ -72,7 +72,13 @@ def test_a_malformed_history_page_is_unavailable():
 
 @pytest.mark.parametrize("cls", adapter_classes(), ids=lambda cls: cls.code)
 def test_every_adapter_reads_its_answers_under_the_policy(cls):
-    defined = [name for name in ANSWER_OPERATIONS if name in vars(cls)]
+    own = [klass for klass in cls.__mro__ if issubclass(klass, Adapter) and klass is not Adapter]
+    defined = [(klass, name) for klass in own for name in ANSWER_OPERATIONS if name in vars(klass)]
 
     assert defined
-    assert [name for name in defined if not getattr(vars(cls)[name], "checked", False)] == []
+    assert [name for klass, name in defined if not getattr(vars(klass)[name], "checked", False)] == []
+
+
+@pytest.mark.parametrize("cls", adapter_classes(), ids=lambda cls: cls.code)
+def test_every_adapter_parses_webhooks_under_the_policy(cls):
+    assert getattr(cls.parse_webhook, "checked", False)

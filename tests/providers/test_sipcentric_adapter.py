@@ -30,8 +30,8 @@ from providers.adapters.records import (
     SmsRequest,
     WebhookRequest,
 )
-from providers.adapters.sipcentric import (
-    SipcentricAdapter,
+from providers.adapters.sipcentric import SipcentricAdapter
+from providers.adapters.sipcentric.parse import (
     error_message,
     message_status,
     parse_call,

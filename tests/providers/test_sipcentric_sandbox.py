@@ -21,7 +21,7 @@ from providers.adapters.records import (
     SmsRequest,
     WebhookRequest,
 )
-from providers.adapters.sipcentric import LOOKBACK
+from providers.adapters.sipcentric.parse import LOOKBACK
 from sandbox.core import Sandbox, SimAccount
 from sandbox.sipcentric import SipcentricSim
 
