@@ -30,7 +30,8 @@ from providers.adapters import (
     WebhookRejected,
     build_adapter,
 )
-from providers.adapters.jambonz import JambonzAdapter, e164, verbs_for_action
+from providers.adapters.jambonz import JambonzAdapter
+from providers.adapters.jambonz.parse import e164, verbs_for_action
 from providers.adapters.records import (
     CallRequest,
     CallState,

@@ -12,158 +12,49 @@ What the open-source API gives us (PROVIDER_NOTES §4, jambonz-swagger.yaml):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
-import phonenumbers
 
-from .base import Adapter, Connection, SubaccountIdentity
-from .errors import AuthFailed, Malformed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
-from .http import retry_after_seconds
-from .normalize import parse_int, parse_time, required_time
-from .records import (
+from ..base import Adapter, Connection, SubaccountIdentity
+from ..errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable
+from ..http import retry_after_seconds
+from ..normalize import required_time
+from ..records import (
     AccountInfo,
     CallRequest,
     CallState,
     Capability,
     Direction,
-    EventType,
-    InboundEvent,
-    MessageKind,
     MessageStatus,
-    MessageStatusUpdate,
     Page,
     RemoteCall,
-    RemoteMedia,
-    RemoteMessage,
     RemoteNumber,
     RemoteSubaccount,
     SendResult,
     SmsRequest,
-    WebhookRequest,
+)
+from .parse import (
+    ACTION_TAG,
+    CALL_STATES,
+    FINAL_CALL_STATES,
+    SIP_BUSY,
+    SIP_NO_ANSWER,
+    SPEECH_DEFAULTS,
+    _country,
+    _int,
+    _scrub,
+    _time,
+    _utc_iso,
+    e164,
 )
 
-# jambonz call_status → normalized state. "trying" means the INVITE left but nothing rang yet.
-CALL_STATES: dict[str, CallState] = {
-    "queued": CallState.QUEUED,
-    "trying": CallState.QUEUED,
-    "ringing": CallState.RINGING,
-    "alerting": CallState.RINGING,  # only in the swagger's Call enum
-    "early-media": CallState.RINGING,
-    "in-progress": CallState.IN_PROGRESS,
-    "completed": CallState.COMPLETED,
-    "failed": CallState.FAILED,
-    "busy": CallState.BUSY,
-    "no-answer": CallState.NO_ANSWER,
-}
-FINAL_CALL_STATES = {CallState.COMPLETED, CallState.FAILED, CallState.BUSY, CallState.NO_ANSWER}
 
-# CDRs carry no call_status: the outcome of an unanswered call is in its final SIP status.
-SIP_BUSY = {486, 600, 603}
-SIP_NO_ANSWER = {408, 480, 487}  # 487: jambonz CANCELs an outbound INVITE on its timeout
-
-# message verb actionHook statuses (the REST create has no delivery reports).
-MESSAGE_STATUSES: dict[str, MessageStatus] = {
-    "success": MessageStatus.SENT,
-    "failure": MessageStatus.FAILED,
-    "no carriers": MessageStatus.FAILED,
-    "smpp configuration error": MessageStatus.FAILED,
-    "system error": MessageStatus.FAILED,
-}
-
-SPEECH_DEFAULTS = {
-    "speech_synthesis_vendor": "google",
-    "speech_synthesis_language": "en-US",
-    "speech_synthesis_voice": "en-US-Standard-C",
-    "speech_recognizer_vendor": "google",
-    "speech_recognizer_language": "en-US",
-}
-ACTION_TAG = "switchboard_action"  # where place_call parks the action; echoed as customerData
-_SECRET_KEY = re.compile(r"secret|password|token", re.IGNORECASE)
-
-
-def _utc_iso(dt: datetime) -> str:
-    # Milliseconds, so a window ending "now" does not cut off the current second.
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _time(value: Any) -> datetime | None:
-    """RFC 3339 strings (what the code returns) or epoch numbers (what the swagger says);
-    epoch values past ~1973 in milliseconds are told apart by size."""
-    if isinstance(value, bool) or value in (None, "", 0):
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            raise Malformed(f"bad timestamp {value!r}") from None
-    return parse_time(value)
-
-
-_int = parse_int  # unreadable values raise Malformed (errors.py: the one parse-failure policy)
-
-
-def e164(value: Any) -> str:
-    """jambonz strips the leading '+' from stored numbers and SIP user parts; put it back
-    on anything that is all digits. SIP URIs and user names pass through unchanged."""
-    text = str(value or "").strip()
-    digits = text[1:] if text.startswith("+") else text
-    if digits.isdigit() and 6 <= len(digits) <= 15:
-        return "+" + digits
-    return text
-
-
-def _country(number: str) -> str:
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(number)) or ""
-    except Exception:  # unparsable or not a phone number
-        return ""
-
-
-def _scrub(data: dict[str, Any]) -> dict[str, Any]:
-    """Drop secrets (webhook_secret, hook passwords) before a payload is stored as raw."""
-    clean: dict[str, Any] = {}
-    for key, value in data.items():
-        if _SECRET_KEY.search(str(key)):
-            continue
-        clean[key] = _scrub(value) if isinstance(value, dict) else value
-    return clean
-
-
-def _hook_url(hook: Any) -> str:
-    if isinstance(hook, dict):
-        return str(hook.get("url") or "")
-    return str(hook or "")
-
-
-def verbs_for_action(action: dict[str, Any]) -> list[dict[str, Any]]:
-    """Our CallRequest.action as jambonz verbs, for the call_hook reply."""
-    verbs: list[dict[str, Any]] = []
-    if action.get("say"):
-        verbs.append({"verb": "say", "text": str(action["say"])})
-    if action.get("play"):
-        verbs.append({"verb": "play", "url": str(action["play"])})
-    if action.get("connect"):
-        target = e164(action["connect"])
-        if target.startswith("sip:"):
-            verbs.append({"verb": "dial", "target": [{"type": "sip", "sipUri": target}]})
-        else:
-            verbs.append({"verb": "dial", "target": [{"type": "phone", "number": target}]})
-    if verbs and not action.get("connect"):
-        verbs.append({"verb": "hangup"})
-    return verbs
-
-
-class JambonzAdapter(Adapter):
+class JambonzClient(Adapter):
     code = "jambonz"
     name = "jambonz"
     default_base_url = "https://jambonz.example.com/v1"  # self-hosted: every account sets its own
@@ -600,118 +491,3 @@ class JambonzAdapter(Adapter):
         if not isinstance(data, dict) or not data.get("sid"):
             raise Unavailable("jambonz sent a malformed response.")
         return SendResult(remote_id=str(data["sid"]), status=CallState.QUEUED, raw_status="trying", raw=data)
-
-    # -- webhooks ---------------------------------------------------------------------------
-    def _secrets(self) -> list[str]:
-        return [s.strip() for s in (self.connection.webhook_secret or "").split(",") if s.strip()]
-
-    @staticmethod
-    def _signature_parts(header: str) -> tuple[int | None, list[str]]:
-        t: int | None = None
-        sigs: list[str] = []
-        for part in header.split(","):
-            key, _, value = part.strip().partition("=")
-            if key == "t":
-                try:
-                    t = _int(value)
-                except Malformed:
-                    raise WebhookRejected("Malformed Jambonz-Signature header.") from None
-            elif key == "v1" and value:
-                sigs.append(value.strip())
-        return t, sigs
-
-    def verify_webhook(self, request: WebhookRequest) -> None:
-        """Jambonz-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, f"{t}." + raw body)>.
-        Several comma-separated secrets are tried, for rotation."""
-        header = request.headers.get("jambonz-signature", "")
-        if not header:
-            raise WebhookRejected("Missing Jambonz-Signature header.")
-        secrets = self._secrets()
-        if not secrets:
-            raise WebhookRejected("No jambonz webhook secret is configured for this account.")
-        t, sigs = self._signature_parts(header)
-        if t is None or not sigs:
-            raise WebhookRejected("Malformed Jambonz-Signature header.")
-        if abs(time.time() - t) > self.signature_tolerance:
-            raise WebhookRejected("Jambonz-Signature timestamp is outside the tolerance.")
-        message = f"{t}.".encode() + request.body
-        expected = [hmac.new(s.encode(), message, hashlib.sha256).hexdigest() for s in secrets]
-        # Compare every pair so timing says nothing about which secret or signature matched.
-        ok = False
-        for sig in sigs:
-            for want in expected:
-                ok |= hmac.compare_digest(sig.lower().encode(), want.encode())
-        if not ok:
-            raise WebhookRejected("Jambonz-Signature does not match.")
-        super().verify_webhook(request)
-
-    def _event_time(self, request: WebhookRequest) -> datetime:
-        t, _ = self._signature_parts(request.headers.get("jambonz-signature", ""))
-        return datetime.fromtimestamp(t, tz=UTC) if t else self.now()
-
-    def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:
-        try:
-            payload = request.json()
-        except (ValueError, UnicodeDecodeError):
-            raise Rejected("jambonz webhook body is not JSON.") from None
-        if not isinstance(payload, dict):
-            raise Rejected("jambonz webhook body is not a JSON object.")
-        at = self._event_time(request)
-        if kind == "call-status":
-            call = self._live_to_call(payload, occurred_at=at)
-            event_id = f"{call.remote_id}:{call.raw_state}:{payload.get('sip_status', '')}"
-            return [InboundEvent(EventType.CALL_STATUS, event_id, call=call, raw=_scrub(payload))]
-        if kind == "call":
-            call = self._live_to_call(payload, occurred_at=at)
-            if call.state in (CallState.QUEUED, CallState.UNKNOWN):
-                # A new call reaching the app: it is ringing as far as we are concerned.
-                call.state = CallState.RINGING
-            customer = payload.get("customerData") or payload.get("customer_data") or {}
-            action = customer.get(ACTION_TAG) if isinstance(customer, dict) else None
-            # jambonz wants a JSON array of verbs; the contract types reply as a dict, so
-            # this list is only set when place_call parked an action in the tag.
-            reply: Any = verbs_for_action(action) if isinstance(action, dict) else None
-            event_id = f"{call.remote_id}:call_hook:{call.raw_state}"
-            return [
-                InboundEvent(
-                    EventType.CALL_STATUS, event_id, call=call, reply=reply or None, raw=_scrub(payload)
-                )
-            ]
-        if kind == "sms":
-            return [self._sms_event(payload, at)]
-        raise Rejected(f"Unknown jambonz webhook kind {kind!r}.")
-
-    def _sms_event(self, payload: dict[str, Any], at: datetime) -> InboundEvent:
-        sid = str(payload.get("message_sid") or "")
-        if not sid:
-            raise Rejected("jambonz message payload without message_sid.")
-        if "message_status" in payload and "text" not in payload:
-            # A message verb's actionHook: the outcome of a message we sent from a call app.
-            raw_status = str(payload.get("message_status") or "")
-            update = MessageStatusUpdate(
-                remote_id=sid,
-                status=MESSAGE_STATUSES.get(raw_status, MessageStatus.UNKNOWN),
-                raw_status=raw_status,
-                occurred_at=at,
-                error=str(payload.get("message_failure_reason") or ""),
-            )
-            return InboundEvent(
-                EventType.MESSAGE_STATUS, f"{sid}:{raw_status}", status_update=update, raw=_scrub(payload)
-            )
-        if not payload.get("from") or not payload.get("to"):
-            raise Rejected("jambonz message payload without from/to.")
-        media = [m for m in payload.get("media") or [] if isinstance(m, str) and m]
-        message = RemoteMessage(
-            remote_id=sid,
-            kind=MessageKind.MMS if media else MessageKind.SMS,
-            direction=Direction.INBOUND,
-            from_number=e164(payload.get("from")),
-            to_number=e164(payload.get("to")),
-            body=str(payload.get("text") or ""),
-            status=MessageStatus.RECEIVED,
-            raw_status="received",
-            created_at=at,
-            media=[RemoteMedia(remote_id=url, url=url) for url in media],
-            raw=_scrub(payload),
-        )
-        return InboundEvent(EventType.MESSAGE_INBOUND, sid, message=message, raw=_scrub(payload))
