@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from core.safejson import MAX_JSON_DEPTH, json_depth
 from providers.adapters import Connection, ProviderError, build_adapter
-from providers.adapters.callr import sign as callr_sign
+from providers.adapters.callr.parse import sign as callr_sign
 from providers.adapters.inbound import ADDRESS, CONTROL, ID_CAPS, MAX_ADDRESS, MAX_RAW_BYTES, TEXT_CAPS
 from providers.adapters.records import WebhookRequest
 

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from providers.adapters import Connection, build_adapter
-from providers.adapters.callr import CallrAdapter, sign
+from providers.adapters.callr import CallrAdapter
+from providers.adapters.callr.parse import sign
 from providers.adapters.errors import (
     AuthFailed,
     NotSupported,

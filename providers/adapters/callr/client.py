@@ -14,31 +14,26 @@ in it, with no paging. The cursor therefore walks date windows (see `_Walk`).
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from .base import Adapter, Connection, SubaccountIdentity
-from .errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
-from .http import ProviderHttp, retry_after_seconds
-from .normalize import from_cents, parse_int, parse_time, to_decimal
-from .records import (
+from ..base import Adapter, Connection, SubaccountIdentity
+from ..errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable
+from ..http import ProviderHttp, retry_after_seconds
+from ..normalize import from_cents, parse_time, to_decimal
+from ..records import (
     AccountBalance,
     AccountInfo,
     CallRequest,
     CallState,
     Capability,
     Direction,
-    EventType,
-    InboundEvent,
     MessageKind,
     MessageStatus,
-    MessageStatusUpdate,
     Page,
     RemoteCall,
     RemoteMessage,
@@ -46,62 +41,26 @@ from .records import (
     RemoteSubaccount,
     SendResult,
     SmsRequest,
-    WebhookRequest,
+)
+from .parse import (
+    AUTH_CODES,
+    AUTH_WORDS,
+    DIAL_STATUS,
+    RATE_WORDS,
+    RPC_INTERNAL_ERROR,
+    RPC_INVALID_PARAMS,
+    RPC_INVALID_REQUEST,
+    RPC_METHOD_NOT_FOUND,
+    RPC_PARSE_ERROR,
+    SMS_STATUS,
+    UNAVAILABLE_WORDS,
+    _fmt,
+    _int,
+    _time,
 )
 
-SMS_STATUS = {
-    "CREATED": MessageStatus.QUEUED,
-    "PENDING": MessageStatus.SENDING,
-    "REMOTE_QUEUED": MessageStatus.SENDING,  # handed to the carrier, not yet on the handset
-    "SENT": MessageStatus.SENT,
-    "DELIVERED": MessageStatus.DELIVERED,  # [I] in v1, documented in v2
-    "ERROR": MessageStatus.FAILED,
-    "FAILED": MessageStatus.FAILED,
-    "EXPIRED": MessageStatus.FAILED,
-    "RECEIVED": MessageStatus.RECEIVED,
-}
 
-DIAL_STATUS = {
-    "ANSWER": CallState.COMPLETED,
-    "BUSY": CallState.BUSY,
-    "NOANSWER": CallState.NO_ANSWER,
-    "CANCEL": CallState.CANCELED,
-    "CONGESTION": CallState.FAILED,
-    "CHANUNAVAIL": CallState.FAILED,
-    "NODIAL": CallState.FAILED,
-}
-
-# JSON-RPC 2.0 reserved codes, then Callr's own (PROVIDER_NOTES §3.2).
-RPC_PARSE_ERROR = -32700
-RPC_INVALID_REQUEST = -32600
-RPC_METHOD_NOT_FOUND = -32601
-RPC_INVALID_PARAMS = -32602
-RPC_INTERNAL_ERROR = -32603
-AUTH_CODES = {401, 403}
-# No rate-limit code is documented; recognise the obvious words rather than a guessed number.
-RATE_WORDS = re.compile(r"RATE.?LIMIT|TOO.?MANY|THROTTL|(API|REQUEST).?QUOTA", re.IGNORECASE)
-AUTH_WORDS = re.compile(r"AUTH(ENTICATION)?.?(FAILED|REQUIRED|INVALID)|INVALID.?(CREDENTIALS|API.?KEY)", re.I)
-UNAVAILABLE_WORDS = re.compile(r"INTERNAL|UNAVAILABLE|TEMPORAR|TIMEOUT", re.IGNORECASE)
-
-CALLR_TIME = "%Y-%m-%d %H:%M:%S"
-HMAC_ALGOS = {"SHA256": hashlib.sha256, "SHA1": hashlib.sha1, "SHA512": hashlib.sha512, "MD5": hashlib.md5}
-
-
-def _time(value: Any) -> datetime | None:
-    """Callr's `YYYY-MM-DD HH:MM:SS` (UTC), where an unset date may be all zeros."""
-    if isinstance(value, str) and value.startswith("0000-00-00"):
-        return None
-    return parse_time(value)
-
-
-def _fmt(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime(CALLR_TIME)
-
-
-_int = parse_int  # unreadable values raise Malformed (errors.py: the one parse-failure policy)
-
-
-class CallrAdapter(Adapter):
+class CallrClient(Adapter):
     code = "callr"
     name = "Callr"
     default_base_url = "https://api.callr.com/json-rpc/v1.1"
@@ -546,82 +505,3 @@ class CallrAdapter(Adapter):
             raw={k: v for k, v in raw.items() if k != "credentials"}
             | {"credit": str(from_cents(state.get("credit")) or "")},
         )
-
-    # -- webhooks ---------------------------------------------------------------------------------
-    def verify_webhook(self, request: WebhookRequest) -> None:
-        super().verify_webhook(request)
-        # Several comma-separated secrets are tried, for rotation.
-        secrets = [s.strip() for s in (self.connection.webhook_secret or "").split(",") if s.strip()]
-        if not secrets:
-            return  # the URL token is the only check; Callr signs only when given a secret
-        given = request.headers.get("x-callr-hmacsignature", "")
-        if not given:
-            raise WebhookRejected("Callr webhook signature is missing.")
-        algo_name = str(self.connection.options.get("hmac_algo") or "SHA256").upper()
-        algo = HMAC_ALGOS.get(algo_name, hashlib.sha256)
-        ok = False
-        for secret in secrets:  # every one compared, so timing tells nothing
-            expected = base64.b64encode(hmac.new(secret.encode(), request.body, algo).digest())
-            ok |= hmac.compare_digest(expected, given.strip().encode())
-        if not ok:
-            raise WebhookRejected("Callr webhook signature does not match.")
-
-    def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:
-        try:
-            body = request.json()
-        except (ValueError, UnicodeDecodeError):
-            raise Rejected("Callr webhook body is not JSON.") from None
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-            raise Rejected("Callr webhook has no event type.")
-        etype = body["type"]
-        data = body.get("data")
-        event_id = str(body.get("event_id") or request.headers.get("x-callr-eventid") or "") or None
-        event_at = parse_time(body.get("event_at")) if body.get("event_at") else None
-        try:
-            if etype == "sms.mo":
-                if not isinstance(data, dict):
-                    raise Rejected("Callr sms.mo has no data.")
-                data = dict(data)
-                data.setdefault("date_received", body.get("event_at"))
-                if not data.get("date_creation") and not data.get("date_received"):
-                    raise Rejected("Callr sms.mo has no date.")
-                message = self.parse_sms(data, inbound=True)
-                if not message.remote_id:
-                    message.remote_id = f"evt-{event_id}"
-                if not message.raw_status:
-                    message.raw_status = "RECEIVED"
-                return [InboundEvent(EventType.MESSAGE_INBOUND, event_id, message=message, raw=body)]
-            if etype == "sms.mt.status_update":
-                if not isinstance(data, dict) or not data.get("hash"):
-                    raise Rejected("Callr status update has no SMS hash.")
-                raw_status = str(data.get("status") or "")
-                debit = data.get("b_customer_debit")
-                update = MessageStatusUpdate(
-                    remote_id=str(data["hash"]),
-                    status=SMS_STATUS.get(raw_status.upper(), MessageStatus.UNKNOWN),
-                    raw_status=raw_status,
-                    occurred_at=_time(data.get("date_update")) or event_at,
-                    error=str(data.get("status_error") or ""),
-                    cost=from_cents(debit),  # cents with 2 decimals
-                    currency=self._currency if debit not in (None, "") else "",
-                )
-                return [InboundEvent(EventType.MESSAGE_STATUS, event_id, status_update=update, raw=body)]
-            match = re.fullmatch(r"call\.(inbound|outbound)_(start|hangup)", etype)
-            if match:
-                if not isinstance(data, dict):
-                    raise Rejected("Callr call event has no data.")
-                direction = Direction.INBOUND if match[1] == "inbound" else Direction.OUTBOUND
-                call = self.parse_cdr(data, direction, live=match[2] == "start")
-                return [InboundEvent(EventType.CALL_STATUS, event_id, call=call, raw=body)]
-        except ValueError as exc:  # a garbage date or amount
-            raise Rejected(f"Callr webhook is malformed: {exc}") from None
-        # billing.*, did.*, media.*, job.* …: authentic, nothing to apply.
-        return [InboundEvent(EventType.IGNORED, event_id, raw=body)]
-
-
-def sign(secret: str, body: bytes, algo: str = "SHA256") -> str:
-    """X-CALLR-HmacSignature for `body` (the simulator and tests use it)."""
-    return base64.b64encode(hmac.new(secret.encode(), body, HMAC_ALGOS[algo.upper()]).digest()).decode()
-
-
-__all__ = ["CallrAdapter", "sign"]
