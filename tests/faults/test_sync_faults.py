@@ -38,7 +38,8 @@ FAULT_OPTIONS = {"rate_limit": {"retry_after": 0}, "latency": {"latency": 5.0}}
 @pytest.fixture(autouse=True)
 def small_pages(monkeypatch):
     """Histories of several pages, so a fault can land mid-history and a resume is exercised."""
-    from providers.adapters import elks46, jambonz
+    from providers.adapters import jambonz
+    from providers.adapters.elks46 import client as elks46
     from providers.adapters.sipcentric import client as sipcentric
 
     monkeypatch.setattr(elks46, "PAGE_LIMIT", 4)

@@ -7,7 +7,7 @@ import pytest
 from calls.models import Call
 from messaging.models import Message
 from providers import sync
-from providers.adapters import elks46
+from providers.adapters.elks46 import client as elks46
 from providers.models import SyncRun
 from providers.sync import run_sync
 

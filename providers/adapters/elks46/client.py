@@ -15,153 +15,57 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, ClassVar
 
 import httpx
 
-from .base import Adapter, Connection
-from .errors import AuthFailed, Malformed, ProviderError, RateLimited, Rejected, Unavailable
-from .http import StreamError, retry_after_seconds
-from .normalize import format_naive_utc, from_ten_thousandths, parse_time, to_decimal
-from .records import (
+from ..base import Adapter, Connection
+from ..errors import AuthFailed, Malformed, ProviderError, RateLimited, Rejected, Unavailable
+from ..http import StreamError, retry_after_seconds
+from ..normalize import format_naive_utc
+from ..records import (
     AccountBalance,
     AccountInfo,
     CallRequest,
     CallState,
     Capability,
     Direction,
-    EventType,
-    InboundEvent,
     MessageKind,
     MessageStatus,
-    MessageStatusUpdate,
     NumberConfig,
     Page,
     PriceEstimate,
     RemoteCall,
     RemoteCallLeg,
-    RemoteMedia,
     RemoteMessage,
     RemoteNumber,
     RemoteRecording,
     RemoteSubaccount,
     SendResult,
     SmsRequest,
-    WebhookRequest,
+)
+from .parse import (
+    CALL_STATE,
+    DEFAULT_LOOKBACK,
+    MESSAGE_CAP,
+    MESSAGE_STATUS,
+    PAGE_LIMIT,
+    T,
+    _direction,
+    _int,
+    _json_list,
+    _media_from_ref,
+    _money,
+    _required_time,
+    _time,
+    _to_ten_thousandths,
+    _yes,
 )
 
-T = TypeVar("T")
 
-MESSAGE_STATUS = {
-    "created": MessageStatus.SENDING,
-    "sent": MessageStatus.SENT,
-    "delivered": MessageStatus.DELIVERED,
-    "failed": MessageStatus.FAILED,
-    "received": MessageStatus.RECEIVED,
-    "recieved": MessageStatus.RECEIVED,  # sic, the MMS docs spell it so
-    "incoming": MessageStatus.RECEIVED,
-}
-CALL_STATE = {
-    "ongoing": CallState.IN_PROGRESS,
-    "success": CallState.COMPLETED,
-    "busy": CallState.BUSY,
-    "failed": CallState.FAILED,
-    # Not documented for whole calls, seen on legs/action results elsewhere.
-    "noanswer": CallState.NO_ANSWER,
-    "timeout": CallState.NO_ANSWER,
-}
-IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
-MESSAGE_CAP = 300  # characters of a provider error kept in Rejected.message
-PAGE_LIMIT = 100  # the API's maximum
-DEFAULT_LOOKBACK = timedelta(hours=48)
-
-
-def _direction(value: Any) -> Direction:
-    # incoming | outgoing | outgoing-reply
-    return Direction.INBOUND if str(value or "").startswith("incoming") else Direction.OUTBOUND
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return parse_time(value)
-    except (TypeError, ValueError):
-        raise Malformed(f"bad timestamp {value!r}") from None
-
-
-def _required_time(value: Any) -> datetime:
-    parsed = _time(value)
-    if parsed is None:
-        raise Malformed("missing timestamp")
-    return parsed
-
-
-def _int(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(Decimal(str(value)))
-    except ArithmeticError:
-        raise Malformed(f"bad integer {value!r}") from None
-
-
-def _money(value: Any) -> Decimal | None:
-    try:
-        return from_ten_thousandths(value)
-    except ValueError:
-        raise Malformed(f"bad amount {value!r}") from None
-
-
-def _to_ten_thousandths(amount: Any) -> int:
-    """Currency units (Decimal/str/number) → 46elks integer units (0.35 → 3500)."""
-    try:
-        value = to_decimal(amount)
-    except ValueError:
-        raise Rejected(f"Not an amount: {amount!r}.") from None
-    if value is None:
-        raise Rejected("An amount is required.")
-    return int((value * 10000).to_integral_value())
-
-
-def _yes(value: Any, default: bool = True) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("yes", "true", "1")
-
-
-def _json_list(value: Any) -> list[Any]:
-    """Legs/actions: a list in API answers, a JSON-encoded string in whenhangup forms."""
-    if value in (None, ""):
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise Malformed("bad JSON list") from None
-    if isinstance(value, dict):
-        return [value]
-    if not isinstance(value, list):
-        raise Malformed("expected a list")
-    return value
-
-
-def _media_from_ref(ref: str, base_url: str) -> RemoteMedia:
-    """An image id (`m…-i0`, from history) or an image URL (`…/images/m…-i0.jpg`, from webhooks)."""
-    ref = str(ref).strip()
-    if "/" in ref:
-        name = urlsplit(ref).path.rsplit("/", 1)[-1]
-        url = ref
-    else:
-        name, url = ref, f"{base_url}/images/{ref}"
-    stem, _, ext = name.partition(".")
-    return RemoteMedia(remote_id=stem, content_type=IMAGE_TYPES.get(ext.lower(), ""), url=url)
-
-
-class Elks46Adapter(Adapter):
+class Elks46Client(Adapter):
     code = "46elks"
     name = "46elks"
     default_base_url = "https://api.46elks.com/a1"
@@ -717,85 +621,3 @@ class Elks46Adapter(Adapter):
         payload = self._call("POST", f"subaccounts/{remote_id}", data=data)
         currency = self.currency
         return self._read(lambda d: self._subaccount(d, currency), payload)
-
-    # -- webhooks --------------------------------------------------------------------------------------
-    def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:
-        if kind not in self.webhook_kinds:
-            raise Rejected(f"Unknown 46elks webhook kind {kind!r}.")
-        form = request.form()
-        try:
-            return [getattr(self, f"_hook_{kind}")(form)]
-        except (Malformed, KeyError, TypeError, ValueError):
-            raise Rejected(f"Malformed 46elks {kind} webhook.") from None
-
-    @staticmethod
-    def _need(form: dict[str, str], *keys: str) -> None:
-        missing = [k for k in keys if not form.get(k, "").strip()]
-        if missing:
-            raise Malformed(f"missing {', '.join(missing)}")
-
-    def _inbound(self, form: dict[str, str], kind: MessageKind) -> InboundEvent:
-        self._need(form, "id", "from", "to", "created")
-        images = [form[k] for k in ("image", "image2", "image3", "image4") if form.get(k)]
-        message = RemoteMessage(
-            remote_id=form["id"],
-            kind=kind,
-            direction=_direction(form.get("direction") or "incoming"),
-            from_number=form["from"],
-            to_number=form["to"],
-            body=form.get("message", ""),
-            status=MessageStatus.RECEIVED,
-            raw_status=form.get("status", ""),
-            created_at=_required_time(form["created"]),
-            media=[_media_from_ref(ref, self.http.base_url) for ref in images],
-            raw=dict(form),
-        )
-        return InboundEvent(EventType.MESSAGE_INBOUND, None, message=message, raw=dict(form))
-
-    def _hook_sms(self, form: dict[str, str]) -> InboundEvent:
-        return self._inbound(form, MessageKind.SMS)
-
-    def _hook_mms(self, form: dict[str, str]) -> InboundEvent:
-        return self._inbound(form, MessageKind.MMS)
-
-    def _hook_dlr(self, form: dict[str, str]) -> InboundEvent:
-        self._need(form, "id", "status")
-        raw_status = form["status"].strip()
-        status = MESSAGE_STATUS.get(raw_status.lower(), MessageStatus.UNKNOWN)
-        update = MessageStatusUpdate(
-            remote_id=form["id"],
-            status=status,
-            raw_status=raw_status,
-            occurred_at=_time(form.get("delivered")) if status is MessageStatus.DELIVERED else None,
-            error="Delivery failed." if status is MessageStatus.FAILED else "",
-        )
-        # No event id from 46elks; id:status makes a replayed report a no-op.
-        return InboundEvent(
-            EventType.MESSAGE_STATUS, f"{form['id']}:{raw_status}", status_update=update, raw=dict(form)
-        )
-
-    def _hook_voice(self, form: dict[str, str]) -> InboundEvent:
-        self._need(form, "callid", "from", "to")
-        result = form.get("result", "")
-        if result and result != "newoutgoing":
-            # An action result (connect/play/ivr/record) posted to a `next` URL: the call's
-            # own state comes with whenhangup, so there is nothing to apply here.
-            return InboundEvent(EventType.IGNORED, None, raw=dict(form))
-        outgoing = result == "newoutgoing"
-        call = RemoteCall(
-            remote_id=form["callid"],
-            direction=Direction.OUTBOUND if outgoing else _direction(form.get("direction") or "incoming"),
-            from_number=form["from"],
-            to_number=form["to"],
-            # voice_start is fetched when an outgoing call is answered; incoming calls ring.
-            state=CallState.IN_PROGRESS if outgoing else CallState.RINGING,
-            raw_state=result or "incoming",
-            created_at=_time(form.get("created")) or datetime.now(UTC),
-            raw=dict(form),
-        )
-        return InboundEvent(EventType.CALL_STATUS, None, call=call, raw=dict(form))
-
-    def _hook_hangup(self, form: dict[str, str]) -> InboundEvent:
-        self._need(form, "id", "from", "to", "state", "created")
-        call = self._call_record(dict(form), self._currency_hint())
-        return InboundEvent(EventType.CALL_STATUS, None, call=call, raw=dict(form))
