@@ -1,5 +1,5 @@
-"""Provider adapters: one per provider, pure Python + httpx (no Django). Which adapter
-serves which provider code is said once, in `registry`."""
+"""Provider adapters: one package per provider (parse, client, webhooks), pure Python +
+httpx (no Django). Which adapter serves which provider code is said once, in `registry`."""
 
 from __future__ import annotations
 
