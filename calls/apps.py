@@ -7,7 +7,7 @@ class CallsConfig(AppConfig):
     def ready(self) -> None:
         from billing.rebuild import UsageSource, register_usage_source
         from providers.adapters.records import EventType
-        from providers.importing import register_event_handler, register_importer
+        from providers.ingest import register_event_handler, register_importer
         from providers.purge import PurgeStep, register_purge_steps
 
         from .importers import apply_call_status, upsert_calls, upsert_recordings

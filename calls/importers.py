@@ -24,8 +24,7 @@ from billing.usage import UsageDelta, UsageKey, record_changes
 from core.queue import task as queue_task
 from numbers.models import PhoneNumber
 from providers.adapters.records import InboundEvent, RemoteCall, RemoteRecording
-from providers.importers import lock_account, owner_ids, scrub, to_json
-from providers.importing import UpsertResult
+from providers.ingest import UpsertResult, lock_account, owner_ids, scrub, to_json
 from providers.models import ProviderAccount
 
 from .models import FINAL_RANK, STATE_RANK, Call, CallLeg, CallState, Recording

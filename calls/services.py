@@ -38,7 +38,7 @@ from outbound.delivery import Outcome
 from providers.adapters.records import Capability
 from providers.adapters.retry import DEFAULT_POLICY, RetryPolicy
 from providers.connect import open_adapter
-from providers.importing import owners
+from providers.ingest import owners
 from providers.models import ProviderAccount
 
 from .importers import file_extension, remote_recording

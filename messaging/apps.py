@@ -8,7 +8,7 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from billing.rebuild import UsageSource, register_usage_source
         from providers.adapters.records import EventType
-        from providers.importing import (
+        from providers.ingest import (
             register_batch_event_handler,
             register_event_handler,
             register_importer,

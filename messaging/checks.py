@@ -12,7 +12,7 @@ from accounts.models import Tenant
 from numbers.models import PhoneNumber
 from outbound.checks import check_account, check_sender, region_of, request_hash
 from providers.adapters.records import Capability
-from providers.importing import owners
+from providers.ingest import owners
 from providers.models import ProviderAccount
 
 from .encoding import check_body

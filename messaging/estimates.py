@@ -15,7 +15,7 @@ from outbound.checks import SendRejected, parse_number
 from providers.adapters.errors import ProviderError
 from providers.adapters.records import Capability, PriceEstimate, SmsRequest
 from providers.connect import open_adapter
-from providers.importing import owners
+from providers.ingest import owners
 from providers.models import ProviderAccount
 
 from .checks import Checked, check_common

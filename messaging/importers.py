@@ -38,7 +38,7 @@ from core.queue import task as queue_task
 from providers.adapters.errors import ProviderError
 from providers.adapters.records import Direction, InboundEvent, MessageStatusUpdate, RemoteMessage
 from providers.connect import open_adapter
-from providers.importing import UpsertResult, owners
+from providers.ingest import UpsertResult, owners
 from providers.models import ProviderAccount
 
 from .models import STATUS_RANK, Message, MessageMedia, Status

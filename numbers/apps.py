@@ -5,7 +5,7 @@ class NumbersConfig(AppConfig):
     name = "numbers"
 
     def ready(self) -> None:
-        from providers.importing import register_importer
+        from providers.ingest import register_importer
         from providers.purge import PurgeStep, register_purge_steps
 
         from .importers import upsert_numbers

@@ -8,8 +8,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from providers.adapters.records import RemoteNumber
-from providers.importers import owner_ids, scrub, to_json
-from providers.importing import UpsertResult
+from providers.ingest import UpsertResult, owner_ids, scrub, to_json
 from providers.models import ProviderAccount
 
 from .models import PhoneNumber

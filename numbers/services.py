@@ -25,7 +25,7 @@ from providers.adapters.base import Adapter
 from providers.adapters.errors import AuthFailed, NotSupported, ProviderError, RateLimited, Unavailable
 from providers.adapters.records import Capability, NumberConfig, RemoteNumber
 from providers.connect import open_adapter
-from providers.importing import owners
+from providers.ingest import owners
 from providers.models import ProviderAccount
 
 from .importers import upsert_numbers

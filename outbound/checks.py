@@ -16,7 +16,7 @@ from django.db import IntegrityError, models
 from accounts.models import Tenant
 from numbers.models import PhoneNumber
 from providers.adapters.records import Capability, MessageKind
-from providers.importing import owners
+from providers.ingest import owners
 from providers.models import ProviderAccount
 
 T = TypeVar("T")

@@ -5,7 +5,7 @@ Subaccounts share their root's connection, so its slots."""
 from __future__ import annotations
 
 from core import redis as core_redis
-from providers.importing import owners
+from providers.ingest import owners
 from providers.models import ProviderAccount
 
 # Longer waits give the worker back: the task is retried when its slot comes.

@@ -6,7 +6,7 @@ class ProvidersConfig(AppConfig):
 
     def ready(self) -> None:
         from .importers import upsert_subaccounts
-        from .importing import register_importer
+        from .ingest import register_importer
         from .purge import PurgeStep, register_purge_steps
 
         register_importer("subaccounts", upsert_subaccounts)

@@ -1,21 +1,16 @@
-"""The subaccount importer, and small helpers the domain importers share: resolving the
-owning (root, subaccount) pair for records and serializing writers per account."""
+"""The subaccount importer: child ProviderAccount rows for the subaccounts a root lists.
+(What every domain importer shares is providers.ingest.)"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 
 from .adapters.records import RemoteSubaccount
-from .importing import UpsertResult, owners
+from .ingest import UpsertResult, owners, scrub
 from .models import ProviderAccount
 
-# Keys that are credentials wherever a provider puts them; never copied into stored raw JSON.
-SECRET_KEYS = frozenset({"secret", "password", "api_key", "apikey", "token", "auth_token", "hmac_secret"})
 # Option keys a subaccount inherits from its parent (network rules, not identity).
 INHERITED_OPTIONS = ("allowed_ips", "currency")
 # A user's decision to disable (set by providers.services.set_account_enabled): a sync
@@ -23,41 +18,6 @@ INHERITED_OPTIONS = ("allowed_ips", "currency")
 DISABLED_BY_USER = "disabled_by_user"
 # Set on subaccounts disabled because their root was, so enabling the root restores them.
 DISABLED_WITH_PARENT = "disabled_with_parent"
-
-
-def lock_account(account_id: int, namespace: int) -> None:
-    """Serialize writers of one account's rows (a sync page and a webhook) until commit, so
-    read-then-write rollup deltas cannot interleave."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, account_id])
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, cls=DjangoJSONEncoder)
-
-
-def scrub(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in raw.items() if str(k).lower() not in SECRET_KEYS}
-
-
-def owner_ids(
-    account: ProviderAccount, subaccount_remote_ids: Iterable[str]
-) -> tuple[int, dict[str, int | None]]:
-    """(root id, {subaccount_remote_id: subaccount id}) for records fetched through `account`.
-    Records of a subaccount's own history name no subaccount and get the account itself;
-    records a root lists for its children resolve by remote id (unknown ones: None)."""
-    root, sub = owners(account)
-    wanted = {r for r in subaccount_remote_ids if r}
-    mapping: dict[str, int | None] = {"": sub.pk if sub else None}
-    if wanted:
-        found = dict(
-            ProviderAccount.objects.filter(parent=root, remote_account_id__in=wanted).values_list(
-                "remote_account_id", "id"
-            )
-        )
-        for remote_id in wanted:
-            mapping[remote_id] = found.get(remote_id, sub.pk if sub else None)
-    return root.pk, mapping
 
 
 def _child_identity(parent: ProviderAccount, child: ProviderAccount, record: RemoteSubaccount) -> None:

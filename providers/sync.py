@@ -26,7 +26,7 @@ from .adapters import RESOURCES, Adapter
 from .adapters.errors import AuthFailed, NotSupported, ProviderError
 from .adapters.records import Capability, Page
 from .adapters.retry import READ_POLICY, call_with_retry
-from .importing import importer_for
+from .ingest import importer_for
 from .locks import provider_slot, sync_lock
 from .models import ProviderAccount, SyncRun
 from .prefetch import Prefetcher

@@ -21,7 +21,7 @@ from accounts.rls import tenant_context
 from . import connect
 from .adapters.errors import ProviderError
 from .adapters.records import EventType, InboundEvent, WebhookRequest
-from .importing import batch_handler_for, handler_for
+from .ingest import batch_handler_for, handler_for
 from .models import ProviderAccount, WebhookEvent
 
 logger = logging.getLogger(__name__)

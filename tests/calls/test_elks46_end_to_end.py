@@ -10,7 +10,7 @@ from calls import tasks
 from calls.models import Call, CallLeg, Recording
 from numbers.models import PhoneNumber
 from providers.connect import open_adapter
-from providers.importing import UpsertResult, importer_for
+from providers.ingest import UpsertResult, importer_for
 from providers.models import ProviderAccount
 
 from .test_rollups import recount, rollup

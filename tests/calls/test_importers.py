@@ -9,7 +9,7 @@ from calls.importers import apply_call_status, upsert_calls, upsert_recordings
 from calls.models import Call, CallLeg
 from numbers.importers import upsert_numbers
 from providers.adapters.records import CallState, Direction, EventType, InboundEvent, RemoteNumber
-from providers.importing import UpsertResult, handler_for, importer_for
+from providers.ingest import UpsertResult, handler_for, importer_for
 
 from .factories import call, leg
 

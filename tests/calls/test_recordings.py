@@ -10,7 +10,7 @@ from calls import services, tasks
 from calls.importers import upsert_calls, upsert_recordings
 from calls.models import Recording
 from providers.adapters.errors import Rejected, Unavailable
-from providers.importing import UpsertResult
+from providers.ingest import UpsertResult
 
 from .factories import call, recording
 

@@ -15,7 +15,7 @@ from messaging.importers import fetch_media_file, upsert_messages
 from messaging.models import Message, MessageMedia
 from providers.adapters.errors import ProviderError
 from providers.connect import open_adapter
-from providers.importing import UpsertResult
+from providers.ingest import UpsertResult
 
 pytest.importorskip("sandbox.elks46")
 

@@ -10,7 +10,7 @@ from django.db import connection
 from messaging.importers import upsert_messages
 from messaging.models import Message
 from providers.adapters.records import Direction, MessageStatus
-from providers.importing import UpsertResult, importer_for
+from providers.ingest import UpsertResult, importer_for
 
 from .conftest import T0, make_account, page, remote
 

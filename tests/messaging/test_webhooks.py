@@ -15,7 +15,7 @@ from providers.adapters.records import (
     MessageStatus,
     MessageStatusUpdate,
 )
-from providers.importing import handler_for
+from providers.ingest import handler_for
 
 from .conftest import T0, remote
 

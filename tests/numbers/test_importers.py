@@ -8,7 +8,7 @@ from decimal import Decimal
 from numbers.importers import upsert_numbers
 from numbers.models import PhoneNumber
 from providers.adapters.records import RemoteNumber
-from providers.importing import UpsertResult, importer_for
+from providers.ingest import UpsertResult, importer_for
 from providers.models import ProviderAccount
 
 

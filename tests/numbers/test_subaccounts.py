@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from providers.adapters.records import RemoteSubaccount
 from providers.importers import upsert_subaccounts
-from providers.importing import UpsertResult, importer_for
+from providers.ingest import UpsertResult, importer_for
 from providers.models import ProviderAccount
 from tests.factories import make_provider_account as make_account
 

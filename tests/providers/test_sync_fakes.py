@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from providers import connect, importing
+from providers import connect, ingest
 from providers import sync as sync_module
 from providers.adapters import Adapter
 from providers.adapters.errors import ProviderError
 from providers.adapters.records import Capability, Page
 from providers.crypto import encrypt_json
-from providers.importing import UpsertResult
+from providers.ingest import UpsertResult
 from providers.models import ProviderAccount
 
 PASSWORD = "pw-very-secret-123"
@@ -81,12 +81,12 @@ class FakeWorld:
 @pytest.fixture
 def registry():
     """Restores the importer/handler registry after a test that registers fakes."""
-    importers, handlers = dict(importing._importers), dict(importing._event_handlers)
-    yield importing
-    importing._importers.clear()
-    importing._importers.update(importers)
-    importing._event_handlers.clear()
-    importing._event_handlers.update(handlers)
+    importers, handlers = dict(ingest._importers), dict(ingest._event_handlers)
+    yield ingest
+    ingest._importers.clear()
+    ingest._importers.update(importers)
+    ingest._event_handlers.clear()
+    ingest._event_handlers.update(handlers)
 
 
 @pytest.fixture

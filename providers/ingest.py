@@ -1,4 +1,6 @@
-"""Where provider records meet the domain apps, without providers importing them.
+"""Where provider records enter the domain apps, without providers importing them; and
+what every domain importer shares (the owning account pair, the per-account write lock,
+raw JSON without secrets, UpsertResult).
 
 Domain apps register, in their AppConfig.ready():
 - an importer per history resource: `register_importer("messages", upsert_messages)`,
@@ -11,14 +13,19 @@ A sync and a webhook thus reach a table through the same write path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 
 from .adapters.records import EventType, InboundEvent
+from .models import ProviderAccount
 
-if TYPE_CHECKING:
-    from .models import ProviderAccount
+# Keys that are credentials wherever a provider puts them; never copied into stored raw JSON.
+SECRET_KEYS = frozenset({"secret", "password", "api_key", "apikey", "token", "auth_token", "hmac_secret"})
 
 
 @dataclass
@@ -73,3 +80,38 @@ def owners(account: ProviderAccount) -> tuple[ProviderAccount, ProviderAccount |
     if account.parent_id and account.parent is not None:
         return account.parent, account
     return account, None
+
+
+def lock_account(account_id: int, namespace: int) -> None:
+    """Serialize writers of one account's rows (a sync page and a webhook) until commit, so
+    read-then-write rollup deltas cannot interleave."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, account_id])
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def scrub(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if str(k).lower() not in SECRET_KEYS}
+
+
+def owner_ids(
+    account: ProviderAccount, subaccount_remote_ids: Iterable[str]
+) -> tuple[int, dict[str, int | None]]:
+    """(root id, {subaccount_remote_id: subaccount id}) for records fetched through `account`.
+    Records of a subaccount's own history name no subaccount and get the account itself;
+    records a root lists for its children resolve by remote id (unknown ones: None)."""
+    root, sub = owners(account)
+    wanted = {r for r in subaccount_remote_ids if r}
+    mapping: dict[str, int | None] = {"": sub.pk if sub else None}
+    if wanted:
+        found = dict(
+            ProviderAccount.objects.filter(parent=root, remote_account_id__in=wanted).values_list(
+                "remote_account_id", "id"
+            )
+        )
+        for remote_id in wanted:
+            mapping[remote_id] = found.get(remote_id, sub.pk if sub else None)
+    return root.pk, mapping
