@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django import forms
 from django.db.models import Q, QuerySet
@@ -56,6 +57,7 @@ def keyset_page(qs: QuerySet, cursor: str | None, *, field: str = "created_at", 
 
 def any_labels(form: forms.Form, label: str = "Any") -> None:
     """Filter forms read better with "Any" than django-filter's "---------"."""
+    field: Any
     for field in form.fields.values():
         if getattr(field, "empty_label", None) is not None:
             field.empty_label = label

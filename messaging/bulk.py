@@ -43,11 +43,10 @@ def read_recipients(recipients: list[str] | IO | bytes | str) -> list[BulkRow]:
     column named to/number/phone/recipient when there is a header. Lines count from 1."""
     if isinstance(recipients, list | tuple):
         return [BulkRow(i, str(v)) for i, v in enumerate(recipients, start=1)]
-    if hasattr(recipients, "read"):
-        recipients = recipients.read()
-    if isinstance(recipients, bytes):
-        recipients = recipients.decode("utf-8-sig", "replace")
-    rows = list(csv.reader(io.StringIO(recipients)))
+    content = recipients.read() if hasattr(recipients, "read") else recipients
+    if isinstance(content, bytes):
+        content = content.decode("utf-8-sig", "replace")
+    rows = list(csv.reader(io.StringIO(str(content))))
     column = 0
     start = 0
     if rows:
@@ -96,7 +95,7 @@ def bulk_send(
         valid[number] = row.line
     if not valid:
         raise SendRejected(
-            {"recipients": ["No valid recipient."], "rows": [r["reason"] for r in invalid[:20]]}
+            {"recipients": ["No valid recipient."], "rows": [str(r["reason"]) for r in invalid[:20]]}
         )
     key = (
         idempotency_key

@@ -12,8 +12,9 @@ from django import forms
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions
+from rest_framework.request import Request
 
-from accounts.models import User
+from accounts.models import Tenant, User
 from billing.limits import LimitExceeded
 from core.api_errors import Conflict, ErrorSerializer, Unprocessable
 from core.forms import add_service_errors
@@ -33,14 +34,16 @@ ERROR_409 = OpenApiResponse(ErrorSerializer, description="The idempotency key wa
 ERROR_422 = OpenApiResponse(ErrorSerializer, description="A usage limit blocks it; the message says which.")
 
 
-def send_actor(request) -> Any:
+def send_actor(request: Request) -> Any:
     """(created_by, actor for the audit): the session user, or the API key that acted."""
     return request.user if isinstance(request.user, User) else request.auth
 
 
-def account_of(tenant, account_id: int) -> ProviderAccount:
+def account_of(tenant: Tenant, account_id: int) -> ProviderAccount:
     # [:1], not first(): no ORDER BY to build for a primary-key lookup
-    account = next(iter(ProviderAccount.objects.for_tenant(tenant).filter(pk=account_id)[:1]), None)
+    account: ProviderAccount | None = next(
+        iter(ProviderAccount.objects.for_tenant(tenant).filter(pk=account_id)[:1]), None
+    )
     if account is None:  # another tenant's account is not revealed
         raise exceptions.ValidationError({"provider_account": ["Unknown provider account."]})
     return account

@@ -81,12 +81,14 @@ def _model_field(dotted: str) -> tuple[type[models.Model], str]:
 
 
 def _column(model: type[models.Model], field: str) -> str:
-    return model._meta.get_field(field).column
+    concrete = model._meta.get_field(field)
+    assert isinstance(concrete, models.Field) and concrete.column, f"{model}.{field} is no column"
+    return concrete.column
 
 
 def _returning(model: type[models.Model]) -> str:
     """Columns of stored files, so a DELETE hands back what to remove from storage."""
-    columns = [model._meta.get_field(name).column for name in _file_fields(model)]
+    columns = [_column(model, name) for name in _file_fields(model)]
     return f" RETURNING {', '.join(columns)}" if columns else ""
 
 

@@ -70,9 +70,10 @@ def sync_account(run_id: int | None = None, account_id: int | None = None) -> di
         account = ProviderAccount.objects.get(pk=account_id)
         run = SyncRun.objects.create(tenant_id=account.tenant_id, account=account)
     else:
-        run = SyncRun.objects.filter(pk=run_id).first()
-        if run is None:
+        found = SyncRun.objects.filter(pk=run_id).first()
+        if found is None:
             return {"run": run_id, "status": "missing"}
+        run = found
     if ProviderAccount.objects.filter(pk=run.account_id, status=ProviderAccount.Status.DELETING).exists():
         # Whatever queued it (a button pressed just before the delete), nothing is fetched now.
         SyncRun.objects.filter(pk=run.pk, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).update(

@@ -3,11 +3,13 @@ live progress page, webhook URLs, subaccounts, the provider HTTP log and receive
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -82,9 +84,10 @@ class ConnectForm(forms.Form):
 def forget_secrets(form: forms.Form) -> None:
     """Secrets are never echoed back into the page, even on a failed submit."""
     if form.is_bound:
-        form.data = form.data.copy()
+        data = cast(QueryDict, form.data).copy()  # copies of a QueryDict are mutable
         for key in CREDENTIAL_FIELDS:
-            form.data.pop(key, None)
+            data.pop(key, None)
+        form.data = data
 
 
 def credential_label(provider: str, key: str) -> str:

@@ -3,6 +3,8 @@ serves which provider code is said once, in `registry`."""
 
 from __future__ import annotations
 
+import httpx
+
 from .base import RESOURCES, Adapter, Connection
 from .errors import (
     AuthFailed,
@@ -13,12 +15,17 @@ from .errors import (
     Unavailable,
     WebhookRejected,
 )
-from .http import ProviderHttp
+from .http import ProviderHttp, Recorder
 from .registry import adapter_class
 
 
 def build_adapter(
-    code: str, connection: Connection, *, transport=None, recorder=None, timeout: float = 20.0
+    code: str,
+    connection: Connection,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    recorder: Recorder | None = None,
+    timeout: float = 20.0,
 ) -> Adapter:
     cls = adapter_class(code)
     http = ProviderHttp(

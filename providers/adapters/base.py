@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import inbound
-from .errors import NotSupported
+from .errors import Malformed, NotSupported, Unavailable, WebhookRejected
 from .http import ProviderHttp
 from .records import (
     AccountBalance,
@@ -34,6 +34,42 @@ from .records import (
     SmsRequest,
     WebhookRequest,
 )
+
+# The operations that read a provider's answer; a Malformed escaping one becomes Unavailable.
+ANSWER_OPERATIONS = (
+    "check_credentials",
+    "get_balance",
+    "list_messages",
+    "list_calls",
+    "list_recordings",
+    "list_numbers",
+    "list_subaccounts",
+    "get_message",
+    "get_call",
+    "send_sms",
+    "estimate_sms",
+    "send_mms",
+    "place_call",
+    "allocate_number",
+    "configure_number",
+    "release_number",
+    "create_subaccount",
+    "update_subaccount",
+)
+
+
+def _answers_malformed_as_unavailable(operation: Callable[..., Any], provider: str) -> Callable[..., Any]:
+    @functools.wraps(operation)
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(self, *args, **kwargs)
+        except Malformed as exc:
+            # The request may have taken effect (a send): its outcome is unknown, never retried blindly.
+            raise Unavailable(f"Malformed response from {provider}: {exc}", request_sent=True) from None
+
+    read.checked = True  # type: ignore[attr-defined]
+    return read
+
 
 # History resources a sync walks, in order.
 RESOURCES = ("numbers", "subaccounts", "messages", "calls", "recordings")
@@ -92,17 +128,24 @@ class Adapter:
     # A webhook body larger than this is Rejected before it is parsed.
     max_webhook_body: ClassVar[int] = inbound.MAX_WEBHOOK_BODY
 
-    def __init_subclass__(cls, **kwargs):
-        """Every provider's `parse_webhook` runs under `inbound.checked_parse`: size and
-        depth limits, clean text, valid numbers, and `Rejected` (never a crash) on
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """The one parse-failure policy (errors.Malformed), applied to every provider: an
+        operation whose answer cannot be read raises Unavailable (request_sent: a send's
+        outcome is unknown), and `parse_webhook` runs under `inbound.checked_parse`: size
+        and depth limits, clean text, valid numbers, and `Rejected` (never a crash) on
         malformed input, for the webhook view and the worker alike."""
         super().__init_subclass__(**kwargs)
+        for name in ANSWER_OPERATIONS:
+            operation = cls.__dict__.get(name)
+            if operation is not None and not getattr(operation, "checked", False):
+                provider = getattr(cls, "name", cls.__name__)
+                setattr(cls, name, _answers_malformed_as_unavailable(operation, provider))
         parse = cls.__dict__.get("parse_webhook")
         if parse is None or getattr(parse, "checked", False):
             return
 
         @functools.wraps(parse)
-        def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:
+        def parse_webhook(self: Adapter, kind: str, request: WebhookRequest) -> list[InboundEvent]:
             return inbound.checked_parse(
                 lambda: parse(self, kind, request), request.body, self.max_webhook_body, self.name
             )
@@ -216,8 +259,9 @@ class Adapter:
     def list_subaccounts(self, cursor: str | None) -> Page[RemoteSubaccount]:
         raise self._unsupported("subaccounts")
 
-    def list_page(self, resource: str, cursor: str | None) -> Page:
-        return getattr(self, f"list_{resource}")(cursor)
+    def list_page(self, resource: str, cursor: str | None) -> Page[Any]:
+        page: Page[Any] = getattr(self, f"list_{resource}")(cursor)
+        return page
 
     def get_message(self, remote_id: str) -> RemoteMessage:
         raise self._unsupported("fetching one message")
@@ -268,8 +312,6 @@ class Adapter:
         token has already been checked by the caller."""
         allowed = self.connection.options.get("allowed_ips") or []
         if allowed and request.remote_addr not in allowed:
-            from .errors import WebhookRejected
-
             raise WebhookRejected("Webhook source address is not allowed.")
 
     def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:

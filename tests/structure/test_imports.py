@@ -3,6 +3,7 @@ cycle inside a function does not remove it), and every task enqueued by name exi
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -101,3 +102,43 @@ def test_every_task_enqueued_by_name_is_a_registered_task():
 
     assert names, "no task is enqueued by name: the check looks for the wrong call"
     assert sorted(names - set(current_app.tasks)) == []
+
+
+def _function_level_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Imports inside a function body, other than an AppConfig.ready() (Django's place for
+    registering signal receivers, importers and purge steps)."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name != "ready":
+            found += [n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)]
+    return found
+
+
+def _ours(node: ast.Import | ast.ImportFrom) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return node.level > 0 or (node.module or "").split(".")[0] in PACKAGES + SANDBOX
+    return any(alias.name.split(".")[0] in PACKAGES + SANDBOX for alias in node.names)
+
+
+def test_no_function_level_import_of_our_own_modules():
+    # "No function-level import to dodge a cycle": if two modules need each other, one of
+    # them is in the wrong place (tasks import services; services enqueue by task name).
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for package in PACKAGES + SANDBOX
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "/migrations/" not in str(path) and "/management/" not in str(path)
+        for node in _function_level_imports(ast.parse(path.read_text()))
+        if _ours(node)
+    ]
+
+    assert found == []
+
+
+def test_the_function_level_check_sees_one_and_leaves_ready_alone():
+    tree = ast.parse(
+        "def enqueue():\n    from .tasks import send\n\n"
+        "class Config:\n    def ready(self):\n        from .importers import upsert\n"
+    )
+
+    assert [(n.module, n.lineno) for n in _function_level_imports(tree) if _ours(n)] == [("tasks", 2)]
