@@ -38,6 +38,7 @@ TARGETS = {
     "webhooks_applied_seconds": 10,
 }
 SENT = ("sent", "delivered", "failed")
+FINAL = ("delivered", "failed")
 
 
 def _tenant(label: str) -> tuple[Tenant, str, ProviderAccount]:
@@ -59,6 +60,15 @@ def _statuses(ids: list[int]) -> dict[str, int]:
 
 def _all_sent(ids: list[int]) -> bool:
     return not Message.objects.filter(pk__in=ids).exclude(status__in=SENT).exists()
+
+
+def _settle(ids: list[int]) -> None:
+    """Let a phase's delivery reports (the sandbox sends two per message, 1 s and 3 s after
+    it) arrive and be applied, so the next phase is measured on its own."""
+    load.wait_until(
+        lambda: not Message.objects.filter(pk__in=ids).exclude(status__in=FINAL).exists(), 120, 0.5
+    )
+    time.sleep(2)
 
 
 def _ids(results: list[load.Result]) -> list[int]:
@@ -153,6 +163,8 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
             "drained": drained is not None,
         }
 
+        _settle(ids)
+
         # 1b. The send workers alone: one bulk send (one API call) of `burst` recipients, then
         # how fast the workers hand them to the provider while no API client competes.
         bulk_numbers = load.recipients(burst, 4)
@@ -174,6 +186,8 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
             "sent_exactly_once": len(per_to) == len(bulk_ids) and set(per_to.values()) == {1},
             "delivered_per_second": round(len(ledger) / span, 1) if span else 0,
         }
+
+        _settle(bulk_ids)
 
         # 2. A steady 50 messages/s: how long from the client's POST to the provider.
         steady_numbers = load.recipients(int(steady_rate * steady_seconds), 2)

@@ -5,6 +5,7 @@ a send settles (they are priced after they end), so `finish` has nothing to do."
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 from typing import Any
 
 from billing.models import UsageKind
@@ -32,7 +33,8 @@ def usage(call: Call, sign: int) -> UsageDelta:
         call.created_at.astimezone(zone).date(),
         call.currency or "",
     )
-    return UsageDelta(key, count=sign, seconds=sign * (call.duration or 0), cost=sign * (call.cost or 0))
+    cost = sign * (call.cost or Decimal(0))
+    return UsageDelta(key, count=sign, seconds=sign * (call.duration or 0), cost=cost)
 
 
 def urls(account: ProviderAccount) -> tuple[str, str]:

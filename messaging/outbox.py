@@ -35,7 +35,8 @@ def usage(message: Message, sign: int) -> UsageDelta:
         day,
         message.currency or "",
     )
-    return UsageDelta(key, count=sign, parts=sign * (message.parts or 0), cost=sign * (message.cost or 0))
+    cost = sign * (message.cost or Decimal(0))
+    return UsageDelta(key, count=sign, parts=sign * (message.parts or 0), cost=cost)
 
 
 def finish_reservation(message: Message, *, sent: bool, cost: Decimal | None = None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 from django.db import connection, transaction
@@ -19,6 +20,7 @@ from django.utils import timezone
 from accounts.rls import tenant_context
 
 from . import connect
+from .adapters.base import Adapter
 from .adapters.errors import ProviderError
 from .adapters.records import EventType, InboundEvent, WebhookRequest
 from .ingest import batch_handler_for, handler_for
@@ -61,12 +63,18 @@ def _apply_batch(batch: list[WebhookEvent]) -> dict[int, tuple[str, str]]:
     """event id -> (status, note), applying the batch's events grouped by account and type."""
     parsed: dict[int, list[InboundEvent]] = {}
     outcomes: dict[int, tuple[str, str]] = {}
-    for event in batch:
-        try:
-            with connect.open_adapter(event.account, record=False) as adapter:
+    with ExitStack() as stack:
+        adapters: dict[int, Adapter] = {}  # one per account: building one costs more than parsing
+        for event in batch:
+            try:
+                adapter = adapters.get(event.account_id)
+                if adapter is None:
+                    adapter = adapters[event.account_id] = stack.enter_context(
+                        connect.open_adapter(event.account, record=False)
+                    )
                 parsed[event.pk] = adapter.parse_webhook(event.kind, stored_request(event))
-        except ProviderError as exc:
-            outcomes[event.pk] = (WebhookEvent.Status.FAILED, exc.message)
+            except ProviderError as exc:
+                outcomes[event.pk] = (WebhookEvent.Status.FAILED, exc.message)
     # (account, type) -> [(event id, inbound)]; batch handlers first, the rest one by one.
     counts: dict[int, list[int]] = {pk: [0, 0] for pk in parsed}  # applied, unmatched
     groups: dict[tuple[int, EventType], list[tuple[int, InboundEvent]]] = defaultdict(list)
