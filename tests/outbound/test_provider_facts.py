@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.adapters.registry import ADAPTERS
-from providers.adapters.registry import adapter_class
+from providers.adapters.registry import ADAPTERS, adapter_class
 
 
 @pytest.mark.parametrize("code", sorted(ADAPTERS))
