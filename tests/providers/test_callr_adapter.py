@@ -14,7 +14,7 @@ import pytest
 
 from providers.adapters import Connection, build_adapter
 from providers.adapters.callr import CallrAdapter
-from providers.adapters.callr.parse import sign
+from providers.adapters.callr.parse import parse_cdr, parse_did, parse_sms, parse_subaccount, sign
 from providers.adapters.errors import (
     AuthFailed,
     NotSupported,
@@ -165,7 +165,7 @@ def adapter_offline(**kwargs) -> CallrAdapter:
 
 # -- parsing the documented objects -----------------------------------------------------------
 def test_the_documented_sms_object_parses_to_normalized_values():
-    msg = adapter_offline().parse_sms(DOC_SMS)
+    msg = parse_sms(DOC_SMS, "EUR")
     assert msg.remote_id == "UNIQUEID"
     assert msg.direction == Direction.OUTBOUND
     assert msg.status == MessageStatus.FAILED and msg.raw_status == "ERROR"
@@ -177,18 +177,19 @@ def test_the_documented_sms_object_parses_to_normalized_values():
 
 
 def test_sms_debit_is_cents_with_decimals():
-    msg = adapter_offline().parse_sms({**DOC_SMS, "b_customer_debit": "1000.00"})  # the doc's "10 EUR"
+    msg = parse_sms({**DOC_SMS, "b_customer_debit": "1000.00"}, "EUR")  # the doc's "10 EUR"
     assert msg.cost == Decimal("10") and isinstance(msg.cost, Decimal)
-    assert adapter_offline().parse_sms({**DOC_SMS, "b_customer_debit": "4.50"}).cost == Decimal("0.045")
+    assert parse_sms({**DOC_SMS, "b_customer_debit": "4.50"}, "EUR").cost == Decimal("0.045")
 
 
 def test_sms_currency_follows_the_connection_option():
-    msg = make(answering(), options={"currency": "USD"}).parse_sms({**DOC_SMS, "b_customer_debit": "5"})
+    adapter = make(answering({**DOC_SMS, "b_customer_debit": "5"}), options={"currency": "USD"})
+    msg = adapter.get_message("UNIQUEID")
     assert (msg.cost, msg.currency) == (Decimal("0.05"), "USD")
 
 
 def test_inbound_sms_type_in_maps_to_inbound_and_received():
-    msg = adapter_offline().parse_sms({**DOC_SMS, "type": "IN", "status": "RECEIVED", "date_sent": None})
+    msg = parse_sms({**DOC_SMS, "type": "IN", "status": "RECEIVED", "date_sent": None}, "EUR")
     assert msg.direction == Direction.INBOUND and msg.status == MessageStatus.RECEIVED
     assert msg.delivered_at == AT and msg.sent_at is None
 
@@ -209,12 +210,12 @@ def test_inbound_sms_type_in_maps_to_inbound_and_received():
     ],
 )
 def test_sms_statuses_map_and_keep_the_raw_word(raw: str, status: MessageStatus):
-    msg = adapter_offline().parse_sms({**DOC_SMS, "status": raw})
+    msg = parse_sms({**DOC_SMS, "status": raw}, "EUR")
     assert msg.status == status and msg.raw_status == raw
 
 
 def test_the_documented_inbound_cdr_parses():
-    call = adapter_offline().parse_cdr(DOC_CDR_IN, Direction.INBOUND)
+    call = parse_cdr(DOC_CDR_IN, Direction.INBOUND)
     assert call.remote_id == "0" and call.direction == Direction.INBOUND
     assert (call.from_number, call.to_number) == ("+33612345678", "+16469820800")
     assert call.created_at == AT and call.answered_at == AT and call.ended_at == AT
@@ -223,13 +224,13 @@ def test_the_documented_inbound_cdr_parses():
 
 
 def test_the_documented_outbound_cdr_parses_with_its_dialstatus():
-    call = adapter_offline().parse_cdr(DOC_CDR_OUT, Direction.OUTBOUND)
+    call = parse_cdr(DOC_CDR_OUT, Direction.OUTBOUND)
     assert (call.from_number, call.to_number) == ("+33612345678", "+447890123456")
     assert call.state == CallState.FAILED and call.raw_state == "NODIAL"
 
 
 def test_cdr_debit_is_cents_in_eur():
-    call = adapter_offline().parse_cdr(
+    call = parse_cdr(
         {**DOC_CDR_OUT, "billing_customer_debit_eur": "1000.00"}, Direction.OUTBOUND
     )
     assert call.cost == Decimal("10") and call.currency == "EUR"
@@ -249,7 +250,7 @@ def test_cdr_debit_is_cents_in_eur():
 )
 def test_outbound_dialstatus_maps_to_call_state(dialstatus: str, state: CallState):
     assert (
-        adapter_offline().parse_cdr({**DOC_CDR_OUT, "dialstatus": dialstatus}, Direction.OUTBOUND).state
+        parse_cdr({**DOC_CDR_OUT, "dialstatus": dialstatus}, Direction.OUTBOUND).state
         == state
     )
 
@@ -260,12 +261,12 @@ def test_outbound_dialstatus_maps_to_call_state(dialstatus: str, state: CallStat
 )
 def test_unanswered_inbound_call_state_comes_from_the_hangup_source(source: str, state: CallState):
     raw = {**DOC_CDR_IN, "answer": "0000-00-00 00:00:00", "hangupsource": source}
-    call = adapter_offline().parse_cdr(raw, Direction.INBOUND)
+    call = parse_cdr(raw, Direction.INBOUND)
     assert call.state == state and call.raw_state == source and call.answered_at is None
 
 
 def test_the_documented_did_parses():
-    number = adapter_offline().parse_did(DOC_DID)
+    number = parse_did(DOC_DID)
     assert (number.remote_id, number.number, number.country, number.category) == (
         "UNIQUEID",
         "+447890123456",
@@ -281,11 +282,11 @@ def test_sub_account_state_credit_is_cents_and_password_is_kept_only_when_given(
         "credentials": {"login": "acme", "password": "pw"},
         "state": {"credit": "1000.00", "disabled": False, "archived": False},
     }
-    sub = adapter_offline().parse_subaccount(raw)
+    sub = parse_subaccount(raw)
     assert (sub.remote_id, sub.name, sub.active) == ("AB12CD34", "Acme", True)
     assert sub.credentials == {"login": "acme", "password": "pw"}
     assert Decimal(sub.raw["credit"]) == Decimal("10") and "credentials" not in sub.raw
-    archived = adapter_offline().parse_subaccount({**raw, "state": {"archived": True}, "credentials": {}})
+    archived = parse_subaccount({**raw, "state": {"archived": True}, "credentials": {}})
     assert archived.active is False and archived.credentials is None
 
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from ..base import Adapter, Connection, SubaccountIdentity
 from ..errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable
 from ..http import ProviderHttp, retry_after_seconds
-from ..normalize import from_cents, parse_time, to_decimal
+from ..normalize import parse_time, to_decimal
 from ..records import (
     AccountBalance,
     AccountInfo,
@@ -32,7 +32,6 @@ from ..records import (
     CallState,
     Capability,
     Direction,
-    MessageKind,
     MessageStatus,
     Page,
     RemoteCall,
@@ -45,18 +44,19 @@ from ..records import (
 from .parse import (
     AUTH_CODES,
     AUTH_WORDS,
-    DIAL_STATUS,
     RATE_WORDS,
     RPC_INTERNAL_ERROR,
     RPC_INVALID_PARAMS,
     RPC_INVALID_REQUEST,
     RPC_METHOD_NOT_FOUND,
     RPC_PARSE_ERROR,
-    SMS_STATUS,
     UNAVAILABLE_WORDS,
     _fmt,
     _int,
-    _time,
+    parse_cdr,
+    parse_did,
+    parse_sms,
+    parse_subaccount,
 )
 
 
@@ -226,7 +226,7 @@ class CallrClient(Adapter):
             items = []
             for kind in ("OUT", "IN"):
                 for raw in self._rpc("sms.get_list", kind, _fmt(lo), _fmt(hi - 1)) or []:
-                    items.append(self.parse_sms(raw))
+                    items.append(parse_sms(raw, self._currency))
             return items
 
         return self._walk(cursor, fetch, key=lambda m: m.created_at)
@@ -237,18 +237,18 @@ class CallrClient(Adapter):
             for kind in ("OUT", "IN"):
                 for raw in self._rpc("cdr.get", kind, _fmt(lo), _fmt(hi - 1), None, None) or []:
                     items.append(
-                        self.parse_cdr(raw, Direction.OUTBOUND if kind == "OUT" else Direction.INBOUND)
+                        parse_cdr(raw, Direction.OUTBOUND if kind == "OUT" else Direction.INBOUND)
                     )
             return items
 
         return self._walk(cursor, fetch, key=lambda c: c.created_at)
 
     def get_message(self, remote_id: str) -> RemoteMessage:
-        return self.parse_sms(self._rpc("sms.get", remote_id))
+        return parse_sms(self._rpc("sms.get", remote_id), self._currency)
 
     def list_numbers(self, cursor: str | None) -> Page[RemoteNumber]:
         # apps.get_dids(only_available=False): every DID on the account, in one answer.
-        return Page([self.parse_did(d) for d in self._rpc("apps.get_dids", False) or []], None, True)
+        return Page([parse_did(d) for d in self._rpc("apps.get_dids", False) or []], None, True)
 
     def list_subaccounts(self, cursor: str | None) -> Page[RemoteSubaccount]:
         offset = int(json.loads(cursor).get("offset", 0)) if cursor else 0
@@ -260,7 +260,7 @@ class CallrClient(Adapter):
         if not isinstance(result, dict):
             raise Unavailable("Callr sent a malformed sub-account list.", request_sent=True)
         hits = result.get("hits") or []
-        items = [self.parse_subaccount(h) for h in hits]
+        items = [parse_subaccount(h) for h in hits]
         if result.get("has_more") and hits:
             return Page(items, json.dumps({"offset": offset + len(hits)}), False)
         return Page(items, None, True)  # re-listed in full on every sync
@@ -380,7 +380,7 @@ class CallrClient(Adapter):
             raise Rejected("Callr sub-accounts need a contact email: set the connection's `contact_email`.")
         properties = {"account": {"company": name}, "contact": {"emails": [email]}, "params": {}}
         result = self._rpc("account/sub.create", properties, {"password": {"method": "AUTO"}})
-        return self.parse_subaccount(result)
+        return parse_subaccount(result)
 
     def update_subaccount(
         self, remote_id: str, *, name: str | None = None, usage_limit: Any = None
@@ -391,117 +391,6 @@ class CallrClient(Adapter):
             # [I] SubAccount.EditProperties lists contact/params only; `account` (company) is the
             # part of SubAccount that holds the name, sent the same way as on create.
             self._rpc("account/sub.edit", remote_id, {"account": {"company": name}}, {})
-        return self.parse_subaccount(self._rpc("account/sub.get", remote_id))
+        return parse_subaccount(self._rpc("account/sub.get", remote_id))
 
     # -- parsing ---------------------------------------------------------------------------------
-    def parse_sms(self, raw: Any, *, inbound: bool | None = None) -> RemoteMessage:
-        if not isinstance(raw, dict):
-            raise Rejected("Callr SMS is not an object.")
-        raw_status = str(raw.get("status") or "")
-        is_in = inbound if inbound is not None else str(raw.get("type") or "").upper() == "IN"
-        status = SMS_STATUS.get(raw_status.upper(), MessageStatus.UNKNOWN)
-        if is_in and not raw_status:
-            status = MessageStatus.RECEIVED
-        created = _time(raw.get("date_creation")) or _time(raw.get("date_received"))
-        updated = _time(raw.get("date_update"))
-        if created is None:
-            raise Rejected("Callr SMS has no date.")
-        parts = _int(raw.get("parts"))
-        return RemoteMessage(
-            remote_id=str(raw.get("hash") or ""),
-            kind=MessageKind.SMS,
-            direction=Direction.INBOUND if is_in else Direction.OUTBOUND,
-            from_number=str(raw.get("from") or ""),
-            to_number=str(raw.get("to") or ""),
-            body=str(raw.get("text") or ""),
-            status=status,
-            raw_status=raw_status,
-            created_at=created,
-            sent_at=_time(raw.get("date_sent")),
-            delivered_at=_time(raw.get("date_received"))
-            if is_in
-            else (updated if status == MessageStatus.DELIVERED else None),
-            cost=from_cents(raw.get("b_customer_debit")),  # cents with 2 decimals
-            currency=self._currency if raw.get("b_customer_debit") not in (None, "") else "",
-            parts=parts or None,
-            encoding=str(raw.get("encoding") or ""),
-            error=str(raw.get("status_error") or ""),
-            raw=dict(raw),
-        )
-
-    def parse_cdr(self, raw: Any, direction: Direction, *, live: bool = False) -> RemoteCall:
-        if not isinstance(raw, dict):
-            raise Rejected("Callr CDR is not an object.")
-        start = _time(raw.get("start"))
-        if start is None:
-            raise Rejected("Callr CDR has no start time.")
-        answer, hangup = _time(raw.get("answer")), _time(raw.get("hangup"))
-        dialstatus = str(raw.get("dialstatus") or "")
-        source = str(raw.get("hangupsource") or "")
-        if live and hangup is None:  # a *_start webhook: the call is still up
-            state, raw_state = (CallState.IN_PROGRESS if answer else CallState.RINGING), "START"
-        elif dialstatus:
-            state, raw_state = DIAL_STATUS.get(dialstatus.upper(), CallState.UNKNOWN), dialstatus
-        else:
-            raw_state = source
-            if answer is not None or (_int(raw.get("duration_answered")) or 0) > 0:
-                state = CallState.COMPLETED
-            elif source == "CALLER":
-                state = CallState.CANCELED  # the caller gave up before anyone answered
-            elif source == "GATEWAY":
-                state = CallState.FAILED
-            elif source == "CALLEE":
-                state = CallState.NO_ANSWER
-            else:
-                state = CallState.UNKNOWN
-        inbound = direction == Direction.INBOUND
-        debit = raw.get("billing_customer_debit_eur")
-        return RemoteCall(
-            remote_id="" if raw.get("callid") is None else str(raw["callid"]),
-            direction=direction,
-            from_number=str(raw.get("cli_number") or ""),
-            to_number=str(raw.get("did_intl_number" if inbound else "number") or ""),
-            state=state,
-            raw_state=raw_state,
-            created_at=start,
-            answered_at=answer,
-            ended_at=hangup,
-            duration=_int(raw.get("duration")),
-            cost=from_cents(debit),  # "Call debit (cents)", in EUR
-            currency="EUR" if debit not in (None, "") else "",
-            raw=dict(raw),
-        )
-
-    def parse_did(self, raw: dict[str, Any]) -> RemoteNumber:
-        kind = str(raw.get("type") or "").upper()
-        capabilities = ["sms"] if kind == "SMS-ONLY" else ["sms", "voice"] if kind == "MOBILE" else ["voice"]
-        return RemoteNumber(
-            remote_id=str(raw.get("hash") or ""),
-            number=str(raw.get("intl_number") or ""),
-            country=str(raw.get("country_code") or ""),
-            capabilities=capabilities,
-            category=kind.lower(),
-            name=str(raw.get("local_number_f") or raw.get("local_number") or ""),
-            raw=dict(raw),
-        )
-
-    def parse_subaccount(self, raw: Any) -> RemoteSubaccount:
-        if not isinstance(raw, dict):
-            raise Unavailable("Callr sent a malformed sub-account.", request_sent=True)
-        account = raw.get("account") or {}
-        credentials = raw.get("credentials") or {}
-        state = raw.get("state") or {}
-        person = " ".join(p for p in (account.get("firstname"), account.get("lastname")) if p)
-        name = account.get("company") or person or credentials.get("login") or str(raw.get("hash") or "")
-        secret = None
-        if credentials.get("login") and credentials.get("password"):  # only on create
-            secret = {"login": str(credentials["login"]), "password": str(credentials["password"])}
-        return RemoteSubaccount(
-            remote_id=str(raw.get("hash") or ""),
-            name=str(name),
-            active=not state.get("disabled") and not state.get("archived"),
-            currency=str(((raw.get("params") or {}).get("billing") or {}).get("currency_code") or ""),
-            credentials=secret,
-            raw={k: v for k, v in raw.items() if k != "credentials"}
-            | {"credit": str(from_cents(state.get("credit")) or "")},
-        )

@@ -22,6 +22,8 @@ from .parse import (
     HMAC_ALGOS,
     SMS_STATUS,
     _time,
+    parse_cdr,
+    parse_sms,
 )
 
 
@@ -65,7 +67,7 @@ class CallrAdapter(CallrClient):
                 data.setdefault("date_received", body.get("event_at"))
                 if not data.get("date_creation") and not data.get("date_received"):
                     raise Rejected("Callr sms.mo has no date.")
-                message = self.parse_sms(data, inbound=True)
+                message = parse_sms(data, self._currency, inbound=True)
                 if not message.remote_id:
                     message.remote_id = f"evt-{event_id}"
                 if not message.raw_status:
@@ -91,7 +93,7 @@ class CallrAdapter(CallrClient):
                 if not isinstance(data, dict):
                     raise Rejected("Callr call event has no data.")
                 direction = Direction.INBOUND if match[1] == "inbound" else Direction.OUTBOUND
-                call = self.parse_cdr(data, direction, live=match[2] == "start")
+                call = parse_cdr(data, direction, live=match[2] == "start")
                 return [InboundEvent(EventType.CALL_STATUS, event_id, call=call, raw=body)]
         except ValueError as exc:  # a garbage date or amount
             raise Rejected(f"Callr webhook is malformed: {exc}") from None
