@@ -31,14 +31,12 @@ from ..records import (
     CallRequest,
     CallState,
     Capability,
-    Direction,
     MessageKind,
     MessageStatus,
     NumberConfig,
     Page,
     PriceEstimate,
     RemoteCall,
-    RemoteCallLeg,
     RemoteMessage,
     RemoteNumber,
     RemoteRecording,
@@ -53,15 +51,16 @@ from .parse import (
     MESSAGE_STATUS,
     PAGE_LIMIT,
     T,
-    _direction,
     _int,
-    _json_list,
-    _media_from_ref,
     _money,
     _required_time,
     _time,
     _to_ten_thousandths,
-    _yes,
+    parse_call,
+    parse_message,
+    parse_number,
+    parse_recording,
+    parse_subaccount,
 )
 
 
@@ -196,125 +195,6 @@ class Elks46Client(Adapter):
         return self._account_currency or "SEK"
 
     # -- parsing --------------------------------------------------------------------------------
-    def _message(self, d: dict[str, Any], currency: str, kind: MessageKind | None = None) -> RemoteMessage:
-        remote_id = str(d["id"])
-        if kind is None:
-            kind = MessageKind.MMS if remote_id.startswith("m") else MessageKind.SMS
-        direction = _direction(d.get("direction"))
-        raw_status = str(d.get("status") or "")
-        delivered = _time(d.get("delivered"))
-        if raw_status:
-            status = MESSAGE_STATUS.get(raw_status.lower(), MessageStatus.UNKNOWN)
-        elif direction is Direction.INBOUND:
-            status = MessageStatus.RECEIVED
-        else:  # older answers omit status; a delivered time still tells
-            status = MessageStatus.DELIVERED if delivered else MessageStatus.UNKNOWN
-        cost = _money(d.get("cost"))
-        return RemoteMessage(
-            remote_id=remote_id,
-            kind=kind,
-            direction=direction,
-            from_number=str(d.get("from") or ""),
-            to_number=str(d.get("to") or ""),
-            body=str(d.get("message") or ""),
-            status=status,
-            raw_status=raw_status,
-            created_at=_required_time(d.get("created")),
-            delivered_at=delivered if status is MessageStatus.DELIVERED else None,
-            cost=cost,
-            currency=currency if cost is not None else "",
-            parts=_int(d.get("parts")),
-            media=[_media_from_ref(ref, self.http.base_url) for ref in d.get("images") or []],
-            raw=dict(d),
-        )
-
-    def _leg(self, d: dict[str, Any]) -> RemoteCallLeg:
-        raw_state = str(d.get("state") or "")
-        return RemoteCallLeg(
-            from_number=str(d.get("from") or ""),
-            to_number=str(d.get("to") or ""),
-            state=CALL_STATE.get(raw_state, CallState.UNKNOWN),
-            raw_state=raw_state,
-            duration=_int(d.get("duration")),
-            raw=dict(d),
-        )
-
-    def _call_record(self, d: dict[str, Any], currency: str) -> RemoteCall:
-        raw_state = str(d.get("state") or "")
-        start = _time(d.get("start"))
-        duration = _int(d.get("duration"))
-        cost = _money(d.get("cost"))
-        legs = [self._leg(leg) for leg in _json_list(d.get("legs"))]
-        return RemoteCall(
-            remote_id=str(d.get("id") or d["callid"]),
-            direction=_direction(d.get("direction")),
-            from_number=str(d.get("from") or ""),
-            to_number=str(d.get("to") or ""),
-            state=CALL_STATE.get(raw_state, CallState.UNKNOWN),
-            raw_state=raw_state,
-            created_at=_required_time(d.get("created")),
-            answered_at=start,
-            ended_at=start + timedelta(seconds=duration) if start and duration is not None else None,
-            duration=duration,
-            cost=cost,
-            currency=currency if cost is not None else "",
-            legs=legs,
-            actions=_json_list(d.get("actions")),
-            raw=dict(d),
-        )
-
-    def _recording(self, d: dict[str, Any]) -> RemoteRecording:
-        remote_id = str(d["id"])
-        call_id, sep, _ = remote_id.rpartition("-r")
-        return RemoteRecording(
-            remote_id=remote_id,
-            call_remote_id=call_id if sep else "",
-            created_at=_required_time(d.get("created")),
-            duration=_int(d.get("duration")),
-            raw=dict(d),
-        )
-
-    def _number(self, d: dict[str, Any], currency: str) -> RemoteNumber:
-        caps = d.get("capabilities") or []
-        if isinstance(caps, str):
-            caps = [c for c in caps.replace(" ", "").split(",") if c]
-        cost = _money(d.get("cost"))
-        return RemoteNumber(
-            remote_id=str(d["id"]),
-            number=str(d.get("number") or ""),
-            country=str(d.get("country") or "").upper(),
-            capabilities=[str(c).lower() for c in caps],
-            category=str(d.get("category") or ""),
-            active=_yes(d.get("active")),
-            sms_url=str(d.get("sms_url") or ""),
-            mms_url=str(d.get("mms_url") or ""),
-            voice_url=str(d.get("voice_start") or ""),
-            name=str(d.get("name") or ""),
-            allocated_at=_time(d.get("allocated") or d.get("created")),
-            expires_at=_time(d.get("expires")),
-            cost=cost,
-            currency=currency if cost is not None else "",
-            raw=dict(d),
-        )
-
-    def _subaccount(self, d: dict[str, Any], currency: str) -> RemoteSubaccount:
-        remote_id = str(d["id"])
-        secret = d.get("secret")
-        usage = d.get("balanceused", d.get("usage"))
-        return RemoteSubaccount(
-            remote_id=remote_id,
-            name=str(d.get("name") or ""),
-            active=_yes(d.get("active")),
-            usage=_money(usage),
-            usage_limit=_money(d.get("usagelimit")),
-            currency=currency,
-            created_at=_time(d.get("created")),
-            credentials={"username": remote_id, "password": str(secret)} if secret else None,
-            # The secret is a credential: keep it out of the raw copy that may be stored.
-            raw={k: v for k, v in d.items() if k != "secret"},
-        )
-
-    # -- account ----------------------------------------------------------------------------------
     def _me(self) -> dict[str, Any]:
         me = self._call("GET", "me")
         if not isinstance(me, dict) or "id" not in me:
@@ -426,21 +306,21 @@ class Elks46Client(Adapter):
             return fresh
 
     def list_messages(self, cursor: str | None) -> Page[RemoteMessage]:
-        currency = self.currency
+        currency, base_url = self.currency, self.http.base_url
         return self._walk(
             "messages",
             cursor,
-            lambda phase, row: self._message(
-                row, currency, MessageKind.MMS if phase == "mms" else MessageKind.SMS
+            lambda phase, row: parse_message(
+                row, currency, base_url, MessageKind.MMS if phase == "mms" else MessageKind.SMS
             ),
         )
 
     def list_calls(self, cursor: str | None) -> Page[RemoteCall]:
         currency = self.currency
-        return self._walk("calls", cursor, lambda _phase, row: self._call_record(row, currency))
+        return self._walk("calls", cursor, lambda _phase, row: parse_call(row, currency))
 
     def list_recordings(self, cursor: str | None) -> Page[RemoteRecording]:
-        return self._walk("recordings", cursor, lambda _phase, row: self._recording(row))
+        return self._walk("recordings", cursor, lambda _phase, row: parse_recording(row))
 
     def _list_all(self, path: str, cursor: str | None, parse: Callable[[dict[str, Any]], Any]) -> Page[Any]:
         """Numbers and subaccounts are small and change in place: every sync lists them all,
@@ -469,22 +349,22 @@ class Elks46Client(Adapter):
 
     def list_numbers(self, cursor: str | None) -> Page[RemoteNumber]:
         currency = self.currency
-        return self._list_all("numbers", cursor, lambda row: self._number(row, currency))
+        return self._list_all("numbers", cursor, lambda row: parse_number(row, currency))
 
     def list_subaccounts(self, cursor: str | None) -> Page[RemoteSubaccount]:
         currency = self.currency
-        return self._list_all("subaccounts", cursor, lambda row: self._subaccount(row, currency))
+        return self._list_all("subaccounts", cursor, lambda row: parse_subaccount(row, currency))
 
     def get_message(self, remote_id: str) -> RemoteMessage:
         kind = MessageKind.MMS if remote_id.startswith("m") else MessageKind.SMS
         payload = self._call("GET", f"{kind.value}/{remote_id}")
         currency = self.currency
-        return self._read(lambda d: self._message(d, currency, kind), payload)
+        return self._read(lambda d: parse_message(d, currency, self.http.base_url, kind), payload)
 
     def get_call(self, remote_id: str) -> RemoteCall:
         payload = self._call("GET", f"calls/{remote_id}")
         currency = self.currency
-        return self._read(lambda d: self._call_record(d, currency), payload)
+        return self._read(lambda d: parse_call(d, currency), payload)
 
     def download_recording(self, recording: RemoteRecording) -> Iterator[bytes]:
         return self._stream(f"recordings/{recording.remote_id}.wav")
@@ -578,7 +458,7 @@ class Elks46Client(Adapter):
             data["capabilities"] = ",".join(c.lower() for c in capabilities)
         payload = self._call("POST", "numbers", data=data)
         currency = self.currency
-        return self._read(lambda d: self._number(d, currency), payload)
+        return self._read(lambda d: parse_number(d, currency), payload)
 
     def configure_number(self, remote_id: str, config: NumberConfig) -> RemoteNumber:
         data: dict[str, str] = {}
@@ -593,12 +473,12 @@ class Elks46Client(Adapter):
                 data[theirs] = value or "none"  # 46elks clears a field with "none"
         payload = self._call("POST", f"numbers/{remote_id}", data=data)
         currency = self.currency
-        return self._read(lambda d: self._number(d, currency), payload)
+        return self._read(lambda d: parse_number(d, currency), payload)
 
     def release_number(self, remote_id: str) -> RemoteNumber:
         payload = self._call("POST", f"numbers/{remote_id}", data={"active": "no"})
         currency = self.currency
-        return self._read(lambda d: self._number(d, currency), payload)
+        return self._read(lambda d: parse_number(d, currency), payload)
 
     def create_subaccount(self, name: str, usage_limit: Any = None) -> RemoteSubaccount:
         data = {"name": name}
@@ -606,7 +486,7 @@ class Elks46Client(Adapter):
             data["usagelimit"] = str(_to_ten_thousandths(usage_limit))  # given in currency units
         payload = self._call("POST", "subaccounts", data=data)
         currency = self.currency
-        return self._read(lambda d: self._subaccount(d, currency), payload)
+        return self._read(lambda d: parse_subaccount(d, currency), payload)
 
     def update_subaccount(
         self, remote_id: str, *, name: str | None = None, usage_limit: Any = None
@@ -620,4 +500,4 @@ class Elks46Client(Adapter):
             data["usagelimit"] = str(_to_ten_thousandths(usage_limit))
         payload = self._call("POST", f"subaccounts/{remote_id}", data=data)
         currency = self.currency
-        return self._read(lambda d: self._subaccount(d, currency), payload)
+        return self._read(lambda d: parse_subaccount(d, currency), payload)

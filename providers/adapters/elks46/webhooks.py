@@ -24,6 +24,7 @@ from .parse import (
     _media_from_ref,
     _required_time,
     _time,
+    parse_call,
 )
 
 
@@ -108,5 +109,5 @@ class Elks46Adapter(Elks46Client):
 
     def _hook_hangup(self, form: dict[str, str]) -> InboundEvent:
         self._need(form, "id", "from", "to", "state", "created")
-        call = self._call_record(dict(form), self._currency_hint())
+        call = parse_call(dict(form), self._currency_hint())
         return InboundEvent(EventType.CALL_STATUS, None, call=call, raw=dict(form))
