@@ -29,7 +29,6 @@ from ..records import (
     CallRequest,
     CallState,
     Capability,
-    Direction,
     MessageStatus,
     Page,
     RemoteCall,
@@ -40,17 +39,14 @@ from ..records import (
 )
 from .parse import (
     ACTION_TAG,
-    CALL_STATES,
-    FINAL_CALL_STATES,
-    SIP_BUSY,
-    SIP_NO_ANSWER,
     SPEECH_DEFAULTS,
-    _country,
     _int,
     _scrub,
-    _time,
     _utc_iso,
-    e164,
+    parse_cdr,
+    parse_live_call,
+    parse_number,
+    parse_subaccount,
 )
 
 
@@ -250,7 +246,7 @@ class JambonzClient(Adapter):
         if not isinstance(body, dict) or not isinstance(body.get("data", []), list):
             raise Unavailable("jambonz sent a malformed response.")
         rows = body.get("data") or []
-        calls = [self._cdr_to_call(row) for row in rows if isinstance(row, dict)]
+        calls = [parse_cdr(row) for row in rows if isinstance(row, dict)]
         total = _int(body.get("total"))
         # The code echoes `page_size`; the swagger documents `batch`. Either, or our count.
         size = _int(body.get("page_size")) or _int(body.get("batch")) or count
@@ -271,82 +267,11 @@ class JambonzClient(Adapter):
         rows = body.get("data") if isinstance(body, dict) else None
         for row in rows or []:
             if isinstance(row, dict) and row.get("call_sid") == remote_id:
-                return self._cdr_to_call(row)
+                return parse_cdr(row)
         data = self._call("GET", self._account_path(f"/Calls/{remote_id}"))
         if not isinstance(data, dict):
             raise Unavailable("jambonz sent a malformed response.")
-        return self._live_to_call(data, occurred_at=self.now())
-
-    def _cdr_to_call(self, row: dict[str, Any]) -> RemoteCall:
-        try:
-            attempted = _time(row.get("attempted_at") or row.get("time"))
-            answered_at = _time(row.get("answered_at"))
-            ended_at = _time(row.get("terminated_at"))
-        except (TypeError, ValueError):
-            raise Unavailable("jambonz sent a malformed call record.") from None
-        if not row.get("call_sid") or attempted is None:
-            raise Unavailable("jambonz sent a malformed call record.")
-        sip_status = _int(row.get("sip_status"))
-        answered = row.get("answered") in (True, 1, "true", "1")
-        if row.get("call_status"):
-            raw_state = str(row["call_status"])
-            state = CALL_STATES.get(raw_state, CallState.UNKNOWN)
-        elif answered:
-            raw_state, state = "completed", CallState.COMPLETED
-        elif sip_status in SIP_BUSY:
-            raw_state, state = "busy", CallState.BUSY
-        elif sip_status in SIP_NO_ANSWER:
-            raw_state, state = "no-answer", CallState.NO_ANSWER
-        elif sip_status is not None and sip_status >= 400:
-            raw_state, state = "failed", CallState.FAILED
-        else:
-            raw_state, state = str(sip_status or ""), CallState.UNKNOWN
-        return RemoteCall(
-            remote_id=str(row["call_sid"]),
-            direction=Direction.OUTBOUND if row.get("direction") == "outbound" else Direction.INBOUND,
-            from_number=e164(row.get("from")),
-            to_number=e164(row.get("to")),
-            state=state,
-            raw_state=raw_state,
-            created_at=attempted,
-            answered_at=answered_at if answered else None,
-            ended_at=ended_at,
-            duration=_int(row.get("duration")) if answered else 0,
-            cost=None,
-            currency="",
-            raw=_scrub(row),
-        )
-
-    def _live_to_call(self, data: dict[str, Any], *, occurred_at: datetime) -> RemoteCall:
-        """A live Call object or a call hook payload. These carry no timestamps, so the
-        event time (the signature's `t`, or now) stands in."""
-        if not data.get("call_sid"):
-            raise Rejected("jambonz call payload without call_sid.")
-        raw_state = str(data.get("call_status") or "")
-        state = CALL_STATES.get(raw_state, CallState.UNKNOWN)
-        duration = _int(data.get("duration"))
-        created = _time(data.get("attempted_at") or data.get("timestamp")) or occurred_at
-        answered_at = _time(data.get("answered_at"))
-        ended_at = _time(data.get("terminated_at"))
-        if state == CallState.IN_PROGRESS and answered_at is None:
-            answered_at = occurred_at
-        if state in FINAL_CALL_STATES and ended_at is None:
-            ended_at = occurred_at
-        if state == CallState.COMPLETED and duration is not None:
-            answered_at = answered_at or occurred_at - timedelta(seconds=duration)
-        return RemoteCall(
-            remote_id=str(data["call_sid"]),
-            direction=Direction.OUTBOUND if data.get("direction") == "outbound" else Direction.INBOUND,
-            from_number=e164(data.get("from")),
-            to_number=e164(data.get("to")),
-            state=state,
-            raw_state=raw_state,
-            created_at=created,
-            answered_at=answered_at,
-            ended_at=ended_at,
-            duration=duration,
-            raw=_scrub(data),
-        )
+        return parse_live_call(data, occurred_at=self.now())
 
     # -- numbers -------------------------------------------------------------------------
     def list_numbers(self, cursor: str | None) -> Page[RemoteNumber]:
@@ -365,25 +290,12 @@ class JambonzClient(Adapter):
         else:
             raise Unavailable("jambonz sent a malformed response.")
         numbers = [
-            self._number(row)
+            parse_number(row)
             for row in rows
             # An SP-scoped key may ignore the filter and list the whole provider's numbers.
             if isinstance(row, dict) and row.get("account_sid") in (None, "", self.account_sid)
         ]
         return Page(numbers, None if done else self._dump({"page": page + 1}), done)
-
-    def _number(self, row: dict[str, Any]) -> RemoteNumber:
-        number = e164(row.get("number"))
-        return RemoteNumber(
-            remote_id=str(row.get("phone_number_sid") or number),
-            number=number,
-            country=_country(number),
-            capabilities=["voice", "sms"],
-            category="voip",
-            active=True,
-            name="",
-            raw=_scrub(row),
-        )
 
     # -- subaccounts ------------------------------------------------------------------------
     def _service_provider_sid(self) -> str:
@@ -400,21 +312,11 @@ class JambonzClient(Adapter):
         if not isinstance(body, list):
             raise Unavailable("jambonz sent a malformed response.")
         items = [
-            self._subaccount(row)
+            parse_subaccount(row)
             for row in body
             if isinstance(row, dict) and row.get("account_sid") and row.get("account_sid") != self.account_sid
         ]
         return Page(items, None, True)
-
-    def _subaccount(self, row: dict[str, Any]) -> RemoteSubaccount:
-        active = row.get("is_active")
-        return RemoteSubaccount(
-            remote_id=str(row.get("account_sid")),
-            name=str(row.get("name") or ""),
-            active=True if active is None else bool(int(active)) if str(active).isdigit() else bool(active),
-            created_at=_time(row.get("created_at")),
-            raw=_scrub(row),
-        )
 
     def create_subaccount(self, name: str, usage_limit: Any = None) -> RemoteSubaccount:
         if usage_limit is not None:
@@ -449,7 +351,7 @@ class JambonzClient(Adapter):
         data = self._call("GET", f"Accounts/{remote_id}")
         if not isinstance(data, dict):
             raise Unavailable("jambonz sent a malformed response.")
-        return self._subaccount(data)
+        return parse_subaccount(data)
 
     # -- sending ------------------------------------------------------------------------------
     def send_sms(self, request: SmsRequest) -> SendResult:

@@ -5,16 +5,20 @@ A value that is there but unreadable raises errors.Malformed (one policy for eve
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import phonenumbers
 
-from ..errors import Malformed
+from ..errors import Malformed, Rejected, Unavailable
 from ..normalize import parse_int, parse_time
 from ..records import (
     CallState,
+    Direction,
     MessageStatus,
+    RemoteCall,
+    RemoteNumber,
+    RemoteSubaccount,
 )
 
 # jambonz call_status → normalized state. "trying" means the INVITE left but nothing rang yet.
@@ -130,4 +134,100 @@ def verbs_for_action(action: dict[str, Any]) -> list[dict[str, Any]]:
     return verbs
 
 
+# -- records --------------------------------------------------------------------------------
+def parse_cdr(row: dict[str, Any]) -> RemoteCall:
+    try:
+        attempted = _time(row.get("attempted_at") or row.get("time"))
+        answered_at = _time(row.get("answered_at"))
+        ended_at = _time(row.get("terminated_at"))
+    except (TypeError, ValueError):
+        raise Unavailable("jambonz sent a malformed call record.") from None
+    if not row.get("call_sid") or attempted is None:
+        raise Unavailable("jambonz sent a malformed call record.")
+    sip_status = _int(row.get("sip_status"))
+    answered = row.get("answered") in (True, 1, "true", "1")
+    if row.get("call_status"):
+        raw_state = str(row["call_status"])
+        state = CALL_STATES.get(raw_state, CallState.UNKNOWN)
+    elif answered:
+        raw_state, state = "completed", CallState.COMPLETED
+    elif sip_status in SIP_BUSY:
+        raw_state, state = "busy", CallState.BUSY
+    elif sip_status in SIP_NO_ANSWER:
+        raw_state, state = "no-answer", CallState.NO_ANSWER
+    elif sip_status is not None and sip_status >= 400:
+        raw_state, state = "failed", CallState.FAILED
+    else:
+        raw_state, state = str(sip_status or ""), CallState.UNKNOWN
+    return RemoteCall(
+        remote_id=str(row["call_sid"]),
+        direction=Direction.OUTBOUND if row.get("direction") == "outbound" else Direction.INBOUND,
+        from_number=e164(row.get("from")),
+        to_number=e164(row.get("to")),
+        state=state,
+        raw_state=raw_state,
+        created_at=attempted,
+        answered_at=answered_at if answered else None,
+        ended_at=ended_at,
+        duration=_int(row.get("duration")) if answered else 0,
+        cost=None,
+        currency="",
+        raw=_scrub(row),
+    )
 
+
+def parse_live_call(data: dict[str, Any], *, occurred_at: datetime) -> RemoteCall:
+    """A live Call object or a call hook payload. These carry no timestamps, so the
+    event time (the signature's `t`, or now) stands in."""
+    if not data.get("call_sid"):
+        raise Rejected("jambonz call payload without call_sid.")
+    raw_state = str(data.get("call_status") or "")
+    state = CALL_STATES.get(raw_state, CallState.UNKNOWN)
+    duration = _int(data.get("duration"))
+    created = _time(data.get("attempted_at") or data.get("timestamp")) or occurred_at
+    answered_at = _time(data.get("answered_at"))
+    ended_at = _time(data.get("terminated_at"))
+    if state == CallState.IN_PROGRESS and answered_at is None:
+        answered_at = occurred_at
+    if state in FINAL_CALL_STATES and ended_at is None:
+        ended_at = occurred_at
+    if state == CallState.COMPLETED and duration is not None:
+        answered_at = answered_at or occurred_at - timedelta(seconds=duration)
+    return RemoteCall(
+        remote_id=str(data["call_sid"]),
+        direction=Direction.OUTBOUND if data.get("direction") == "outbound" else Direction.INBOUND,
+        from_number=e164(data.get("from")),
+        to_number=e164(data.get("to")),
+        state=state,
+        raw_state=raw_state,
+        created_at=created,
+        answered_at=answered_at,
+        ended_at=ended_at,
+        duration=duration,
+        raw=_scrub(data),
+    )
+
+
+def parse_number(row: dict[str, Any]) -> RemoteNumber:
+    number = e164(row.get("number"))
+    return RemoteNumber(
+        remote_id=str(row.get("phone_number_sid") or number),
+        number=number,
+        country=_country(number),
+        capabilities=["voice", "sms"],
+        category="voip",
+        active=True,
+        name="",
+        raw=_scrub(row),
+    )
+
+
+def parse_subaccount(row: dict[str, Any]) -> RemoteSubaccount:
+    active = row.get("is_active")
+    return RemoteSubaccount(
+        remote_id=str(row.get("account_sid")),
+        name=str(row.get("name") or ""),
+        active=True if active is None else bool(int(active)) if str(active).isdigit() else bool(active),
+        created_at=_time(row.get("created_at")),
+        raw=_scrub(row),
+    )

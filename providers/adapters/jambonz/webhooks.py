@@ -28,6 +28,7 @@ from .parse import (
     _int,
     _scrub,
     e164,
+    parse_live_call,
     verbs_for_action,
 )
 
@@ -91,11 +92,11 @@ class JambonzAdapter(JambonzClient):
             raise Rejected("jambonz webhook body is not a JSON object.")
         at = self._event_time(request)
         if kind == "call-status":
-            call = self._live_to_call(payload, occurred_at=at)
+            call = parse_live_call(payload, occurred_at=at)
             event_id = f"{call.remote_id}:{call.raw_state}:{payload.get('sip_status', '')}"
             return [InboundEvent(EventType.CALL_STATUS, event_id, call=call, raw=_scrub(payload))]
         if kind == "call":
-            call = self._live_to_call(payload, occurred_at=at)
+            call = parse_live_call(payload, occurred_at=at)
             if call.state in (CallState.QUEUED, CallState.UNKNOWN):
                 # A new call reaching the app: it is ringing as far as we are concerned.
                 call.state = CallState.RINGING
