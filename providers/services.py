@@ -34,7 +34,7 @@ from .adapters.registry import adapter_class
 from .connect import open_adapter
 from .importers import DISABLED_BY_USER, DISABLED_WITH_PARENT, upsert_subaccounts
 from .models import ProviderAccount, SyncRun
-from .netguard import LOCAL_HOSTS, METADATA_ADDRESSES, is_sandbox_url  # noqa: F401 (re-exported)
+from .netguard import LOCAL_HOSTS, is_sandbox_url
 
 SYNC_INTERVAL_RANGE = (1, 24 * 60)  # minutes
 SEND_RATE_RANGE = (0.01, 1000.0)  # messages per second
