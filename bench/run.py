@@ -31,10 +31,31 @@ CASES: dict[str, tuple[str, dict]] = {
     "send": ("case_send", {"n": 300, "threads": 8, "cap": 100}),
     "webhooks": ("case_webhooks", {"n": 1000}),
     "sandbox_pages": ("case_sandbox_pages", {"size": 1_000_000, "reps": 10}),
+    # Issue 11 (bench/scale.py): sync over HTTP from the sandbox server, the write path against
+    # COPY and save(), reads at 10M messages (BENCH_READS_TOTAL overrides the size).
+    "sync_http": ("scale.case_sync_http", {"sizes": [100_000, 1_000_000], "providers": ["46elks"]}),
+    "write_path": ("scale.case_write_path", {"n": 100_000, "page_size": 100, "save_sample": 2_000}),
+    "reads_scale": (
+        "scale.case_reads_scale",
+        {
+            "total": int(os.environ.get("BENCH_READS_TOTAL", 10_000_000)),
+            "tenants": 20,
+            "largest": 1_000_000,
+            "small": 10_000,
+            "reps": 30,
+        },
+    ),
     "serve": (
         "case_serve",
-        {"burst": 3000, "clients": 16, "steady_rate": 50, "steady_seconds": 10, "hooks": 2000,
-         "hook_clients": 32, "cap": 50},
+        {
+            "burst": 3000,
+            "clients": 16,
+            "steady_rate": 50,
+            "steady_seconds": 10,
+            "hooks": 2000,
+            "hook_clients": 32,
+            "cap": 50,
+        },
     ),
 }
 QUICK_CASES: dict[str, tuple[str, dict]] = {
@@ -45,10 +66,23 @@ QUICK_CASES: dict[str, tuple[str, dict]] = {
     "send": ("case_send", {"n": 30, "threads": 4, "cap": 10}),
     "webhooks": ("case_webhooks", {"n": 100}),
     "sandbox_pages": ("case_sandbox_pages", {"size": 1_000_000, "reps": 3}),
+    "sync_http": ("scale.case_sync_http", {"sizes": [2_000, 10_000], "providers": ["46elks"]}),
+    "write_path": ("scale.case_write_path", {"n": 5_000, "page_size": 100, "save_sample": 200}),
+    "reads_scale": (
+        "scale.case_reads_scale",
+        {"total": 200_000, "tenants": 20, "largest": 50_000, "small": 10_000, "reps": 5},
+    ),
     "serve": (
         "case_serve",
-        {"burst": 300, "clients": 16, "steady_rate": 50, "steady_seconds": 3, "hooks": 200,
-         "hook_clients": 32, "cap": 10},
+        {
+            "burst": 300,
+            "clients": 16,
+            "steady_rate": 50,
+            "steady_seconds": 3,
+            "hooks": 200,
+            "hook_clients": 32,
+            "cap": 10,
+        },
     ),
 }
 
@@ -58,14 +92,16 @@ def run_case(name: str, out: Path) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     django.setup()
+    from importlib import import_module
+
     from accounts.rls import rls_bypass
-    from bench import cases
 
     function, kwargs = (QUICK_CASES if QUICK else CASES)[name]
+    module, _, function = function.rpartition(".")
     start = time.perf_counter()
     # The driver builds and checks rows across tenants; requests and tasks it runs set their own.
     with rls_bypass(f"bench case {name}"):
-        result = getattr(cases, function)(**kwargs)
+        result = getattr(import_module(f"bench.{module or 'cases'}"), function)(**kwargs)
     result["wall_seconds"] = round(time.perf_counter() - start, 1)
     out.write_text(json.dumps(result, indent=2, default=str))
 
@@ -208,6 +244,12 @@ def table(results: dict) -> str:
                 )
     if "serve" in r:
         rows += serve_rows(r["serve"])
+    # Cases that report {"rows": [{"name", "value", "unit", "target", "met"}]} (bench/scale.py).
+    for c in r.values():
+        for x in c.get("rows", []) if isinstance(c.get("rows"), list) else []:
+            verdict = "" if x["met"] is None else met(x["met"])
+            target = f"target {x['target']}: {verdict}" if x["target"] else "(printed, no target)"
+            rows.append((x["name"], f"{x['value']:,} {x['unit']}", target))
     lines = ["| Benchmark | Median (p95) | Notes |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     lines += [f"| {k} | failed | {v['error']} |" for k, v in results["cases"].items() if "error" in v]
@@ -277,6 +319,11 @@ def main() -> None:
     parser.add_argument("--case", choices=sorted(CASES))
     parser.add_argument("--out", type=Path)
     parser.add_argument("--only", nargs="*", help="Run these cases only (results.json is still written).")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="Keep the other cases' results in results.json and the table (with --only).",
+    )
     args = parser.parse_args()
     if args.case:
         out = args.out or Path(tempfile.mkstemp(suffix=".json")[1])
@@ -286,6 +333,9 @@ def main() -> None:
         return
     start = time.perf_counter()
     results: dict = {"quick": QUICK, "machine": machine(), "cases": {}}
+    previous = HERE / "results.json"
+    if args.merge and previous.exists():
+        results["cases"] = json.loads(previous.read_text()).get("cases", {})
     for name in args.only or CASES:
         print(f"== {name}", flush=True)
         results["cases"][name] = spawn(name)

@@ -7,8 +7,10 @@ transaction."""
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import zoneinfo
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,6 +83,7 @@ STAGED = (
     ("currency", "text"),
     ("actions", "text"),
     ("raw", "text"),
+    ("has_legs", "boolean"),
 )
 STAGE = "calls_call_stage"
 UPSERT = StagedUpsert(
@@ -89,10 +92,15 @@ UPSERT = StagedUpsert(
     stage=STAGE,
     staged=STAGED,
     insert={
-        "tenant_id": "%s",
-        "provider_account_id": "%s",
+        "tenant_id": "%(tenant)s",
+        "provider_account_id": "%(account)s",
         "subaccount_id": "s.subaccount_id",
-        "number_id": "n.id",
+        # our number: the receiving end of an inbound call, the calling end of an outbound one
+        "number_id": f"""(SELECT p.id FROM {NUMBERS} p
+            WHERE p.tenant_id = %(tenant)s AND p.provider_account_id = %(account)s
+              AND p.number = CASE WHEN s.direction = 'inbound' THEN s.to_number ELSE s.from_number END
+            ORDER BY p.active DESC, p.id
+            LIMIT 1)""",  # noqa: S608
         "remote_id": "s.remote_id",
         "idempotency_key": "NULL",
         "direction": "s.direction",
@@ -115,14 +123,6 @@ UPSERT = StagedUpsert(
         "raw": "s.raw::jsonb",
         "updated_at": "now()",
     },
-    joins=f"""
-        LEFT JOIN LATERAL (
-            SELECT p.id FROM {NUMBERS} p
-            WHERE p.tenant_id = %s AND p.provider_account_id = %s
-              AND p.number = CASE WHEN s.direction = 'inbound' THEN s.to_number ELSE s.from_number END
-            ORDER BY p.active DESC, p.id
-            LIMIT 1
-        ) n ON true""",  # noqa: S608
     conflict="(provider_account_id, remote_id) WHERE NOT (remote_id = '')",
     update={
         "subaccount_id": "COALESCE(EXCLUDED.subaccount_id, c.subaccount_id)",
@@ -145,6 +145,9 @@ UPSERT = StagedUpsert(
     },
     returning="c.id, c.remote_id, c.direction, c.subaccount_id, c.created_at, c.duration, c.cost, "
     "c.currency, c.state, c.raw_state, c.ended_at, c.number_id",
+    # a record with legs is not pruned: its legs are compared (and replaced) after the merge
+    match="c.provider_account_id = %(account)s AND c.remote_id = ANY(%(ids)s::text[])"
+    " AND NOT (c.remote_id = '') AND c.remote_id = s.remote_id AND NOT s.has_legs",
 )
 
 # What the rollup and the "changed" answer depend on, in RETURNING order from direction on.
@@ -291,6 +294,7 @@ def _staged_row(r: RemoteCall, sub_id: int | None) -> tuple:
         r.currency if r.cost is not None else "",
         to_json(r.actions),
         to_json(scrub(r.raw)),
+        bool(r.legs),
     )
 
 
@@ -306,19 +310,23 @@ def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> Call
     lock_account(root_id, LOCK_NAMESPACE)
     with connection.cursor() as cursor:
         UPSERT.stage_rows(cursor, (_staged_row(r, subs.get(r.subaccount_remote_id)) for r in unique))
+        remote_ids = [r.remote_id for r in unique]
+        params = {"tenant": tenant_id, "account": root_id, "ids": remote_ids}
+        # Records equal to what we hold leave the page first: nothing to write or count.
+        if UPSERT.prune(params) == 0:
+            return CallWrite(UpsertResult(created=0, updated=len(unique)), 0, {})
         # Before reading `before`: a reconciled row is then an existing row whose rollup
         # entry (counted when we queued it) moves by the difference, not a second count.
         _reconcile_our_calls(cursor, tenant_id, root_id, unique)
         cursor.execute(
             f"SELECT c.remote_id, c.id, {', '.join(f'c.{f}' for f in ROW_FIELDS)} FROM {CALLS} c"  # noqa: S608
-            f" JOIN {STAGE} s ON c.provider_account_id = %s AND c.remote_id = s.remote_id"
-            " AND NOT (c.remote_id = '')",
-            [root_id],
+            " WHERE c.provider_account_id = %s AND c.remote_id = ANY(%s::text[]) AND NOT (c.remote_id = '')",
+            [root_id, remote_ids],
         )
         found = cursor.fetchall()
         before = {r[0]: dict(zip(ROW_FIELDS, r[2:], strict=True)) for r in found}
         existing_ids = {r[0]: r[1] for r in found}
-        returned = UPSERT.merge(cursor, [tenant_id, root_id, tenant_id, root_id])
+        returned = UPSERT.merge(cursor, params)
 
     zone = zoneinfo.ZoneInfo(account.tenant.timezone or "UTC")  # the tenant is cached on the account
     deltas: list[UsageDelta] = []
@@ -356,14 +364,33 @@ def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> Call
     return CallWrite(UpsertResult(created=created, updated=len(unique) - created), changed, ids)
 
 
+def _leg_values(position: int, leg: Any) -> tuple:
+    return (position, leg.from_number, leg.to_number, str(leg.state), leg.raw_state[:32], leg.duration,
+            leg.remote_id, json.loads(to_json(scrub(leg.raw))))  # fmt: skip
+
+
 def _replace_legs(tenant_id: int, legs: list[tuple[int, int, Any]]) -> None:
+    """Each call's legs become the reported set; calls whose stored set is already that one
+    are left alone (a rerun over unchanged history rewrites no legs)."""
     if not legs:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {LEGS} WHERE call_id = ANY(%s::bigint[])",  # noqa: S608
+            f"SELECT call_id, position, from_number, to_number, state, raw_state, duration, remote_id, raw"  # noqa: S608
+            f" FROM {LEGS} WHERE call_id = ANY(%s::bigint[]) ORDER BY call_id, position",
             [sorted({call_id for call_id, _, _ in legs})],
         )
+        stored: dict[int, list[tuple]] = defaultdict(list)
+        for row in cursor.fetchall():
+            stored[row[0]].append(tuple(row[1:]))
+        reported: dict[int, list[tuple]] = defaultdict(list)
+        for call_id, position, leg in legs:
+            reported[call_id].append(_leg_values(position, leg))
+        changed = sorted(c for c, values in reported.items() if stored.get(c) != values)
+        if not changed:
+            return
+        legs = [leg for leg in legs if leg[0] in set(changed)]
+        cursor.execute(f"DELETE FROM {LEGS} WHERE call_id = ANY(%s::bigint[])", [changed])  # noqa: S608
         cursor.execute(
             f"""
             INSERT INTO {LEGS} (tenant_id, call_id, position, from_number, to_number, state,

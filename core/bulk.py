@@ -18,6 +18,8 @@ apply to a session's own temporary tables.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,7 @@ from weakref import WeakSet
 from django.db import connection
 from django.db.backends.signals import connection_created
 
+_EXCLUDED = re.compile(r"\bexcluded\.(\w+)", re.IGNORECASE)
 # Every staging table, created by each new connection; and the sessions that created them.
 _STAGES: dict[str, str] = {}
 _READY: WeakSet = WeakSet()
@@ -56,10 +59,10 @@ def changed_where(assignments: Mapping[str, str], alias: str) -> str:
 @dataclass(frozen=True)
 class StagedUpsert:
     """One table's page merge. `staged` are the (column, type) pairs COPYed per row; `insert`
-    maps each target column to an SQL expression over the staged row `s` (and parameters,
-    `%s`, bound by `merge`'s params in order); `update` maps columns to their ON CONFLICT
-    expression over `EXCLUDED` and the existing row `alias`; `joins` are extra FROM items
-    after the staged rows (e.g. a LEFT JOIN LATERAL resolving our phone number)."""
+    maps each target column to an SQL expression over the staged row `s` (and named
+    parameters, `%(name)s`); `update` maps columns to their ON CONFLICT expression over
+    `EXCLUDED` and the existing row `alias`; `match` is the condition that finds the existing
+    row of a staged one (the conflict target, over `alias` and `s`)."""
 
     table: str
     alias: str
@@ -69,7 +72,7 @@ class StagedUpsert:
     conflict: str
     update: Mapping[str, str]
     returning: str
-    joins: str = ""
+    match: str
     touch: str = "updated_at"  # set to now() on every row actually written
 
     @property
@@ -90,7 +93,7 @@ class StagedUpsert:
         merge = f"""
             INSERT INTO {self.table} AS {self.alias} ({targets})
             SELECT {exprs}
-            FROM staged s {self.joins}
+            FROM staged s
             ON CONFLICT {self.conflict} DO UPDATE SET
                 {sets}{touch}
             WHERE {changed_where(self.update, self.alias)}
@@ -100,6 +103,38 @@ class StagedUpsert:
         if wrap:
             return f"WITH {staged}, up AS ({merge}\n        )\n        {wrap}"
         return f"WITH {staged}\n{merge}"
+
+    def prune_sql(self) -> str:
+        """Deletes from the staging table the rows whose merge would write nothing (the row
+        exists and every update expression gives back its current value: the merge's own
+        rule, with EXCLUDED read as the staged values), without locking anything; returns
+        (rows pruned, rows staged). A rerun over unchanged history ends here. A row changed
+        by a concurrent writer after this check is left as that writer made it, as if the
+        page had been written first."""
+        return f"""
+            WITH {self.prune_cte()}
+            SELECT (SELECT count(*) FROM pruned), (SELECT count(*) FROM {self.stage})"""  # noqa: S608
+
+    def prune_cte(self, name: str = "pruned") -> str:
+        """`pruned AS (DELETE … RETURNING s.*)`, to compose into a statement of one's own."""
+
+        def staged(match: re.Match) -> str:
+            return f"({self.insert[match.group(1)]})"
+
+        unchanged = " AND ".join(
+            f"{self.alias}.{col} IS NOT DISTINCT FROM {_EXCLUDED.sub(staged, expr)}"
+            for col, expr in self.update.items()
+        )
+        return f"""{name} AS (
+                DELETE FROM {self.stage} s USING {self.table} {self.alias}
+                WHERE {self.match} AND {unchanged}
+                RETURNING s.*
+            )"""  # noqa: S608
+
+    def prune(self, params: Mapping[str, Any]) -> int:
+        """Drop the staged rows that would change nothing; returns how many rows are left."""
+        (pruned, staged), *_ = fetch_prepared(self.prune_sql(), params)
+        return staged - pruned
 
     def stage_rows(self, cursor: Any, rows: Iterable[Sequence[Any]]) -> None:
         """COPY the rows (tuples in `staged` order) into the staging table, binary."""
@@ -115,9 +150,24 @@ class StagedUpsert:
     def __post_init__(self) -> None:
         _STAGES[self.stage] = self.create_sql()
 
-    def merge(self, cursor: Any, params: Sequence[Any] = (), wrap: str = "") -> list[tuple]:
-        cursor.execute(self.merge_sql(wrap), list(params))
-        return cursor.fetchall()
+    def merge(self, cursor: Any, params: Mapping[str, Any], wrap: str = "") -> list[tuple]:
+        return fetch_prepared(self.merge_sql(wrap), params)
+
+
+def fetch_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
+    """Run a statement of a page write with server-side parameters, so psycopg prepares it
+    after a few executions (Django's cursors bind on the client, which makes every
+    execution a new statement to plan: a merge of many CASE expressions plans in a few ms).
+    Same connection and transaction as Django's; logged like Django's own queries when
+    queries are being recorded (DEBUG, tests counting queries)."""
+    connection.ensure_connection()
+    start = time.monotonic()
+    with connection.connection.cursor() as cursor:
+        cursor.execute(sql, params if isinstance(params, Mapping) else list(params))
+        rows = cursor.fetchall() if cursor.description else []
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+    return rows
 
 
 def _create_stages(sender: Any, connection: Any, **kwargs: Any) -> None:

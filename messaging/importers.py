@@ -34,7 +34,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.usage import UsageDelta, UsageKey, record_changes
-from core.bulk import StagedUpsert, changed_where, rank, rank_sql
+from core.bulk import StagedUpsert, changed_where, fetch_prepared, rank, rank_sql
 from providers.adapters.errors import ProviderError
 from providers.adapters.records import InboundEvent, MessageStatusUpdate, RemoteMessage
 from providers.connect import open_adapter
@@ -237,20 +237,20 @@ _STAGE = "messaging_message_stage"
 def _message_upsert() -> StagedUpsert:
     number_table = Message._meta.get_field("number").related_model._meta.db_table
     fixed = {
-        "tenant_id": "%s",
-        "provider_account_id": "%s",
+        "tenant_id": "%(tenant)s",
+        "provider_account_id": "%(account)s",
         # our number: the receiving end of an inbound message, the sending end of an outbound one
         "number_id": f"""(SELECT p.id FROM {number_table} p
-             WHERE p.tenant_id = %s
+             WHERE p.tenant_id = %(tenant)s
                AND p.number = CASE WHEN s.direction = 'inbound' THEN s.to_number ELSE s.from_number END
-             ORDER BY (p.provider_account_id = %s) DESC, p.active DESC, p.id LIMIT 1)""",  # noqa: S608
+             ORDER BY (p.provider_account_id = %(account)s) DESC, p.active DESC, p.id LIMIT 1)""",  # noqa: S608
         "cost_estimated": "false",
         "updated_at": "now()",
     }
     staged = {name: f"s.{name}" for name, _ in _STAGED}
     staged["raw"] = "s.raw::jsonb"
     other_columns, _ = _other_columns(Message, {*fixed, *staged})
-    others = {column.strip(): "%s" for column in other_columns.split(",") if column.strip()}
+    others = {c.strip(): f"%(default_{c.strip()})s" for c in other_columns.split(",") if c.strip()}
     return StagedUpsert(
         table=MESSAGE_TABLE,
         alias="m",
@@ -260,6 +260,8 @@ def _message_upsert() -> StagedUpsert:
         conflict="(provider_account_id, remote_id) WHERE NOT (remote_id = '')",
         update=_message_assignments(),
         returning=_COUNTED,
+        match="m.provider_account_id = %(account)s AND m.remote_id = ANY(%(ids)s::text[])"
+        " AND NOT (m.remote_id = '') AND m.remote_id = s.remote_id",
     )
 
 
@@ -272,7 +274,7 @@ _FROM_PAGE = {"tenant_id", "provider_account_id", "number_id", "cost_estimated",
 # of new history is a few keys, not a hundred Python objects), changed ones row by row.
 _ROLLUP_WRAP = """
         SELECT inserted, CASE WHEN inserted THEN NULL ELSE id END,
-               subaccount_id, kind, direction, (created_at AT TIME ZONE %s)::date, currency,
+               subaccount_id, kind, direction, (created_at AT TIME ZONE %(zone)s)::date, currency,
                count(*), sum(COALESCE(parts, 0)), sum(COALESCE(cost, 0)),
                min(created_at), max(parts), max(cost)
         FROM up
@@ -316,11 +318,22 @@ def _upsert(account: ProviderAccount, records: Sequence[RemoteMessage]) -> tuple
     # No savepoint of our own: a failed page must fail the caller's transaction anyway.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         _UPSERT.stage_rows(cursor, (_row(r, own_sub or sub_ids.get(r.subaccount_remote_id)) for r in page))
-        reconciled, old = _reconcile_and_lock(cursor, provider_account)
+        remote_ids = [r.remote_id for r in page]
+        other_columns, defaults = _other_columns(Message, _FROM_PAGE)
+        params = {
+            "tenant": tenant_id,
+            "account": provider_account.pk,
+            "zone": rollups.tz.key,
+            "ids": remote_ids,
+            **{
+                f"default_{c.strip()}": v for c, v in zip(other_columns.split(",")[1:], defaults, strict=True)
+            },
+        }
+        left, reconciled, old = _prune_reconcile_and_lock(params)
         if reconciled:
             transaction.on_commit(partial(settle_reconciled, reconciled))
-        _, defaults = _other_columns(Message, _FROM_PAGE)
-        params = [tenant_id, provider_account.pk, tenant_id, provider_account.pk, *defaults, rollups.tz.key]
+        if left == 0:  # every record equal to what we hold: no lock, no write, no rollup
+            return UpsertResult(created=0, updated=len(page)), 0
         created = changed = 0
         for row in _UPSERT.merge(cursor, params, wrap=_ROLLUP_WRAP):
             inserted, row_id, sub_id, kind, direction, day, currency, n, parts, cost = row[:10]
@@ -343,28 +356,33 @@ def _upsert(account: ProviderAccount, records: Sequence[RemoteMessage]) -> tuple
     return UpsertResult(created=created, updated=len(page) - created), changed
 
 
-def _reconcile_and_lock(cursor, provider_account: ProviderAccount) -> tuple[list[int], dict[int, _Counted]]:
-    """One statement before the merge: (ids of our sends reconciled, {id: what the rollups
-    counted} for the staged page's existing rows, locked).
+def _prune_reconcile_and_lock(params: dict) -> tuple[int, list[int], dict[int, _Counted]]:
+    """One statement before the merge: (staged records left to merge, ids of our sends
+    reconciled, {id: what the rollups counted} for the page's existing rows, locked).
 
-    Reconciling attaches synced remote ids (from the staged page) to our own sends without
-    one (remote_id ''): `unknown` (a timeout after the request left) and `sending` (in
-    flight, or the provider took it and writing its answer failed). Such a send may or may
-    not exist at the provider; the sync is where we learn it did. Match on (to, body,
-    created within the window), each row to at most one record and back, closest in time
-    first. A reconciled row is then an existing row of the page (locked by its UPDATE)."""
+    1. Records equal to what we hold leave the staging table (core.bulk's prune): they are
+       neither locked nor written nor counted.
+    2. Reconciling attaches synced remote ids (from the staged page) to our own sends
+       without one (remote_id ''): `unknown` (a timeout after the request left) and
+       `sending` (in flight, or the provider took it and writing its answer failed). Such a
+       send may or may not exist at the provider; the sync is where we learn it did. Match
+       on (to, body, created within the window), each row to at most one record and back,
+       closest in time first. A reconciled row is then an existing row of the page (locked
+       by its UPDATE).
+    3. The other existing rows of the page are locked and read."""
     sql = f"""
-        WITH candidates AS (
+        WITH {_UPSERT.prune_cte()},
+        candidates AS (
             SELECT m.id, v.remote_id, abs(extract(epoch FROM m.created_at - v.created_at)) AS gap
             FROM {MESSAGE_TABLE} m
             JOIN {_STAGE} v ON v.direction = 'outbound'
                   AND m.to_number = v.to_number AND m.body = v.body
-                  AND m.created_at BETWEEN v.created_at - make_interval(secs => %s)
-                                       AND v.created_at + make_interval(secs => %s)
-            WHERE m.tenant_id = %s AND m.provider_account_id = %s AND m.remote_id = ''
+                  AND m.created_at BETWEEN v.created_at - make_interval(secs => %(window)s)
+                                       AND v.created_at + make_interval(secs => %(window)s)
+            WHERE m.tenant_id = %(tenant)s AND m.provider_account_id = %(account)s AND m.remote_id = ''
               AND m.direction = 'outbound' AND m.status IN ('unknown', 'sending')
               AND NOT EXISTS (SELECT 1 FROM {MESSAGE_TABLE} x
-                              WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id
+                              WHERE x.provider_account_id = %(account)s AND x.remote_id = v.remote_id
                                 AND NOT (x.remote_id = ''))
         ),
         per_row AS (SELECT DISTINCT ON (id) id, remote_id, gap FROM candidates ORDER BY id, gap),
@@ -375,26 +393,31 @@ def _reconcile_and_lock(cursor, provider_account: ProviderAccount) -> tuple[list
             RETURNING {_COUNTED}
         ),
         locked AS (
+            -- ids as an array, not a join with the staging table: whatever the statistics say
+            -- of a new account, this stays an index lookup per id, never a scan of the account
             SELECT {_COUNTED} FROM {MESSAGE_TABLE} m
-            JOIN {_STAGE} s ON m.provider_account_id = %s AND m.remote_id = s.remote_id
-                           AND NOT (m.remote_id = '')
+            WHERE m.provider_account_id = %(account)s AND m.remote_id = ANY(%(ids)s::text[])
+              AND NOT (m.remote_id = '')
+              AND NOT EXISTS (SELECT 1 FROM pruned p WHERE p.remote_id = m.remote_id)
             ORDER BY m.remote_id
-            FOR UPDATE OF m
+            FOR UPDATE
         )
-        SELECT true, * FROM reconciled
+        SELECT 'pruned', (SELECT count(*) FROM pruned), NULL, NULL, NULL, NULL::timestamptz, NULL,
+               NULL::numeric, NULL::integer, NULL::bigint
         UNION ALL
-        SELECT false, * FROM locked
+        SELECT 'reconciled', * FROM reconciled
+        UNION ALL
+        SELECT 'locked', * FROM locked
     """  # noqa: S608 - table names are ours, values are parameters
-    pk = provider_account.pk
-    cursor.execute(
-        sql, [RECONCILE_WINDOW_SECONDS, RECONCILE_WINDOW_SECONDS, provider_account.tenant_id, pk, pk, pk]
-    )
-    reconciled, old = [], {}
-    for row in cursor.fetchall():
-        if row[0]:
-            reconciled.append(row[1])
-        old[row[1]] = _Counted(*row[1:])
-    return reconciled, old
+    pruned, reconciled, old = 0, [], {}
+    for kind, *row in fetch_prepared(sql, {**params, "window": RECONCILE_WINDOW_SECONDS}):
+        if kind == "pruned":
+            pruned = row[0]
+            continue
+        if kind == "reconciled":
+            reconciled.append(row[0])
+        old[row[0]] = _Counted(*row)
+    return len(params["ids"]) - pruned, reconciled, old
 
 
 # -- webhooks ------------------------------------------------------------------------------------
