@@ -146,8 +146,8 @@ UPSERT = StagedUpsert(
     returning="c.id, c.remote_id, c.direction, c.subaccount_id, c.created_at, c.duration, c.cost, "
     "c.currency, c.state, c.raw_state, c.ended_at, c.number_id",
     # a record with legs is not pruned: its legs are compared (and replaced) after the merge
-    match="c.provider_account_id = %(account)s AND c.remote_id = ANY(%(ids)s::text[])"
-    " AND NOT (c.remote_id = '') AND c.remote_id = s.remote_id AND NOT s.has_legs",
+    match="c.provider_account_id = %(account)s AND c.remote_id = s.remote_id AND NOT (c.remote_id = '')"
+    " AND NOT s.has_legs",
 )
 
 # What the rollup and the "changed" answer depend on, in RETURNING order from direction on.
@@ -319,9 +319,11 @@ def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> Call
         # entry (counted when we queued it) moves by the difference, not a second count.
         _reconcile_our_calls(cursor, tenant_id, root_id, unique)
         cursor.execute(
-            f"SELECT c.remote_id, c.id, {', '.join(f'c.{f}' for f in ROW_FIELDS)} FROM {CALLS} c"  # noqa: S608
-            " WHERE c.provider_account_id = %s AND c.remote_id = ANY(%s::text[]) AND NOT (c.remote_id = '')",
-            [root_id, remote_ids],
+            f"SELECT c.remote_id, c.id, {', '.join(f'c.{f}' for f in ROW_FIELDS)}"  # noqa: S608
+            " FROM unnest(%s::text[]) AS k(remote_id) CROSS JOIN LATERAL ("  # an index lookup per id
+            f" SELECT * FROM {CALLS} c WHERE c.provider_account_id = %s AND c.remote_id = k.remote_id"
+            " AND NOT (c.remote_id = '') LIMIT 1) c",
+            [remote_ids, root_id],
         )
         found = cursor.fetchall()
         before = {r[0]: dict(zip(ROW_FIELDS, r[2:], strict=True)) for r in found}

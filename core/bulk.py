@@ -62,7 +62,7 @@ class StagedUpsert:
     maps each target column to an SQL expression over the staged row `s` (and named
     parameters, `%(name)s`); `update` maps columns to their ON CONFLICT expression over
     `EXCLUDED` and the existing row `alias`; `match` is the condition that finds the existing
-    row of a staged one (the conflict target, over `alias` and `s`)."""
+    row of a staged one (the conflict target, over `alias` and `s`; an index lookup)."""
 
     table: str
     alias: str
@@ -73,6 +73,7 @@ class StagedUpsert:
     update: Mapping[str, str]
     returning: str
     match: str
+    key: str = "remote_id"  # the staged column that identifies a record within a page
     touch: str = "updated_at"  # set to now() on every row actually written
 
     @property
@@ -125,9 +126,15 @@ class StagedUpsert:
             f"{self.alias}.{col} IS NOT DISTINCT FROM {_EXCLUDED.sub(staged, expr)}"
             for col, expr in self.update.items()
         )
+        # The existing row is looked up per staged row: a new account's stale statistics
+        # must never turn a page into a scan of every row the account has.
         return f"""{name} AS (
-                DELETE FROM {self.stage} s USING {self.table} {self.alias}
-                WHERE {self.match} AND {unchanged}
+                DELETE FROM {self.stage} s
+                WHERE EXISTS (
+                    SELECT FROM {self.table} {self.alias}
+                    WHERE {self.match} AND {unchanged}
+                    OFFSET 0  -- a lookup per staged row, never a join the planner may turn into a scan
+                )
                 RETURNING s.*
             )"""  # noqa: S608
 

@@ -260,8 +260,7 @@ def _message_upsert() -> StagedUpsert:
         conflict="(provider_account_id, remote_id) WHERE NOT (remote_id = '')",
         update=_message_assignments(),
         returning=_COUNTED,
-        match="m.provider_account_id = %(account)s AND m.remote_id = ANY(%(ids)s::text[])"
-        " AND NOT (m.remote_id = '') AND m.remote_id = s.remote_id",
+        match="m.provider_account_id = %(account)s AND m.remote_id = s.remote_id AND NOT (m.remote_id = '')",
     )
 
 
@@ -393,14 +392,16 @@ def _prune_reconcile_and_lock(params: dict) -> tuple[int, list[int], dict[int, _
             RETURNING {_COUNTED}
         ),
         locked AS (
-            -- ids as an array, not a join with the staging table: whatever the statistics say
-            -- of a new account, this stays an index lookup per id, never a scan of the account
-            SELECT {_COUNTED} FROM {MESSAGE_TABLE} m
-            WHERE m.provider_account_id = %(account)s AND m.remote_id = ANY(%(ids)s::text[])
-              AND NOT (m.remote_id = '')
-              AND NOT EXISTS (SELECT 1 FROM pruned p WHERE p.remote_id = m.remote_id)
-            ORDER BY m.remote_id
-            FOR UPDATE
+            -- an index lookup per id (LATERAL), in id order: whatever the statistics say of
+            -- a new account, never a scan of every row it has
+            SELECT m.* FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS k(remote_id, n)
+            CROSS JOIN LATERAL (
+                SELECT {_COUNTED} FROM {MESSAGE_TABLE} m
+                WHERE m.provider_account_id = %(account)s AND m.remote_id = k.remote_id
+                  AND NOT (m.remote_id = '')
+                FOR UPDATE
+            ) m
+            WHERE NOT EXISTS (SELECT 1 FROM pruned p WHERE p.remote_id = k.remote_id)
         )
         SELECT 'pruned', (SELECT count(*) FROM pruned), NULL, NULL, NULL, NULL::timestamptz, NULL,
                NULL::numeric, NULL::integer, NULL::bigint
@@ -583,8 +584,12 @@ def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMe
                                    created_at, raw{other_columns})
         SELECT m.tenant_id, m.id, v.remote_id, v.digest, v.size, v.content_type, now(), v.raw{other_sql}
         FROM (VALUES {values}) AS v(message_remote_id, remote_id, digest, size, content_type, raw)
-        JOIN {MESSAGE_TABLE} m ON m.provider_account_id = %s AND m.remote_id = v.message_remote_id
-                               AND NOT (m.remote_id = '')  -- lets Postgres use the partial unique index
+        CROSS JOIN LATERAL (  -- an index lookup per item, whatever the statistics say
+            SELECT m.id, m.tenant_id FROM {MESSAGE_TABLE} m
+            WHERE m.provider_account_id = %s AND m.remote_id = v.message_remote_id
+              AND NOT (m.remote_id = '')  -- lets Postgres use the partial unique index
+            LIMIT 1
+        ) m
         ON CONFLICT (message_id, remote_id) DO NOTHING
         RETURNING id
         """,  # noqa: S608
