@@ -44,10 +44,10 @@ def urls(account: ProviderAccount) -> tuple[str, str]:
     return status_url, answer_url
 
 
-def enqueue_call(call_id: int) -> None:
+def enqueue_call(call_id: int, countdown: float | None = None) -> None:
     from .tasks import place_call_task
 
-    place_call_task.delay(call_id)
+    place_call_task.apply_async((call_id,), countdown=countdown)
 
 
 class CallOutbox(Outbox):
@@ -95,8 +95,8 @@ class CallOutbox(Outbox):
         # A webhook stored the call under its id before our answer landed: keep that row's history.
         return {"raw": {**(row.raw or {}), "duplicate_of": result.remote_id}}
 
-    def enqueue(self, pk: int) -> None:
-        enqueue_call(pk)
+    def enqueue(self, pk: int, countdown: float | None = None) -> None:
+        enqueue_call(pk, countdown)
 
     def pending(self):
         return Call.objects.filter(direction=Direction.OUTBOUND)

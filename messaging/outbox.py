@@ -3,15 +3,18 @@ limits reservation, the adapter call and what the provider's answer writes."""
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from billing import limits
 from billing.limits import Reservation
 from billing.usage import UsageDelta, UsageKey, record_changes
+from outbound.batch import should_kick
 from outbound.delivery import Outbox
 from providers.adapters.base import Adapter
 from providers.adapters.records import MessageStatus, SendResult, SmsRequest
@@ -72,10 +75,20 @@ def status_url(message: Message, account: ProviderAccount) -> str:
     return account.webhook_url(kind) if kind else ""
 
 
-def enqueue_send(message_id: int) -> None:
+def enqueue_send(message_id: int, countdown: float | None = None) -> None:
+    """The message's own send task (retries, the sweeper, a batch's hand-back)."""
     from .tasks import send_message
 
-    send_message.delay(message_id)
+    send_message.apply_async((message_id,), countdown=countdown)
+
+
+def kick_drain(account_id: int) -> None:
+    """After a new message is committed: make sure a drainer sends the account's queue
+    (at most one enqueued per SEND_KICK_MS; see outbound.batch)."""
+    from .tasks import send_queued
+
+    if should_kick(account_id):
+        send_queued.delay(account_id)
 
 
 class MessageOutbox(Outbox):
@@ -129,8 +142,38 @@ class MessageOutbox(Outbox):
     def finish(self, row: Message, *, sent: bool, cost: Decimal | None = None) -> None:
         finish_reservation(row, sent=sent, cost=cost)
 
-    def enqueue(self, pk: int) -> None:
-        enqueue_send(pk)
+    def finish_many(self, rows: list[tuple[Message, bool, Decimal | None]]) -> None:
+        """Clear the batch's reservations in one UPDATE; settle or release those that hold
+        something (a cap, a subaccount limit, a price to correct)."""
+        table = Message._meta.db_table
+        with connection.cursor() as cursor:
+            # Clears and returns in one statement, so a reservation is finished exactly once
+            # (the sweeper and a sync's reconciliation clear it the same way).
+            cursor.execute(
+                f"""
+                WITH old AS (
+                    SELECT id, billing_reservation FROM {table}
+                     WHERE id = ANY(%s) AND billing_reservation IS NOT NULL
+                     ORDER BY id FOR UPDATE
+                )
+                UPDATE {table} m SET billing_reservation = NULL FROM old WHERE m.id = old.id
+                RETURNING m.id, old.billing_reservation
+                """,  # noqa: S608 - the table name is ours
+                [[row.pk for row, _, _ in rows]],
+            )
+            taken = dict(cursor.fetchall())
+        for row, sent, cost in rows:
+            data = taken.get(row.pk)
+            if not data:
+                continue
+            reservation = Reservation.from_dict(json.loads(data) if isinstance(data, str) else data)
+            if sent:
+                limits.settle(row.tenant, reservation, cost, row.currency)
+            else:
+                limits.release(row.tenant, reservation)
+
+    def enqueue(self, pk: int, countdown: float | None = None) -> None:
+        enqueue_send(pk, countdown)
 
     def pending(self):
         return Message.objects.filter(direction=DirectionChoice.OUTBOUND)

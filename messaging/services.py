@@ -39,7 +39,7 @@ from billing.limits import LimitExceeded, Reservation
 from billing.usage import record_changes
 from core.db import atomic_with_retry
 from numbers.models import PhoneNumber
-from outbound import delivery
+from outbound import batch, delivery
 from outbound.checks import (
     IdempotencyConflict,
     SendRejected,
@@ -61,7 +61,7 @@ from providers.importing import owners
 from providers.models import ProviderAccount
 
 from .models import BulkSend, DirectionChoice, Encoding, Kind, Message, MessageMedia, Status
-from .outbox import OUTBOX, enqueue_send, usage
+from .outbox import OUTBOX, kick_drain, usage
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ def _store(message: Message, created_by: Any) -> Message:
     )
     # robust: a broker that is down must not turn a stored message into a 500 (the sweeper
     # enqueues it once SEND_QUEUED_STALE_SECONDS have passed).
-    transaction.on_commit(partial(enqueue_send, message.pk), robust=True)
+    transaction.on_commit(partial(kick_drain, message.provider_account_id), robust=True)
     return message
 
 
@@ -336,11 +336,17 @@ def queue_message(
     if key_problems := check_idempotency_key(idempotency_key):
         raise SendRejected({"idempotency_key": key_problems})
     new_hash = _request_hash(checked, to_e164)
-    existing = stored_for_key(Message, tenant, idempotency_key, new_hash)
-    if existing is not None:
-        return existing
     estimate = _estimate(checked)
-    reservation = _reserve(tenant, checked, estimate)
+    try:
+        reservation = _reserve(tenant, checked, estimate)
+    except LimitExceeded:
+        # A replay of a send stored earlier is answered, not refused by the cap it counts in.
+        existing = stored_for_key(Message, tenant, idempotency_key, new_hash)
+        if existing is None:
+            raise
+        return existing
+    # A replay (the key already stored) is found by the insert's unique constraint, which
+    # gives the reservation back: no lookup on the path every new send takes.
     message = _message_row(
         tenant, checked, to_e164, new_hash, idempotency_key, created_by, estimate, reservation
     )
@@ -493,30 +499,17 @@ def _store_bulk(
     Message.objects.bulk_create(messages, batch_size=BULK_INSERT_BATCH)
     record_changes(usage(message, +1) for message in messages)
     audit.record(tenant, created_by, "message.bulk_send", bulk, queued=len(valid), invalid=len(invalid))
-    transaction.on_commit(partial(enqueue_bulk, bulk.pk))
+    transaction.on_commit(partial(enqueue_bulk, checked.root.pk), robust=True)
     return bulk
 
 
-def enqueue_bulk(bulk_id: int) -> None:
-    from .tasks import fan_out_bulk
+def enqueue_bulk(account_id: int) -> None:
+    """A bulk's messages go out through the account's batch senders: SEND_BULK_SENDERS of
+    them at once (they claim disjoint batches), whatever is already draining."""
+    from .tasks import send_queued
 
-    fan_out_bulk.delay(bulk_id)
-
-
-FAN_OUT_CHUNK = 1000
-
-
-def fan_out_bulk(bulk_id: int, after_id: int = 0) -> tuple[int, int | None]:
-    """Enqueue the sends of the next chunk of a bulk's queued messages; returns (enqueued,
-    the id to continue after, or None when the bulk is fully enqueued)."""
-    ids = list(
-        Message.objects.filter(bulk_send_id=bulk_id, status=Status.QUEUED, pk__gt=after_id)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:FAN_OUT_CHUNK]
-    )
-    for message_id in ids:
-        enqueue_send(message_id)
-    return len(ids), (ids[-1] if len(ids) == FAN_OUT_CHUNK else None)
+    for _ in range(settings.SEND_BULK_SENDERS):
+        send_queued.delay(account_id)
 
 
 # -- estimates -------------------------------------------------------------------------------------
@@ -558,6 +551,14 @@ UNKNOWN_TIMEOUT = OUTBOX.timed_out
 def deliver_message(message_id: int, *, policy: RetryPolicy = DEFAULT_POLICY, sleep=time.sleep) -> Outcome:
     """One attempt at sending a queued message (see outbound.delivery.deliver)."""
     return delivery.deliver(OUTBOX, message_id, policy=policy, sleep=sleep)
+
+
+def send_queued(account_id: int) -> dict[str, Any]:
+    """Send the account's queued messages in batches (first attempts; see outbound.batch)."""
+    account = ProviderAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return {"done": True, "missing": True}
+    return batch.drain(OUTBOX, account)
 
 
 def sweep_queued(now=None) -> dict[str, list[int]]:

@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from providers.adapters.errors import ProviderError
+from providers.models import ProviderAccount
 
 from . import importers
-from .models import BulkSend, Message, MessageMedia
+from .models import Message, MessageMedia
 
 # The media sweeper's bounds: items the providers may still serve, whose own retry chain
 # (about 30 minutes) is surely over, a few attempts more.
@@ -72,6 +73,20 @@ def send_message(self, message_id: int) -> dict:
     return outcome.as_dict()
 
 
+# The batch path for first attempts (outbound.batch): kicked when a message is stored. A
+# worker killed mid-batch leaves its claimed rows `sending`; the sweeper settles them (never
+# resent). Bounded in time: past its limit it hands over to a fresh task.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+@runs_in_tenant_of(account_id=ProviderAccount)
+def send_queued(account_id: int) -> dict:
+    from . import services
+
+    result = services.send_queued(account_id)
+    if not result.get("done", True):
+        send_queued.delay(account_id)
+    return result
+
+
 @shared_task(acks_late=True)
 @cross_tenant_task("the sweeper of every tenant's queued sends")
 def sweep_queued() -> dict:
@@ -82,14 +97,3 @@ def sweep_queued() -> dict:
     return {key: len(ids) for key, ids in touched.items()}
 
 
-@shared_task(acks_late=True)
-@runs_in_tenant_of(bulk_id=BulkSend)
-def fan_out_bulk(bulk_id: int, after_id: int = 0) -> dict:
-    """Enqueue a bulk's sends a chunk at a time (each chunk its own task, so a large bulk
-    never holds one worker for long); a chunk enqueued twice is harmless (the claim)."""
-    from . import services
-
-    enqueued, next_after = services.fan_out_bulk(bulk_id, after_id)
-    if next_after is not None:
-        fan_out_bulk.delay(bulk_id, next_after)
-    return {"bulk": bulk_id, "enqueued": enqueued}

@@ -138,8 +138,13 @@ class Outbox:
     def finish(self, row: Any, *, sent: bool, cost: Decimal | None = None) -> None:
         """Settle (sent) or release (never sent) what the row reserved from the limits."""
 
-    def enqueue(self, pk: int) -> None:
-        """Queue the row's send task (the sweeper's re-enqueue)."""
+    def finish_many(self, rows: list[tuple[Any, bool, Decimal | None]]) -> None:
+        """`finish` for a batch of (row, sent, cost)."""
+        for row, sent, cost in rows:
+            self.finish(row, sent=sent, cost=cost)
+
+    def enqueue(self, pk: int, countdown: float | None = None) -> None:
+        """Queue the row's own send task (the sweeper's re-enqueue, a batch's hand-back)."""
         raise NotImplementedError
 
     def pending(self) -> models.QuerySet:

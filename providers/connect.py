@@ -37,22 +37,26 @@ def connection_for(account: ProviderAccount, **option_overrides) -> Connection:
     )
 
 
+def _log_row(account: ProviderAccount, exchange: Exchange) -> ProviderLog:
+    return ProviderLog(
+        tenant_id=account.tenant_id,
+        account=account,
+        method=exchange.method,
+        url=exchange.url[:2000],
+        status=exchange.status,
+        duration_ms=exchange.duration_ms,
+        request_body=exchange.request_body,
+        response_body=exchange.response_body,
+        error=exchange.error[:200],
+    )
+
+
 def log_recorder(account: ProviderAccount) -> Callable[[Exchange], None] | None:
     if not settings.PROVIDER_LOG_ENABLED:
         return None
 
     def record(exchange: Exchange) -> None:
-        ProviderLog.objects.create(
-            tenant_id=account.tenant_id,
-            account=account,
-            method=exchange.method,
-            url=exchange.url[:2000],
-            status=exchange.status,
-            duration_ms=exchange.duration_ms,
-            request_body=exchange.request_body,
-            response_body=exchange.response_body,
-            error=exchange.error[:200],
-        )
+        _log_row(account, exchange).save(force_insert=True)
 
     return record
 
@@ -71,7 +75,7 @@ class BufferedLog:
     for adapters used from another thread, like the sync's page prefetcher."""
 
     def __init__(self, account: ProviderAccount):
-        self._write = log_recorder(account)
+        self._account = account
         self._pending: list[Exchange] = []
         self._lock = threading.Lock()
 
@@ -82,9 +86,8 @@ class BufferedLog:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
-        if self._write is not None:
-            for exchange in pending:
-                self._write(exchange)
+        if pending and settings.PROVIDER_LOG_ENABLED:  # one INSERT for all of them
+            ProviderLog.objects.bulk_create([_log_row(self._account, exchange) for exchange in pending])
 
 
 def adapter_for(

@@ -15,4 +15,5 @@ STORAGES["staticfiles"] = {  # noqa: F405
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=CELERY_BROKER_URL.rsplit("/", 1)[0] + "/9")  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_key": "100000/min"}  # noqa: F405
 WEBHOOK_KICK_MS = 0  # every stored event enqueues the applier, so tests see it called
+SEND_KICK_MS = 0  # every stored message enqueues its batch sender
 WEBHOOK_ACCOUNT_CACHE_SECONDS = 0  # tests change accounts between requests

@@ -63,7 +63,7 @@ def test_concurrent_requests_with_one_key_store_one_message(queue, monkeypatch, 
     from accounts.rls import tenant_context
     from messaging import services
 
-    monkeypatch.setattr(services, "enqueue_send", lambda message_id: None)
+    monkeypatch.setattr(services, "kick_drain", lambda account_id: None)
 
     def attempt(_):
         try:
@@ -100,6 +100,26 @@ def test_the_monthly_message_cap_blocks_with_a_clear_error_and_nothing_is_stored
     assert Message.objects.count() == 1 and callbacks == []
     assert sandbox.ledger.count() == 0
     assert UsageCounter.objects.get(tenant=tenant_a).messages == 1
+
+
+def test_a_replay_after_the_cap_is_reached_returns_the_stored_message(queue, tenant_a):
+    BillingSettings.objects.create(tenant=tenant_a, monthly_message_cap=1)
+    first = queue(idempotency_key="k1")
+
+    again = queue(idempotency_key="k1")
+
+    assert again.pk == first.pk
+    assert UsageCounter.objects.get(tenant=tenant_a).messages == 1
+
+
+def test_a_replay_under_the_cap_takes_nothing_from_it(queue, tenant_a):
+    BillingSettings.objects.create(tenant=tenant_a, monthly_message_cap=5)
+    first = queue(idempotency_key="k1")
+
+    queue(idempotency_key="k1")
+
+    assert UsageCounter.objects.get(tenant=tenant_a).messages == 1 and Message.objects.count() == 1
+    assert first.pk == Message.objects.get().pk
 
 
 def test_a_failed_send_gives_its_message_back_to_the_cap(queue, tenant_a, sandbox, send_now):

@@ -118,7 +118,7 @@ def test_the_sweeper_re_enqueues_a_stale_queued_message(queue, monkeypatch):
     stale = queue(to="+46709876543")
     Message.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(minutes=15))
     enqueued = []
-    monkeypatch.setattr(outbox, "enqueue_send", enqueued.append)
+    monkeypatch.setattr(outbox, "enqueue_send", lambda pk, countdown=None: enqueued.append(pk))
 
     touched = sweep_queued()
 
