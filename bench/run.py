@@ -42,7 +42,7 @@ CASES: dict[str, tuple[str, dict]] = {
             "tenants": 20,
             "largest": 1_000_000,
             "small": 10_000,
-            "reps": 30,
+            "reps": 60,
         },
     ),
     "serve": (
@@ -70,7 +70,7 @@ QUICK_CASES: dict[str, tuple[str, dict]] = {
     "write_path": ("scale.case_write_path", {"n": 5_000, "page_size": 100, "save_sample": 200}),
     "reads_scale": (
         "scale.case_reads_scale",
-        {"total": 200_000, "tenants": 20, "largest": 50_000, "small": 10_000, "reps": 5},
+        {"total": 200_000, "tenants": 20, "largest": 50_000, "small": 10_000, "reps": 10},
     ),
     "serve": (
         "case_serve",
