@@ -252,6 +252,12 @@ def send_request(account_id: int, to: str, key: str | None, body: str, api_key: 
     return ("POST", "/api/v1/messages/", payload, headers)
 
 
+def bulk_request(account_id: int, to: list[str], body: str, api_key: str) -> tuple:
+    payload = json.dumps({"provider_account": account_id, "from": "Bench", "body": body, "recipients": to})
+    headers = {"content-type": "application/json", "authorization": f"Bearer {api_key}"}
+    return ("POST", "/api/v1/messages/bulk/", payload.encode(), headers)
+
+
 def dlr_request(token: str, remote_id: str) -> tuple:
     body = urlencode({"id": remote_id, "status": "delivered", "delivered": "2026-11-30 12:00:00.000"})
     return (

@@ -276,10 +276,16 @@ def serve_rows(c: dict) -> list[tuple[str, str, str]]:
             f"{met(m['accepted_per_second'])}",
         ),
         (
-            "`make serve`: send workers to the provider (sandbox ledger)",
+            f"`make serve`: send workers to the provider, a bulk of {c['workers']['messages']:,} "
+            "(sandbox ledger)",
+            f"{c['workers']['delivered_per_second']:,} msg/s",
+            f"target >= {t['delivered_per_second']}/s, each exactly once "
+            f"({c['workers']['sent_exactly_once']}): {met(m['delivered_per_second'])}",
+        ),
+        (
+            "`make serve`: send workers to the provider during the 16-client burst",
             f"{b['delivered_per_second']:,} msg/s",
-            f"target >= {t['delivered_per_second']}/s, each exactly once ({b['sent_exactly_once']}): "
-            f"{met(m['delivered_per_second'])}",
+            f"the API takes most of the 2 cores meanwhile; each exactly once ({b['sent_exactly_once']})",
         ),
         (
             f"`make serve`: steady {s['rate']}/s, POST to provider",
