@@ -599,10 +599,12 @@ def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMe
 
 
 def _enqueue_media_fetches(media_ids: list[int]) -> None:
-    from .tasks import fetch_media  # tasks import this module
+    from .tasks import fetch_media, fetch_media_batch  # tasks import this module
 
-    for media_id in media_ids:
-        fetch_media.delay(media_id)
+    if len(media_ids) == 1:  # a webhook's message
+        fetch_media.delay(media_ids[0])
+    else:  # a page's: one message to the broker, fanned out by the worker
+        fetch_media_batch.delay(media_ids)
 
 
 _MAGIC = (
