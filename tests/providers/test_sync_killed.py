@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ from billing.ledger import fold_all
 from billing.rebuild import current, recount
 from messaging.models import Message
 from providers.locks import _key as lock_key
-from providers.locks import client, sync_lock_name
+from providers.locks import client
 from providers.models import ProviderAccount, SyncRun
 from providers.sandbox_accounts import connect_sandbox_account, sandbox_registration
 from providers.sync import run_sync
@@ -70,6 +71,18 @@ def _worker_env(sandbox_url: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "config.settings.test"}  # fmt: skip
 
 
+@contextmanager
+def _locks_of_a_dead_worker(account: ProviderAccount):
+    """The Redis locks a killed worker leaves (its account's, its provider slot) are dropped
+    on the way out, as their TTL would drop them later."""
+    before = set(client().keys(lock_key("sync:*")))
+    try:
+        yield
+    finally:
+        for key in set(client().keys(lock_key("sync:*"))) - before:
+            client().delete(key)
+
+
 def _wait_for_backends_to_end(exclude_pid: int) -> None:
     """The killed worker's server session may still be finishing a COMMIT it had sent."""
     deadline = time.monotonic() + 10
@@ -98,22 +111,26 @@ def test_a_sync_killed_mid_history_resumes_from_its_last_committed_page(tenant_a
     fault = {"kind": "latency", "provider": "46elks", "endpoint": "GET /a1/sms", "latency": 0.1}
     httpx.post(f"{sandbox_server}/_sandbox/faults", json=fault).raise_for_status()
     run = SyncRun.objects.create(tenant=tenant_a, account=account, trigger=SyncRun.Trigger.COMMAND)
-    worker = subprocess.Popen(
-        [sys.executable, "-c", SYNC_WORKER, str(run.pk), str(tenant_a.pk)],
-        cwd=ROOT,
-        env=_worker_env(sandbox_server),
-    )
-    deadline = time.monotonic() + 60
-    while Message.objects.filter(provider_account=account).count() < 300 and time.monotonic() < deadline:
-        assert worker.poll() is None, "the sync ended before it could be killed"
-        time.sleep(0.05)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    with _locks_of_a_dead_worker(account):
+        worker = subprocess.Popen(
+            [sys.executable, "-c", SYNC_WORKER, str(run.pk), str(tenant_a.pk)],
+            cwd=ROOT,
+            env=_worker_env(sandbox_server),
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while (
+                Message.objects.filter(provider_account=account).count() < 300 and time.monotonic() < deadline
+            ):
+                assert worker.poll() is None, "the sync ended before it could be killed"
+                time.sleep(0.05)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
     _wait_for_backends_to_end(exclude_pid=connection.connection.info.backend_pid)
     cursor = _committed_cursor(account)
     stored = Message.objects.filter(provider_account=account).count()
     assert cursor is not None and 300 <= stored < SIZE  # killed mid-history, after some commits
-    client().delete(lock_key(sync_lock_name(account.pk)))  # as its TTL would, for a dead worker
     httpx.delete(f"{sandbox_server}/_sandbox/faults").raise_for_status()
 
     account.refresh_from_db()
