@@ -33,7 +33,10 @@ CASES: dict[str, tuple[str, dict]] = {
     "sandbox_pages": ("case_sandbox_pages", {"size": 1_000_000, "reps": 10}),
     # Issue 11 (bench/scale.py): sync over HTTP from the sandbox server, the write path against
     # COPY and save(), reads at 10M messages (BENCH_READS_TOTAL overrides the size).
-    "sync_http": ("scale.case_sync_http", {"sizes": [100_000, 1_000_000], "providers": ["46elks"]}),
+    "sync_http": (
+        "scale.case_sync_http",
+        {"plan": {"46elks": [100_000, 1_000_000], "sipcentric": [100_000]}},
+    ),
     "write_path": ("scale.case_write_path", {"n": 100_000, "page_size": 100, "save_sample": 2_000}),
     "reads_scale": (
         "scale.case_reads_scale",
@@ -66,7 +69,7 @@ QUICK_CASES: dict[str, tuple[str, dict]] = {
     "send": ("case_send", {"n": 30, "threads": 4, "cap": 10}),
     "webhooks": ("case_webhooks", {"n": 100}),
     "sandbox_pages": ("case_sandbox_pages", {"size": 1_000_000, "reps": 3}),
-    "sync_http": ("scale.case_sync_http", {"sizes": [2_000, 10_000], "providers": ["46elks"]}),
+    "sync_http": ("scale.case_sync_http", {"plan": {"46elks": [2_000, 10_000], "sipcentric": [2_000]}}),
     "write_path": ("scale.case_write_path", {"n": 5_000, "page_size": 100, "save_sample": 200}),
     "reads_scale": (
         "scale.case_reads_scale",

@@ -104,7 +104,8 @@ def elks_size(messages: int) -> int:
     return messages * 10 // 11
 
 
-def case_sync_http(sizes: list[int], providers: list[str], rerun: bool = True) -> Result:
+def case_sync_http(plan: dict[str, list[int]], rerun: bool = True) -> Result:
+    """`plan`: provider -> history sizes (messages) to sync, smallest first."""
     from providers.sandbox_accounts import connect_sandbox_account
 
     from .cases import db_now
@@ -113,7 +114,7 @@ def case_sync_http(sizes: list[int], providers: list[str], rerun: bool = True) -
     runs = []
     rows: list[dict] = []
     with SandboxProcess() as sandbox:
-        for provider in providers:
+        for provider, sizes in plan.items():
             for messages in sizes:
                 tenant, _ = make_tenant(f"scale{messages}")
                 size = elks_size(messages) if provider == "46elks" else messages

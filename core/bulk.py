@@ -2,9 +2,11 @@
 a temporary staging table and merged into its table with one
 `INSERT … SELECT … ON CONFLICT DO UPDATE SET … WHERE <something differs>`, so
 
-- a page costs a COPY and one statement whatever its size (no per-row parameters to adapt);
-- a row whose values would not change is not written (no new tuple, no index churn, no
-  `updated_at` bump), which makes a rerun over unchanged history mostly reads;
+- a page costs a COPY and a few statements whatever its size (no per-row parameters);
+- a record equal to what we hold is pruned from the staging table before anything is
+  locked (`prune`, the merge's own rule with EXCLUDED read as the staged values), and the
+  merge's `WHERE` skips any other row whose values would not change: no new tuple, no
+  index churn, no `updated_at` bump, so a rerun over unchanged history is mostly reads;
 - the status rule is the same for every table: `rank_sql`/`rank` rank a status by a table
   the model declares, with `unknown` (and any status the table does not know) at
   `UNKNOWN_RANK`, below every known status.
