@@ -246,7 +246,12 @@ def table(results: dict) -> str:
                     )
                 )
     if "serve" in r:
-        rows += serve_rows(r["serve"])
+        try:
+            rows += serve_rows(r["serve"])
+        except KeyError as exc:  # a merged result (BENCH_MERGE) from before a change of this table
+            rows.append(
+                ("`make serve`", "not shown", f"results of an older format (no {exc}); rerun the case")
+            )
     # Cases that report {"rows": [{"name", "value", "unit", "target", "met"}]} (bench/scale.py).
     for c in r.values():
         for x in c.get("rows", []) if isinstance(c.get("rows"), list) else []:
