@@ -53,6 +53,7 @@ chaos: bootstrap
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --config .importlinter
+	$(VENV)/bin/mypy
 
 clean:
 	-scripts/services.sh down

@@ -33,7 +33,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         # cross-tenant: the key's secret is what identifies its tenant.
         with rls.rls_bypass("API key lookup by its hash", level=logging.DEBUG):
             key = (
-                ApiKey.objects.select_related("tenant", "created_by")
+                ApiKey.objects.select_related("tenant")
                 .filter(key_hash=hash_api_key(parts[1]))
                 .first()
             )

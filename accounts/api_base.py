@@ -15,10 +15,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, permissions, viewsets
 
+from core.api_errors import ApiAutoSchema
+from core.api_pagination import KeysetPagination
+
 from . import rls
-from .api_errors import ApiAutoSchema
 from .api_filters import TenantFilterBackend
-from .api_pagination import KeysetPagination
 from .models import ApiKey, Membership, Scope
 from .tenancy import SESSION_TENANT_KEY, TenantAccess, tenant_access_for
 

@@ -7,8 +7,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and tenancy"
 
     def ready(self) -> None:
+        from core.api_fields import require_strings_for_char_fields  # DRF settings need the app registry
+
         from . import rls, rls_setup
-        from .api_fields import require_strings_for_char_fields  # DRF settings need the app registry
 
         rls.connect_task_signals()
         # After every migrate (its last app's signal), cover tenant-owned tables added since.

@@ -6,6 +6,7 @@ whichever it is, the entry names the user and/or key behind the action.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -33,7 +34,6 @@ def _principals(actor: Any) -> tuple[User | None, ApiKey | None]:
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     # Decimal, datetime, UUID … become strings the way Django's JSON encoder writes them.
-    import json
 
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from . import rls
@@ -88,3 +91,15 @@ def tenants_for(user) -> list[Tenant]:
     if user.is_staff:
         return list(Tenant.objects.order_by("name"))  # cross-tenant: staff operators see all
     return list(Tenant.objects.filter(memberships__user=user, active=True).order_by("name").distinct())
+
+
+# -- the only way a dashboard view reads tenant rows ------------------------------------------
+def tenant_qs(request: HttpRequest, model: type[Model]) -> QuerySet:
+    """The only way a dashboard view reads tenant rows: scoped to request.tenant."""
+    return model.objects.for_tenant(request.tenant)
+
+
+def tenant_object_or_404(request: HttpRequest, model_or_qs: type[Model] | QuerySet, **lookup: Any) -> Any:
+    """Another tenant's object is a 404, never a 403: its existence is not revealed."""
+    qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs.objects.all()
+    return get_object_or_404(qs.filter(tenant_id=request.tenant.pk), **lookup)

@@ -1,104 +1,24 @@
-"""Dashboard views of the accounts app (tenant switcher, API keys, members, password reset) and the small
-helpers every dashboard view module builds on: tenant-scoped lookups, keyset pages, htmx."""
+"""Dashboard views of the accounts app: tenant switcher, API keys, members, audit log and
+password reset."""
 
 from __future__ import annotations
-
-import base64
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.exceptions import ValidationError
-from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.dateparse import parse_datetime
+from django.db.models import Q
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from core.web import keyset_page, query_without
+
 from . import audit, services
-from .csv_export import csv_response  # noqa: F401 - the dashboard views' export helper
 from .models import ApiKey, AuditLog, Membership, Role, Scope, User
 from .permissions import scope_required
-from .tenancy import tenants_for
-
-PAGE_SIZE = 50
-
-
-# -- helpers for every dashboard view -------------------------------------------------------
-def tenant_qs(request: HttpRequest, model: type[Model]) -> QuerySet:
-    """The only way a dashboard view reads tenant rows: scoped to request.tenant."""
-    return model.objects.for_tenant(request.tenant)
-
-
-def tenant_object_or_404(request: HttpRequest, model_or_qs: type[Model] | QuerySet, **lookup: Any) -> Any:
-    """Another tenant's object is a 404, never a 403: its existence is not revealed."""
-    qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs.objects.all()
-    return get_object_or_404(qs.filter(tenant_id=request.tenant.pk), **lookup)
-
-
-def is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-@dataclass
-class KeysetPage:
-    items: list
-    next_cursor: str | None
-
-
-def _encode_cursor(moment: datetime, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{pk}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(raw: str) -> tuple[datetime, int] | None:
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-        stamp, pk = text.rsplit("|", 1)
-        moment = parse_datetime(stamp)
-        return (moment, int(pk)) if moment else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def keyset_page(qs: QuerySet, cursor: str | None, *, field: str = "created_at", size: int = PAGE_SIZE):
-    """Newest first on (field, id) without OFFSET or COUNT(*): one index range scan per page."""
-    qs = qs.order_by(f"-{field}", "-id")
-    position = _decode_cursor(cursor) if cursor else None
-    if position is not None:
-        moment, pk = position
-        qs = qs.filter(Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "id__lt": pk}))
-    rows = list(qs[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    next_cursor = _encode_cursor(getattr(rows[-1], field), rows[-1].pk) if more and rows else None
-    return KeysetPage(rows, next_cursor)
-
-
-def any_labels(form: forms.Form, label: str = "Any") -> None:
-    """Filter forms read better with "Any" than django-filter's "---------"."""
-    for field in form.fields.values():
-        if getattr(field, "empty_label", None) is not None:
-            field.empty_label = label
-            # The widget holds its own copy of the choice iterator (deep-copied with the
-            # form), bound to the class-level field: point it at this field again.
-            if hasattr(field.widget, "choices"):
-                field.widget.choices = field.choices
-        choices = getattr(field, "choices", None)
-        if isinstance(choices, list) and choices and choices[0][0] == "":
-            field.choices = [("", label), *choices[1:]]
-
-
-def query_without(request: HttpRequest, *names: str) -> str:
-    """The current query string minus some keys (for "Older →" and export links)."""
-    params = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()
+from .tenancy import tenant_object_or_404, tenant_qs, tenants_for
 
 
 # -- tenant switcher ----------------------------------------------------------------------------

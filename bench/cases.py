@@ -347,7 +347,7 @@ def seed_messages(tenant: Tenant, account: ProviderAccount, n: int, *, vacuum: b
 def case_lists(n: int, reps: int, depth: int) -> Result:
     from rest_framework.pagination import Cursor
 
-    from accounts.api_pagination import KeysetPagination
+    from core.api_pagination import KeysetPagination
 
     tenant, owner = make_tenant("lists")
     account = ProviderAccount.objects.create(tenant=tenant, provider="46elks", name="seeded", currency="SEK")

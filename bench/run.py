@@ -304,7 +304,9 @@ def serve_rows(c: dict) -> list[tuple[str, str, str]]:
             f"`make serve`: {w['requests']:,} delivery reports from 32 clients",
             f"{w['per_second']:,} req/s; {w['median_ms']} ms (p95 {w['p95_ms']})",
             f"target >= {t['webhooks_per_second']}/s, 0 >= 500 (got {w['errors_5xx']}): "
-            f"{met(m['webhooks_per_second'])}; all applied {w['all_applied_seconds_after_burst']} s "
+            f"{met(m['webhooks_per_second'])}; {w.get('messages_delivered', '?')} of "
+            f"{w.get('messages', '?')} messages moved to delivered; "
+            f"all applied {w['all_applied_seconds_after_burst']} s "
             f"after the burst (target <= {t['webhooks_applied_seconds']} s): "
             f"{met(m['webhooks_applied_seconds'])}",
         ),

@@ -416,7 +416,7 @@ def _requests(tenant, owner, n: int) -> dict[str, Any]:
     """The timed requests for one tenant: name -> a callable doing it (checked for a 200)."""
     from rest_framework.pagination import Cursor
 
-    from accounts.api_pagination import KeysetPagination
+    from core.api_pagination import KeysetPagination
 
     raw_key = ApiKey.issue(tenant, "bench", created_by=owner)[1]
     api = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from django.db.models import Count
+from django.utils import timezone
 
 from accounts.models import ApiKey, Membership, Role, Tenant, User
 from billing.models import BillingSettings
 from billing.rebuild import current, recount
+from billing.usage import record_changes
 from messaging.models import Message
+from messaging.outbox import usage
 from providers.models import ProviderAccount, WebhookEvent
 from providers.sandbox_accounts import connect_sandbox_account, sandbox_registration
 
@@ -35,6 +38,7 @@ TARGETS = {
     "webhooks_applied_seconds": 10,
 }
 SENT = ("sent", "delivered", "failed")
+FINAL = ("delivered", "failed")
 
 
 def _tenant(label: str) -> tuple[Tenant, str, ProviderAccount]:
@@ -58,6 +62,15 @@ def _all_sent(ids: list[int]) -> bool:
     return not Message.objects.filter(pk__in=ids).exclude(status__in=SENT).exists()
 
 
+def _settle(ids: list[int]) -> None:
+    """Let a phase's delivery reports (the sandbox sends two per message, 1 s and 3 s after
+    it) arrive and be applied, so the next phase is measured on its own."""
+    load.wait_until(
+        lambda: not Message.objects.filter(pk__in=ids).exclude(status__in=FINAL).exists(), 120, 0.5
+    )
+    time.sleep(2)
+
+
 def _ids(results: list[load.Result]) -> list[int]:
     import json
 
@@ -78,6 +91,27 @@ def _form_value(body: str, name: str) -> str:
     from urllib.parse import parse_qs
 
     return (parse_qs(body).get(name) or [""])[0]
+
+
+def _awaiting_reports(tenant: Tenant, account: ProviderAccount, count: int) -> list[int]:
+    """`count` outbound messages the provider took and has not reported on yet, stored as
+    the send path stores them (with their ledger entries, so rollups still equal a recount)."""
+    label = load.unique_label()
+    now = timezone.now()
+    common = {
+        "tenant": tenant, "provider_account": account, "kind": "sms", "direction": "outbound",
+        "from_number": "Bench", "body": "Awaiting a report", "status": "sending", "parts": 1,
+        "encoding": "gsm7", "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    rows = [
+        Message(**common, to_number=to, remote_id=f"hook-{label}-{i}")
+        for i, to in enumerate(load.recipients(count, 5))
+    ]
+    Message.objects.bulk_create(rows, batch_size=1000)
+    for row in rows:
+        row.tenant = tenant
+    record_changes(usage(row, +1) for row in rows)
+    return [row.pk for row in rows]
 
 
 def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: float, hooks: int,
@@ -129,6 +163,8 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
             "drained": drained is not None,
         }
 
+        _settle(ids)
+
         # 1b. The send workers alone: one bulk send (one API call) of `burst` recipients, then
         # how fast the workers hand them to the provider while no API client competes.
         bulk_numbers = load.recipients(burst, 4)
@@ -150,6 +186,8 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
             "sent_exactly_once": len(per_to) == len(bulk_ids) and set(per_to.values()) == {1},
             "delivered_per_second": round(len(ledger) / span, 1) if span else 0,
         }
+
+        _settle(bulk_ids)
 
         # 2. A steady 50 messages/s: how long from the client's POST to the provider.
         steady_numbers = load.recipients(int(steady_rate * steady_seconds), 2)
@@ -177,10 +215,11 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
             "queue_to_provider_p99_ms": round(load.percentile(lags, 0.99), 1),
         }
 
-        # 3. Delivery reports for the burst's messages from `hook_clients` clients.
-        remote_ids = list(
-            Message.objects.filter(pk__in=ids).exclude(remote_id="").values_list("remote_id", flat=True)
-        )[:hooks]
+        # 3. Delivery reports from `hook_clients` clients, each one new: for messages the
+        # provider took (rows as a send leaves them, `sending` with a remote id) whose reports
+        # have not come yet, so every event is stored and changes its row when applied.
+        hook_ids = _awaiting_reports(tenant, account, hooks)
+        remote_ids = list(Message.objects.filter(pk__in=hook_ids).values_list("remote_id", flat=True))
         account.refresh_from_db()
         hook_requests = [load.dlr_request(account.webhook_token, rid) for rid in remote_ids]
         before = WebhookEvent.objects.filter(account=account).count()
@@ -194,12 +233,12 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
 
         load.wait_until(applied, 60, 0.2)
         applied_after = time.monotonic() - burst_end
-        delivered = Message.objects.filter(pk__in=ids, status="delivered").count()
         result["webhooks"] = {
             **hooks_summary,
             "events_stored": WebhookEvent.objects.filter(account=account).count() - before,
             "all_applied_seconds_after_burst": round(applied_after, 2),
-            "messages_delivered": delivered,
+            "messages_delivered": Message.objects.filter(pk__in=hook_ids, status="delivered").count(),
+            "messages": len(hook_ids),
         }
 
         # 4. A cap under concurrency: exactly `cap` of 4 x cap concurrent sends pass.
@@ -238,4 +277,52 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
         "rollups_equal_recount": result["rollups_equal_recount"],
         "clean_logs": not result["log_problems"],
     }
+    result["rows"] = _rows(result)
     return result
+
+
+def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The results as {"name", "value", "unit", "target", "met"} rows (results.json, README)."""
+    b, wk, s, w, cap, m = r["burst"], r["workers"], r["steady"], r["webhooks"], r["cap"], r["met"]
+    burst = f"serve: {b['requests']:,} sends from 16 concurrent API clients"
+    hooks = f"serve: {w['requests']:,} delivery reports from 32 clients"
+    table = [
+        (f"{burst}, accepted", b["accepted_per_second"], "msg/s", ">= 500/s", m["accepted_per_second"]),
+        (f"{burst}, median latency (p95 {b['p95_ms']} ms)", b["median_ms"], "ms", None, None),
+        (f"{burst}, responses >= 500", b["errors_5xx"], "responses", "0", b["errors_5xx"] == 0),
+        (
+            f"serve: send workers, a bulk of {wk['messages']:,} to the provider (each once: "
+            f"{wk['sent_exactly_once']})",
+            wk["delivered_per_second"], "msg/s", ">= 200/s", m["delivered_per_second"],
+        ),
+        (
+            f"serve: send workers during the 16-client burst (each once: {b['sent_exactly_once']})",
+            b["delivered_per_second"], "msg/s", None, None,
+        ),
+        (
+            f"serve: steady {s['rate']}/s, POST to provider p99 "
+            f"(median {s['queue_to_provider_median_ms']} ms)",
+            s["queue_to_provider_p99_ms"], "ms", "< 1000 ms", m["steady_p99_ms"],
+        ),
+        (
+            f"{hooks} (p95 {w['p95_ms']} ms, {w['errors_5xx']} >= 500)",
+            w["per_second"], "req/s", ">= 1000/s", m["webhooks_per_second"],
+        ),
+        (
+            f"{hooks}: all applied ({w['messages_delivered']} of {w['messages']} now delivered), after",
+            w["all_applied_seconds_after_burst"], "s", "<= 10 s", m["webhooks_applied_seconds"],
+        ),
+        (
+            f"serve: cap of {cap['cap']}, {cap['attempts']} concurrent sends, accepted",
+            cap["accepted"], "messages", f"exactly {cap['cap']}", m["cap_exact"],
+        ),
+        ("serve: rollups equal a recount", int(r["rollups_equal_recount"]), "bool", "1",
+         m["rollups_equal_recount"]),
+        ("serve: deadlocks, tracebacks, errors in the logs", len(r["log_problems"]), "lines", "0",
+         m["clean_logs"]),
+    ]  # fmt: skip
+    return [_row(*row) for row in table]
+
+
+def _row(name: str, value: Any, unit: str, target: str | None, met: bool | None) -> dict[str, Any]:
+    return {"name": name, "value": value, "unit": unit, "target": target, "met": met}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Role, Tenant
+from core.queue import task as queue_task
 
 from .models import BillingSettings, Notification
 
@@ -29,8 +30,7 @@ def notify(
         return None
     billing = BillingSettings.objects.filter(tenant=tenant).first()
     if billing is None or billing.alert_emails:
-        from .tasks import email_notification
-
+        email_notification = queue_task("billing.tasks.email_notification")
         transaction.on_commit(lambda: email_notification.delay(note.pk))
     return note
 

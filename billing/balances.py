@@ -53,7 +53,7 @@ def check_low_balance(account: ProviderAccount, snapshot: BalanceSnapshot) -> No
             body=f"{snapshot.amount} {snapshot.currency} left (alert level {threshold}).",
         )
     if snapshot.credit_alert is not None and snapshot.amount <= snapshot.credit_alert:
-        # 46elks' own credit alert level, set in its dashboard or through POST /me.
+        # The provider's own credit alert level (AccountBalance.credit_alert), where it has one.
         alerts.notify(
             tenant,
             "credit_alert",

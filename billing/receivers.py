@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from core.queue import task as queue_task
 from providers.adapters.records import Capability
 
 from .models import BalanceSnapshot
@@ -24,6 +25,5 @@ def snapshot_after_sync(sender, account, run, **kwargs) -> None:
     )
     if recent.exists():
         return
-    from .tasks import snapshot_balance
-
+    snapshot_balance = queue_task("billing.tasks.snapshot_balance")
     transaction.on_commit(lambda: snapshot_balance.delay(account.pk))

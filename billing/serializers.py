@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from accounts.api_fields import StrictBooleanField
+from core.api_fields import StrictBooleanField
 
 from .models import BalanceSnapshot, BillingSettings, Notification
 

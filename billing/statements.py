@@ -9,8 +9,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Sum
 
-from accounts.csv_export import csv_lines
 from accounts.models import Tenant
+from core.csv_export import csv_lines
 
 from .models import BillingSettings, DailyUsage
 from .periods import month_bounds

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from accounts.models import Tenant
 from accounts.rls import cross_tenant_task, runs_in_tenant_of, tenant_context
 from providers.adapters import ProviderError
 from providers.models import ProviderAccount
@@ -15,6 +16,7 @@ from . import ledger
 from .alerts import recipients
 from .balances import take_snapshot
 from .models import Notification
+from .rentals import charge_number_rentals
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +68,6 @@ def email_notification(notification_id: int) -> dict:
 @cross_tenant_task("the daily rental charge, tenant by tenant")
 def charge_number_rentals_all() -> dict:
     """Beat, daily: charge this month's number rentals of every tenant (idempotent)."""
-    from accounts.models import Tenant
-
-    from .rentals import charge_number_rentals
-
     charged = 0
     for tenant in Tenant.objects.filter(active=True):  # cross-tenant: a schedule over all tenants
         with tenant_context(tenant):

@@ -1,12 +1,9 @@
 from django.urls import path
 
-from . import search, views
+from . import views
 
 # Mounted under /t/<tenant_slug>/ by config.urls.
 urlpatterns = [
-    path("", views.overview, name="tenant-home"),
-    path("search/", search.search, name="search"),
-    path("contact/", search.contact, name="contact"),
     path("usage/", views.usage, name="usage"),
     path("usage/daily.json", views.usage_daily, name="usage-daily"),
     path("billing/statement/", views.statement, name="statement"),

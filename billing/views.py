@@ -1,6 +1,6 @@
-"""Dashboard pages of billing: the tenant overview, usage charts, monthly statements,
-notifications and billing settings. Every chart and total reads the DailyUsage rollups,
-never the raw message or call tables."""
+"""Dashboard pages of billing: usage charts, monthly statements, notifications and billing
+settings (and the balances and spend the tenant overview shows). Every chart and total
+reads the DailyUsage rollups, never the raw message or call tables."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,9 +21,8 @@ from django.views.decorators.http import require_POST
 from accounts import audit
 from accounts.models import Scope
 from accounts.permissions import scope_required
-from accounts.views import is_htmx, tenant_object_or_404, tenant_qs
-from calls.models import Call
-from messaging.models import Message
+from accounts.tenancy import tenant_object_or_404, tenant_qs
+from core.web import is_htmx
 from providers.models import ProviderAccount
 
 from . import checks
@@ -36,7 +35,7 @@ MAX_RANGE_DAYS = 366
 MESSAGE_KINDS = (UsageKind.SMS, UsageKind.MMS)
 
 
-def _balances(request) -> list[dict]:
+def latest_balances(request) -> list[dict]:
     """The latest balance of each root account with its days-of-credit forecast."""
     accounts = {a.pk: a for a in tenant_qs(request, ProviderAccount).filter(parent__isnull=True)}
     latest = (
@@ -52,7 +51,7 @@ def _balances(request) -> list[dict]:
     return sorted(rows, key=lambda r: r["account"].name)
 
 
-def _month_spend(request) -> list[dict]:
+def month_spend(request) -> list[dict]:
     first = month_start(request.tenant)
     return list(
         tenant_qs(request, DailyUsage)
@@ -62,31 +61,6 @@ def _month_spend(request) -> list[dict]:
         .annotate(cost=Sum("cost"))
         .order_by("currency")
     )
-
-
-def overview(request):
-    tenant = request.tenant
-    accounts = tenant_qs(request, ProviderAccount)
-    context = {
-        "balances": _balances(request),
-        "month_spend": _month_spend(request),
-        "month_start": month_start(tenant),
-        "recent_messages": list(
-            tenant_qs(request, Message).select_related("provider_account").order_by("-created_at", "-id")[:6]
-        ),
-        "recent_calls": list(tenant_qs(request, Call).order_by("-created_at", "-id")[:6]),
-        "notifications": list(tenant_qs(request, Notification).filter(read_at__isnull=True)[:5]),
-        "sync_errors": list(accounts.filter(Q(status=ProviderAccount.Status.ERROR) | ~Q(last_error=""))),
-        "has_accounts": accounts.exists(),
-        # Accounts never synced yet: the overview says their first sync is on its way.
-        "first_syncs": list(
-            accounts.filter(parent__isnull=True, last_synced_at__isnull=True).exclude(
-                status__in=[ProviderAccount.Status.DISABLED, ProviderAccount.Status.DELETING]
-            )
-        ),
-        "chart_url": reverse("usage-daily", args=[tenant.slug]) + "?days=30&series=traffic",
-    }
-    return render(request, "billing/overview.html", context)
 
 
 # -- usage ------------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.html import format_html
 
-from accounts.admin_paging import BigTableAdminMixin
-from accounts.csv_export import Column, admin_csv_action
+from core.admin_paging import BigTableAdminMixin
+from core.csv_export import Column, admin_csv_action
 
 from .models import Call, CallLeg, Recording
+from .tasks import fetch_recording
 
 CALL_COLUMNS: list[Column] = [
     ("id", lambda c: c.pk),
@@ -211,8 +212,6 @@ class RecordingAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Fetch the audio again")
     def fetch_again(self, request, queryset: QuerySet[Recording]) -> None:
-        from .tasks import fetch_recording
-
         ids = list(
             queryset.exclude(fetch_status=Recording.FetchStatus.FETCHED).values_list("pk", flat=True)[:1000]
         )

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts.api_base import BINARY, TenantScopedReadOnlyViewSet, stored_file_response
 from accounts.models import Scope
-from messaging.api import ERROR_409, ERROR_422, IDEMPOTENCY_KEY, account_of, send_actor, send_errors
+from outbound.web import ERROR_409, ERROR_422, IDEMPOTENCY_KEY, account_of, send_actor, send_errors
 
 from . import services
 from .filters import CallFilter, RecordingFilter

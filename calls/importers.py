@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from billing.models import UsageKind
 from billing.usage import UsageDelta, UsageKey, record_changes
 from core.bulk import StagedUpsert, rank, rank_sql
+from core.queue import task as queue_task
 from numbers.models import PhoneNumber
 from providers.adapters.records import InboundEvent, RemoteCall, RemoteRecording
 from providers.importers import lock_account, owner_ids, scrub, to_json
@@ -477,8 +478,7 @@ UPSERT_RECORDINGS_SQL = f"""
 
 
 def _enqueue_fetches(recording_ids: list[int]) -> None:
-    from .tasks import fetch_recording
-
+    fetch_recording = queue_task("calls.tasks.fetch_recording")
     for recording_id in recording_ids:
         fetch_recording.delay(recording_id)
 

@@ -5,10 +5,12 @@ a send settles (they are priced after they end), so `finish` has nothing to do."
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 from typing import Any
 
 from billing.models import UsageKind
 from billing.usage import UsageDelta, UsageKey, record_changes
+from core.queue import task as queue_task
 from outbound.delivery import Outbox
 from providers.adapters.base import Adapter
 from providers.adapters.records import CallRequest, SendResult
@@ -31,7 +33,8 @@ def usage(call: Call, sign: int) -> UsageDelta:
         call.created_at.astimezone(zone).date(),
         call.currency or "",
     )
-    return UsageDelta(key, count=sign, seconds=sign * (call.duration or 0), cost=sign * (call.cost or 0))
+    cost = sign * (call.cost or Decimal(0))
+    return UsageDelta(key, count=sign, seconds=sign * (call.duration or 0), cost=cost)
 
 
 def urls(account: ProviderAccount) -> tuple[str, str]:
@@ -45,9 +48,7 @@ def urls(account: ProviderAccount) -> tuple[str, str]:
 
 
 def enqueue_call(call_id: int, countdown: float | None = None) -> None:
-    from .tasks import place_call_task
-
-    place_call_task.apply_async((call_id,), countdown=countdown)
+    queue_task("calls.tasks.place_call_task").apply_async((call_id,), countdown=countdown)
 
 
 class CallOutbox(Outbox):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.phone_input import validate_phone_text
 from accounts.serializers import from_to_fields
+from core.phone_input import validate_phone_text
 
 from .models import Call, CallLeg, Recording
 
@@ -75,7 +75,8 @@ class PlaceCallSerializer(serializers.Serializer):
 
     provider_account = serializers.IntegerField()
     locals()["from"] = serializers.CharField(
-        max_length=200, help_text="A number you hold there (Sipcentric: a PBX extension or endpoint)."
+        max_length=200,
+        help_text="A number you hold there (or what the provider calls from: a PBX extension or endpoint).",
     )
     to = serializers.CharField(max_length=64, validators=[validate_phone_text])
     action = serializers.DictField(help_text='{"connect": "+46…"} or {"play": "https://…"}.')

@@ -15,8 +15,8 @@ from providers.adapters.errors import ProviderError, RateLimited, Unavailable
 from . import services
 from .models import Call, Recording
 
-FETCH_MAX_RETRIES = 8  # 1, 2, 4 … 60 minutes apart: about 4 hours, well inside 46elks' 72
-# The sweeper's bounds: only recordings the provider still keeps (46elks: 72 hours), whose
+FETCH_MAX_RETRIES = 8  # 1, 2, 4 … 60 minutes apart: about 4 hours, well inside the 72 hours
+# The sweeper's bounds: only recordings the provider still keeps (the shortest keeps 72 hours), whose
 # own retry chain is over (no write for longer than its longest backoff), a few times more.
 SWEEP_MAX_AGE = timedelta(hours=72)
 SWEEP_QUIET_FOR = timedelta(minutes=90)

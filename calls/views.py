@@ -16,30 +16,18 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.models import Scope
-from accounts.views import (
-    any_labels,
-    csv_response,
-    is_htmx,
-    keyset_page,
-    query_without,
-    tenant_object_or_404,
-    tenant_qs,
-)
-from messaging.views import SEND_ERRORS, add_service_errors
+from accounts.tenancy import tenant_object_or_404, tenant_qs
+from core.csv_export import csv_response
+from core.web import any_labels, is_htmx, keyset_page, query_without
+from outbound.web import SEND_ERRORS, add_send_errors
 from providers.adapters.records import Capability
 from providers.models import ProviderAccount
 
+from . import services
 from .filters import CallFilter
 from .models import Call, CallState, Recording
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
-
-
-def placing():
-    """calls.services.place_call once it exists (another engineer's work in progress)."""
-    from . import services
-
-    return getattr(services, "place_call", None)
 
 
 def filtered_calls(request):
@@ -66,7 +54,7 @@ def call_list(request):
         "filterset": filterset,
         "page": page,
         "query": query_without(request, "before"),
-        "can_call": request.tenant_access.can(Scope.SEND) and placing() is not None,
+        "can_call": request.tenant_access.can(Scope.SEND),
         "live": not request.GET.get("before") and filterset.is_valid(),
         "poll_seconds": 10,
     }
@@ -179,26 +167,23 @@ def place_call(request):
         for a in tenant_qs(request, ProviderAccount).filter(status=ProviderAccount.Status.ACTIVE)
         if a.can(Capability.PLACE_CALL)
     ]
-    service = placing()
     form = PlaceCallForm(request.POST or None, initial={"key": uuid.uuid4().hex}, accounts=accounts)
     status = 200
     if request.method == "POST":
         if not request.tenant_access.can(Scope.SEND):
             raise PermissionDenied("Your role does not allow placing calls.")
-        if form.is_valid() and service is None:
-            form.add_error(None, "Placing calls from the dashboard is not available yet.")
         if form.is_valid():
             data = form.cleaned_data
             account = next(a for a in accounts if a.pk == data["account"])
             action = {"connect": data["connect_to"]} if data["connect_to"] else {"play": data["play_url"]}
             try:
-                call = service(
+                call = services.place_call(
                     request.tenant, account=account, from_number=data["from_number"], to=data["to_number"],
                     action=action, idempotency_key=f"dash:{data['key']}" if data["key"] else None,
                     created_by=request.user,
                 )  # fmt: skip
             except SEND_ERRORS as exc:
-                add_service_errors(form, exc)
+                add_send_errors(form, exc)
             else:
                 messages.success(request, "Call queued.")
                 return redirect("call", tenant_slug=request.tenant.slug, pk=call.pk)
@@ -208,7 +193,6 @@ def place_call(request):
         "calls/place_call.html",
         {
             "form": form,
-            "ready": service is not None,
             "has_accounts": bool(accounts),
             "can_call": request.tenant_access.can(Scope.SEND),
         },

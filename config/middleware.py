@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 
-from accounts.api_errors import bad_request
+from core.api_errors import bad_request
 
 
 def permissions_policy(policy: dict[str, list[str]]) -> str:

@@ -8,14 +8,15 @@ from accounts.urls import tenant_urlpatterns
 
 from .api import router
 
-handler400 = "accounts.api_errors.bad_request"
-handler403 = "accounts.api_errors.permission_denied"
-handler404 = "accounts.api_errors.page_not_found"
-handler500 = "accounts.api_errors.server_error"
+handler400 = "core.api_errors.bad_request"
+handler403 = "core.api_errors.permission_denied"
+handler404 = "core.api_errors.page_not_found"
+handler500 = "core.api_errors.server_error"
 
 tenant_patterns = [
+    path("", include("dashboard.urls")),
     path("", include("billing.urls")),
-    path("", include("providers.dashboard_urls")),
+    path("", include("providers.urls")),
     path("messages/", include("messaging.urls")),
     path("calls/", include("calls.urls")),
     path("numbers/", include("numbers.urls")),
@@ -37,7 +38,7 @@ def api_docs(request, *args, **kwargs):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("hooks/", include("providers.urls")),
+    path("hooks/", include("providers.webhook_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),

@@ -9,10 +9,11 @@ from django.db.models import QuerySet
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from accounts.admin_paging import EstimatedCountPaginator
-from accounts.csv_export import Column, admin_csv_action
+from core.admin_paging import EstimatedCountPaginator
+from core.csv_export import Column, admin_csv_action
 
 from .models import BulkSend, Message, MessageMedia
+from .tasks import fetch_media
 
 MESSAGE_COLUMNS: list[Column] = [
     ("id", lambda m: m.pk),
@@ -205,8 +206,6 @@ class MessageMediaAdmin(admin.ModelAdmin):
 
     @admin.action(description="Fetch the bytes again")
     def fetch_again(self, request, queryset: QuerySet[MessageMedia]) -> None:
-        from .tasks import fetch_media
-
         pending = queryset.exclude(fetch_status=MessageMedia.FetchStatus.FETCHED)
         ids = list(pending.values_list("pk", flat=True)[:1000])
         queryset.filter(pk__in=ids).update(fetch_status=MessageMedia.FetchStatus.PENDING, fetch_error="")

@@ -3,27 +3,24 @@ sending is added by messaging.services' own endpoints)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import reduce
 from operator import or_
 
 from django.db.models import Case, CharField, Count, F, Max, Q, When
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, mixins, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api_base import BINARY, TenantScopedReadOnlyViewSet, TenantScopedViewSet, stored_file_response
-from accounts.api_errors import Conflict, ErrorSerializer, Unprocessable
-from accounts.api_parsers import BoundedJSONParser
-from accounts.models import Scope, User
-from providers.models import ProviderAccount
+from accounts.models import Scope
+from core.api_parsers import BoundedJSONParser
+from outbound.web import ERROR_409, ERROR_422, IDEMPOTENCY_KEY, account_of, send_actor, send_errors
 
-from . import services
+from . import estimates, services
+from .bulk import bulk_send
 from .filters import ConversationFilter, MediaFilter, MessageFilter
 from .models import BulkSend, DirectionChoice, Message, MessageMedia
 from .serializers import (
@@ -37,17 +34,6 @@ from .serializers import (
     SendMessageSerializer,
 )
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Up to 128 characters. The same key with the same request returns the first "
-    "result (202); with a different request it is a 409.",
-)
-ERROR_409 = OpenApiResponse(ErrorSerializer, description="The idempotency key was used for another request.")
-ERROR_422 = OpenApiResponse(ErrorSerializer, description="A usage limit blocks it; the message says which.")
-
-
 # One serializer renders every accepted send: DRF deep-copies a serializer's fields for each
 # new instance, which was a sixth of the send path's CPU. Its fields hold no request state.
 _MESSAGE_RENDERER = MessageSerializer()
@@ -56,32 +42,6 @@ _MESSAGE_RENDERER.fields  # noqa: B018 - built once here, not raced by the first
 
 def render_message(message: Message) -> dict:
     return _MESSAGE_RENDERER.to_representation(message)
-
-
-def send_actor(request):
-    """(created_by, actor for the audit): the session user, or the API key that acted."""
-    return request.user if isinstance(request.user, User) else request.auth
-
-
-def account_of(tenant, account_id: int) -> ProviderAccount:
-    # [:1], not first(): no ORDER BY to build for a primary-key lookup
-    account = next(iter(ProviderAccount.objects.for_tenant(tenant).filter(pk=account_id)[:1]), None)
-    if account is None:  # another tenant's account is not revealed
-        raise exceptions.ValidationError({"provider_account": ["Unknown provider account."]})
-    return account
-
-
-@contextmanager
-def send_errors() -> Iterator[None]:
-    """Sending's refusals as API errors: 400 with fields, 409 on a key conflict, 422 on limits."""
-    try:
-        yield
-    except services.SendRejected as exc:
-        raise exceptions.ValidationError(exc.errors) from None
-    except services.IdempotencyConflict as exc:
-        raise Conflict(str(exc)) from None
-    except services.LimitExceeded as exc:
-        raise Unprocessable(exc.message) from None
 
 
 class MessageViewSet(TenantScopedReadOnlyViewSet):
@@ -136,7 +96,7 @@ class MessageViewSet(TenantScopedReadOnlyViewSet):
     def bulk(self, request):
         data = self._valid(BulkSendRequestSerializer, request)
         with send_errors():
-            bulk = services.bulk_send(
+            bulk = bulk_send(
                 self.tenant,
                 account_of(self.tenant, data["provider_account"]),
                 data["from"],
@@ -160,8 +120,8 @@ class MessageViewSet(TenantScopedReadOnlyViewSet):
         account = account_of(self.tenant, data["provider_account"])
         try:
             with send_errors():
-                found = services.estimate_message(account, data["from"], data["to"], data["body"])
-        except services.NoEstimate as exc:
+                found = estimates.estimate_message(account, data["from"], data["to"], data["body"])
+        except estimates.NoEstimate as exc:
             answer = {"cost": None, "currency": "", "parts": None, "source": "none", "reason": exc.reason}
         else:
             answer = {

@@ -6,12 +6,14 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
+        from billing.rebuild import UsageSource, register_usage_source
         from providers.adapters.records import EventType
         from providers.importing import (
             register_batch_event_handler,
             register_event_handler,
             register_importer,
         )
+        from providers.purge import PurgeStep, register_purge_steps
 
         from .importers import (
             apply_inbound_message,
@@ -24,3 +26,11 @@ class MessagingConfig(AppConfig):
         register_event_handler(EventType.MESSAGE_INBOUND, apply_inbound_message)
         register_event_handler(EventType.MESSAGE_STATUS, apply_message_status)
         register_batch_event_handler(EventType.MESSAGE_STATUS, apply_status_events)
+        register_purge_steps(
+            PurgeStep("messaging.Message", "provider_account", rank=30),
+            PurgeStep("messaging.BulkSend", "account", rank=40),
+            PurgeStep("messaging.Message", "subaccount", rank=60, detach=True),
+        )
+        register_usage_source(
+            UsageSource("messaging.Message", kinds=("sms", "mms"), parts="COALESCE(parts, 0)")
+        )

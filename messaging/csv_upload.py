@@ -1,5 +1,5 @@
 """A recipients CSV as uploaded (API and dashboard), checked before it reaches
-`services.read_recipients`: text, not binary; readable as CSV; not too large."""
+`bulk.read_recipients`: text, not binary; readable as CSV; not too large."""
 
 from __future__ import annotations
 

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from billing.usage import UsageDelta, UsageKey, record_changes
 from core.bulk import StagedUpsert, changed_where, fetch_prepared, rank, rank_sql
+from core.queue import task as queue_task
 from providers.adapters.errors import ProviderError
 from providers.adapters.records import InboundEvent, MessageStatusUpdate, RemoteMessage
 from providers.connect import open_adapter
@@ -599,12 +600,10 @@ def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMe
 
 
 def _enqueue_media_fetches(media_ids: list[int]) -> None:
-    from .tasks import fetch_media, fetch_media_batch  # tasks import this module
-
     if len(media_ids) == 1:  # a webhook's message
-        fetch_media.delay(media_ids[0])
+        queue_task("messaging.tasks.fetch_media").delay(media_ids[0])
     else:  # a page's: one message to the broker, fanned out by the worker
-        fetch_media_batch.delay(media_ids)
+        queue_task("messaging.tasks.fetch_media_batch").delay(media_ids)
 
 
 _MAGIC = (

@@ -161,10 +161,11 @@ class Message(TenantOwnedModel):
                 condition=models.Q(status="queued", direction="outbound"),
                 name="message_queued_sends",
             ),
+            # A bulk's progress counts its messages by status from this index alone.
             models.Index(
-                fields=["tenant", "bulk_send"],
+                fields=["tenant", "bulk_send", "status"],
                 condition=models.Q(bulk_send__isnull=False),
-                name="message_tenant_bulk",
+                name="message_tenant_bulk_status",
             ),
         ]
 

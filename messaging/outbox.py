@@ -14,6 +14,7 @@ from django.utils import timezone
 from billing import limits
 from billing.limits import Reservation
 from billing.usage import UsageDelta, UsageKey, record_changes
+from core.queue import task as queue_task
 from outbound.batch import should_kick
 from outbound.delivery import Outbox
 from providers.adapters.base import Adapter
@@ -34,7 +35,8 @@ def usage(message: Message, sign: int) -> UsageDelta:
         day,
         message.currency or "",
     )
-    return UsageDelta(key, count=sign, parts=sign * (message.parts or 0), cost=sign * (message.cost or 0))
+    cost = sign * (message.cost or Decimal(0))
+    return UsageDelta(key, count=sign, parts=sign * (message.parts or 0), cost=cost)
 
 
 def finish_reservation(message: Message, *, sent: bool, cost: Decimal | None = None) -> None:
@@ -77,18 +79,14 @@ def status_url(message: Message, account: ProviderAccount) -> str:
 
 def enqueue_send(message_id: int, countdown: float | None = None) -> None:
     """The message's own send task (retries, the sweeper, a batch's hand-back)."""
-    from .tasks import send_message
-
-    send_message.apply_async((message_id,), countdown=countdown)
+    queue_task("messaging.tasks.send_message").apply_async((message_id,), countdown=countdown)
 
 
 def kick_drain(account_id: int) -> None:
     """After a new message is committed: make sure a drainer sends the account's queue
     (at most one enqueued per SEND_KICK_MS; see outbound.batch)."""
-    from .tasks import send_queued
-
     if should_kick(account_id):
-        send_queued.delay(account_id)
+        queue_task("messaging.tasks.send_queued").delay(account_id)
 
 
 class MessageOutbox(Outbox):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.phone_input import validate_phone_text
 from accounts.serializers import from_to_fields
+from core.phone_input import validate_phone_text
 
 from .csv_upload import BadCsv, recipients_csv_text
 from .models import BulkSend, Message, MessageMedia

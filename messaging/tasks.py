@@ -11,7 +11,7 @@ from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from providers.adapters.errors import ProviderError
 from providers.models import ProviderAccount
 
-from . import importers
+from . import delivery, importers
 from .models import Message, MessageMedia
 
 # The media sweeper's bounds: items the providers may still serve, whose own retry chain
@@ -70,13 +70,11 @@ def sweep_media_fetches() -> dict:
 
 # -- sending ----------------------------------------------------------------------------------
 # acks_late + reject_on_worker_lost: a worker killed mid-send has its task redelivered, and
-# services.deliver_message turns that redelivery into `unknown` instead of a second send.
+# delivery.deliver_message turns that redelivery into `unknown` instead of a second send.
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 @runs_in_tenant_of(message_id=Message)
 def send_message(self, message_id: int) -> dict:
-    from . import services
-
-    outcome = services.deliver_message(message_id)
+    outcome = delivery.deliver_message(message_id)
     if outcome.retry_in is not None:
         # Bounded by services (the message's send_attempts), not by Celery's retry count.
         raise self.retry(countdown=outcome.retry_in)
@@ -89,9 +87,7 @@ def send_message(self, message_id: int) -> dict:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 @runs_in_tenant_of(account_id=ProviderAccount)
 def send_queued(account_id: int) -> dict:
-    from . import services
-
-    result = services.send_queued(account_id)
+    result = delivery.send_queued(account_id)
     if not result.get("done", True):
         send_queued.delay(account_id)
     return result
@@ -101,9 +97,7 @@ def send_queued(account_id: int) -> dict:
 @cross_tenant_task("the sweeper of every tenant's queued sends")
 def sweep_queued() -> dict:
     """Beat: re-enqueue queued sends whose task was lost; stuck sends become unknown."""
-    from . import services
-
-    touched = services.sweep_queued()
+    touched = delivery.sweep_queued()
     return {key: len(ids) for key, ids in touched.items()}
 
 

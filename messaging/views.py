@@ -21,25 +21,23 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Scope
 from accounts.permissions import scope_required
-from accounts.phone_input import phone_text_problem
-from accounts.views import (
-    any_labels,
-    csv_response,
-    is_htmx,
-    keyset_page,
-    query_without,
-    tenant_object_or_404,
-    tenant_qs,
-)
-from billing.limits import LimitExceeded
+from accounts.tenancy import tenant_object_or_404, tenant_qs
+from core.csv_export import csv_response
+from core.phone_input import phone_text_problem
+from core.web import any_labels, is_htmx, keyset_page, query_without
 from numbers.models import PhoneNumber
+from outbound import checks as outbound_checks
+from outbound.web import SEND_ERRORS, add_send_errors
 from providers.adapters import ProviderError
 from providers.adapters.records import Capability
 from providers.models import ProviderAccount, ProviderLog, WebhookEvent
 
-from . import services
+from . import estimates, services
 from .api import COUNTERPART, OUR_NUMBER
+from .bulk import bulk_send as queue_bulk
+from .bulk import read_recipients
 from .csv_upload import BadCsv, recipients_csv_text
+from .encoding import sms_parts
 from .filters import MessageFilter
 from .models import BulkSend, Message, MessageMedia, Status
 
@@ -52,7 +50,6 @@ INLINE_MEDIA = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 NUMBER_SPLIT = re.compile(r"[\s,;]+")
 
 
-SEND_ERRORS = (services.SendRejected, LimitExceeded, services.IdempotencyConflict)
 
 
 def _local_bounds(request, day_from: str, day_to: str) -> tuple[datetime | None, datetime | None]:
@@ -297,7 +294,7 @@ def thread(request):
                     created_by=request.user,
                 )  # fmt: skip
             except SEND_ERRORS as exc:
-                add_service_errors(form, exc)
+                add_send_errors(form, exc)
             else:
                 messages.success(request, "Reply queued.")
                 return redirect(here)
@@ -315,29 +312,6 @@ def _send_accounts(request) -> list[ProviderAccount]:
         .order_by("name")
         if a.can(Capability.SEND_SMS)
     ]
-
-
-# Service field names -> form field names, so a rejection shows under the right input.
-SERVICE_FIELDS = {
-    "from": "from_number",
-    "from_number": "from_number",
-    "to": "to",
-    "body": "body",
-    "account": "account",
-}
-
-
-def add_service_errors(form: forms.Form, exc: Exception) -> None:
-    if isinstance(exc, services.SendRejected):
-        for field, problems in exc.errors.items():
-            target = SERVICE_FIELDS.get(field)
-            for problem in problems:
-                if target in form.fields:
-                    form.add_error(target, problem)
-                else:  # e.g. the reply box has no "to": say which field the problem is about
-                    form.add_error(None, f"{field.replace('_', ' ').capitalize()}: {problem}")
-    else:
-        form.add_error(None, getattr(exc, "message", None) or str(exc))
 
 
 class ComposeForm(forms.Form):
@@ -408,12 +382,12 @@ def compose(request):
                     body=data["body"], idempotency_key=key, created_by=request.user,
                 )  # fmt: skip
             else:
-                bulk = services.bulk_send(
+                bulk = queue_bulk(
                     request.tenant, account, data["from_number"], data["body"], data["to"],
                     idempotency_key=key, created_by=request.user,
                 )  # fmt: skip
         except SEND_ERRORS as exc:
-            add_service_errors(form, exc)
+            add_send_errors(form, exc)
         else:
             if len(data["to"]) == 1:
                 messages.success(request, "Message queued.")
@@ -439,12 +413,12 @@ def estimate(request):
         data = form.cleaned_data
         account = next(a for a in accounts if a.pk == data["account"])
         try:
-            context["estimate"] = services.estimate_message(
+            context["estimate"] = estimates.estimate_message(
                 account, data["from_number"], data["to"][0], data["body"]
             )
             context["recipients"] = len(data["to"])
             context["total"] = context["estimate"].cost * len(data["to"])
-        except (*SEND_ERRORS, services.NoEstimate, ProviderError) as exc:
+        except (*SEND_ERRORS, estimates.NoEstimate, ProviderError) as exc:
             context["error"] = _reason(exc)
     return render(request, "messaging/_estimate.html", context)
 
@@ -489,9 +463,9 @@ def _bulk_preview(account, from_number: str, body: str, content: str) -> dict:
     skip and why, parts and encoding, and the price (the send itself re-checks all of it)."""
     valid: dict[str, int] = {}
     invalid = []
-    for row in services.read_recipients(content):
+    for row in read_recipients(content):
         try:
-            number = services.parse_number(row.value)
+            number = outbound_checks.parse_number(row.value)
         except ValueError as exc:
             invalid.append({"line": row.line, "value": row.value[:64], "reason": str(exc)})
             continue
@@ -499,7 +473,7 @@ def _bulk_preview(account, from_number: str, body: str, content: str) -> dict:
             invalid.append({"line": row.line, "value": row.value[:64], "reason": "Duplicate recipient."})
             continue
         valid[number] = row.line
-    encoding, parts = services.sms_parts(body)
+    encoding, parts = sms_parts(body)
     preview = {
         "recipients": len(valid),
         "sample": list(valid)[:5],
@@ -512,8 +486,8 @@ def _bulk_preview(account, from_number: str, body: str, content: str) -> dict:
     }
     if valid:
         try:
-            estimate = services.estimate_message(account, from_number, next(iter(valid)), body)
-        except (*SEND_ERRORS, services.NoEstimate, ProviderError) as exc:
+            estimate = estimates.estimate_message(account, from_number, next(iter(valid)), body)
+        except (*SEND_ERRORS, estimates.NoEstimate, ProviderError) as exc:
             preview["estimate_error"] = _reason(exc)
         else:
             preview["estimate"] = estimate
@@ -549,12 +523,12 @@ def bulk_send(request):
                 preview = _bulk_preview(account, data["from_number"], data["body"], content)
             else:
                 try:
-                    bulk = services.bulk_send(
+                    bulk = queue_bulk(
                         request.tenant, account, data["from_number"], data["body"], content,
                         idempotency_key=f"dash:{token}" if token else None, created_by=request.user,
                     )  # fmt: skip
                 except SEND_ERRORS as exc:
-                    add_service_errors(form, exc)
+                    add_send_errors(form, exc)
                 else:
                     cache.delete(_preview_key(request, token))
                     return redirect("bulk-progress", tenant_slug=request.tenant.slug, pk=bulk.pk)

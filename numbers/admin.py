@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.csv_export import Column, admin_csv_action
+from core.csv_export import Column, admin_csv_action
 
 from .models import PhoneNumber
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -60,7 +61,7 @@ def upsert_numbers(account: ProviderAccount, records: Sequence[RemoteNumber]) ->
     if not unique:
         return UpsertResult()
     root_id, subs = owner_ids(account, (r.subaccount_remote_id for r in unique))
-    params = [
+    params: list[Any] = [
         account.tenant_id,
         root_id,
         [subs.get(r.subaccount_remote_id) for r in unique],

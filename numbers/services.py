@@ -34,7 +34,7 @@ from .models import PhoneNumber
 
 URL_FIELDS = ("sms_url", "mms_url", "voice_url")
 CONFIG_FIELDS = tuple(f.name for f in dataclass_fields(NumberConfig))
-MAX_NAME = 50  # the shortest limit among the providers that name numbers (46elks)
+MAX_NAME = 50  # the shortest limit among the providers that name numbers
 # The webhook kind of ours that receives what each routing field points at.
 ROUTE_KINDS = {"sms_url": "sms", "mms_url": "mms", "voice_url": "voice"}
 
@@ -42,11 +42,6 @@ ROUTE_KINDS = {"sms_url": "sms", "mms_url": "mms", "voice_url": "voice"}
 def _acting_account(number: PhoneNumber) -> ProviderAccount:
     # A subaccount's number is changed with the subaccount's own credentials.
     return number.subaccount or number.provider_account
-
-
-def _require(account: ProviderAccount, capability: Capability, what: str) -> None:
-    if not account.can(capability):
-        raise NotSupported(f"{account.adapter_class.name} does not support {what} through its API.")
 
 
 @contextmanager
@@ -113,7 +108,7 @@ def allocate_number(
     (a root or a subaccount of the tenant)."""
     if account is None or account.tenant_id != tenant.pk:
         raise ValidationError({"provider_account": ["Unknown provider account."]})
-    _require(account, Capability.ALLOCATE_NUMBER, "allocating numbers")
+    account.require(Capability.ALLOCATE_NUMBER, "allocating numbers through its API")
     errors: dict[str, list[str]] = {}
     country = (country or "").strip().upper()
     if not re.fullmatch(r"[A-Z]{2}", country):
@@ -166,7 +161,7 @@ def _clean_config(config: NumberConfig) -> NumberConfig:
 def configure_number(number: PhoneNumber, config: NumberConfig, *, actor: Any = None) -> PhoneNumber:
     """Change the number's webhook routing and/or name at the provider. In `config`, None
     leaves a field alone and "" clears it."""
-    _require(_acting_account(number), Capability.CONFIGURE_NUMBER, "configuring numbers")
+    _acting_account(number).require(Capability.CONFIGURE_NUMBER, "configuring numbers through its API")
     config = _clean_config(config)
     if not number.active:
         raise ValidationError("This number has been released; it cannot be configured.")
@@ -193,7 +188,7 @@ def switchboard_routing(number: PhoneNumber) -> NumberConfig:
 
 def route_to_switchboard(number: PhoneNumber, *, actor: Any = None) -> PhoneNumber:
     """Point the number's webhooks at Switchboard (a configure_number with our URLs)."""
-    _require(_acting_account(number), Capability.CONFIGURE_NUMBER, "configuring numbers")
+    _acting_account(number).require(Capability.CONFIGURE_NUMBER, "configuring numbers through its API")
     return configure_number(number, switchboard_routing(number), actor=actor)
 
 
@@ -201,7 +196,7 @@ def route_to_switchboard(number: PhoneNumber, *, actor: Any = None) -> PhoneNumb
 def release_number(number: PhoneNumber, *, actor: Any = None) -> PhoneNumber:
     """Give the number back to the provider; the row stays (history points at it), inactive.
     Releasing a released number changes nothing."""
-    _require(_acting_account(number), Capability.RELEASE_NUMBER, "releasing numbers")
+    _acting_account(number).require(Capability.RELEASE_NUMBER, "releasing numbers through its API")
     if not number.active:
         return number
     return _apply(

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts import audit
 from accounts.models import Scope
 from accounts.permissions import scope_required
-from accounts.views import tenant_object_or_404, tenant_qs
+from accounts.tenancy import tenant_object_or_404, tenant_qs
 from providers.adapters import ProviderError
 from providers.adapters.records import Capability, NumberConfig
 from providers.models import ProviderAccount

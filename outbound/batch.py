@@ -42,6 +42,7 @@ from .delivery import (
     is_safe_to_retry,
     keep_result,
     mark_unknown,
+    sending_stale_after,
     succeeded,
     write_outcome,
 )
@@ -49,8 +50,13 @@ from .rate import MAX_INLINE_WAIT, send_slots_wait
 
 logger = logging.getLogger(__name__)
 
-# A batch hands the rows it has not sent yet back to the per-row path after this long.
+# A batch hands the rows it has not sent yet back to the per-row path after this long (or a
+# quarter of the sweeper's stale limit, when that is shorter).
 BATCH_MAX_SECONDS = 30.0
+
+
+def hold_limit() -> float:
+    return min(BATCH_MAX_SECONDS, sending_stale_after().total_seconds() / 4)
 # Successes are written every WRITE_EVERY rows or WRITE_WITHIN seconds, whichever first.
 WRITE_EVERY = 10
 WRITE_WITHIN = 0.2
@@ -84,7 +90,7 @@ def claim(box: Outbox, tenant_id: int, account_id: int, limit: int) -> list[Any]
         )
         if not ids:
             return []
-        box.model.objects.filter(pk__in=ids, **{sf: box.queued}).update(
+        box.objects().filter(pk__in=ids, **{sf: box.queued}).update(
             **{sf: box.sending}, send_attempts=F("send_attempts") + 1, last_attempt_at=now, updated_at=now
         )
     return list(box.rows().filter(pk__in=ids).order_by("pk"))
@@ -97,7 +103,7 @@ def hand_back(box: Outbox, rows: list[Any], retry_in: float | None = None) -> in
         return 0
     sf = box.status_field
     ids = [row.pk for row in rows]
-    box.model.objects.filter(pk__in=ids, remote_id="", **{sf: box.sending}).update(
+    box.objects().filter(pk__in=ids, remote_id="", **{sf: box.sending}).update(
         **{sf: box.queued}, send_attempts=F("send_attempts") - 1, updated_at=timezone.now()
     )
     for pk in ids:
@@ -163,7 +169,7 @@ def _send_group(box: Outbox, account: ProviderAccount, group: list[Any], pending
     """Send one account's rows; False when it stopped early (rows left in `pending`)."""
     started = time.monotonic()
     log = BufferedLog(account)  # the helper threads record; this thread writes the rows
-    in_flight: deque[tuple[Any, Future]] = deque()
+    in_flight: deque[tuple[Any, Future[SendResult]]] = deque()
     stop = False
     with open_adapter(account, recorder=log.append) as adapter, ThreadPoolExecutor(
         settings.SEND_BATCH_IN_FLIGHT, thread_name_prefix="send"
@@ -174,7 +180,7 @@ def _send_group(box: Outbox, account: ProviderAccount, group: list[Any], pending
                 due = first_at + index * interval - time.monotonic()
                 if due > 0:
                     sleep(due)
-                if time.monotonic() - started > BATCH_MAX_SECONDS:
+                if time.monotonic() - started > hold_limit():
                     stop = True
                     break
                 row = group[index]
@@ -195,7 +201,7 @@ def _send_group(box: Outbox, account: ProviderAccount, group: list[Any], pending
     return not stop
 
 
-def _outcome(box: Outbox, row: Any, future: Future) -> str | None:
+def _outcome(box: Outbox, row: Any, future: Future[SendResult]) -> str | None:
     """None for a success (written with the batch); otherwise the row's outcome, written now."""
     try:
         future.result()
@@ -228,7 +234,7 @@ def _move_many(box: Outbox, values: dict[int, dict[str, Any]]) -> list[Any]:
     sf = box.status_field
     with transaction.atomic():
         rows = list(
-            box.model.objects.select_for_update(of=("self",))
+            box.objects().select_for_update(of=("self",))
             .select_related("tenant")
             .filter(pk__in=list(values), **{sf: box.sending})
             .order_by("pk")
@@ -244,7 +250,7 @@ def _move_many(box: Outbox, values: dict[int, dict[str, Any]]) -> list[Any]:
                 names.add(name)
             row.updated_at = timezone.now()
             deltas.append(box.usage(row, +1))
-        box.model.objects.bulk_update(rows, [*sorted(names), "updated_at"])
+        box.objects().bulk_update(rows, [*sorted(names), "updated_at"])
         box.record_usage(deltas)
     return rows
 

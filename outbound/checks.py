@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import phonenumbers
 from django.db import IntegrityError, models
@@ -100,7 +100,7 @@ def check_account(tenant: Tenant, account: ProviderAccount | None, capability: C
         problems.append("This tenant is not active.")
     if account.status != ProviderAccount.Status.ACTIVE:
         problems.append(f"Provider account {account.name} is {account.get_status_display().lower()}.")
-    elif account.parent_id and account.parent.status != ProviderAccount.Status.ACTIVE:
+    elif (parent := account.parent) is not None and parent.status != ProviderAccount.Status.ACTIVE:
         problems.append(f"The parent account of {account.name} is not active.")
     if not account.can(capability):
         what = _WHAT.get(capability, str(capability))
@@ -203,7 +203,7 @@ def stored_for_key(model: type[models.Model], tenant: Tenant, key: str | None, n
     IdempotencyConflict when the key was used for another request."""
     if not key:
         return None
-    existing = model.objects.for_tenant(tenant).filter(idempotency_key=key).first()
+    existing = cast(Any, model).objects.for_tenant(tenant).filter(idempotency_key=key).first()
     return None if existing is None else replay(existing, new_hash, key)
 
 
@@ -226,7 +226,7 @@ def insert_once(
         existing = stored_for_key(model, tenant, key, new_hash)
         if existing is None:
             raise
-        return existing
+        return cast(T, existing)
     except BaseException:
         release()
         raise

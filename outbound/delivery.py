@@ -147,16 +147,19 @@ class Outbox:
         """Queue the row's own send task (the sweeper's re-enqueue, a batch's hand-back)."""
         raise NotImplementedError
 
-    def pending(self) -> models.QuerySet:
+    def pending(self) -> models.QuerySet[Any]:
         """Our outbound rows the sweeper looks at."""
-        return self.model.objects.all()
+        return self.objects().all()
 
     # -- shared ----------------------------------------------------------------------------------
-    def status_of(self, row: Any) -> str:
-        return getattr(row, self.status_field)
+    def objects(self) -> models.Manager[Any]:
+        return self.model._default_manager
 
-    def rows(self) -> models.QuerySet:
-        return self.model.objects.select_related("provider_account", "subaccount", "tenant")
+    def status_of(self, row: Any) -> str:
+        return str(getattr(row, self.status_field))
+
+    def rows(self) -> models.QuerySet[Any]:
+        return self.objects().select_related("provider_account", "subaccount", "tenant")
 
     def outcome(self, pk: int, status: str, **kwargs: Any) -> Outcome:
         status_key = "status" if self.status_field == "status" else "state"
@@ -170,7 +173,7 @@ def move(box: Outbox, pk: int, expect: str, **values: Any) -> Any | None:
     None when it was no longer in that status."""
     with transaction.atomic():
         row = (
-            box.model.objects.select_for_update(of=("self",))
+            box.objects().select_for_update(of=("self",))
             .select_related("tenant")
             .filter(pk=pk, **{box.status_field: expect})
             .first()
@@ -346,7 +349,7 @@ def deliver(
     if wait:
         sleep(wait)
     now = timezone.now()
-    claimed = box.model.objects.filter(pk=pk, remote_id="", **{box.status_field: box.queued}).update(
+    claimed = box.objects().filter(pk=pk, remote_id="", **{box.status_field: box.queued}).update(
         **{box.status_field: box.sending},
         send_attempts=F("send_attempts") + 1,
         last_attempt_at=now,

@@ -13,13 +13,14 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin_paging import BigTableAdminMixin
+from core.admin_paging import BigTableAdminMixin
 
-from .adapters import adapter_class
 from .adapters.errors import NotSupported
+from .adapters.registry import adapter_class
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .scheduling import start_sync
 from .services import validate_base_url
-from .tasks import apply_webhook_event, start_sync
+from .tasks import apply_webhook_event
 
 
 class ReadOnlyAdmin(BigTableAdminMixin, admin.ModelAdmin):

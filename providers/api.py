@@ -13,8 +13,8 @@ from rest_framework.response import Response
 
 from accounts import audit
 from accounts.api_base import TenantScopedReadOnlyViewSet, TenantScopedViewSet
-from accounts.api_errors import Conflict, ErrorSerializer, Unprocessable
 from accounts.models import Scope
+from core.api_errors import Conflict, ErrorSerializer, Unprocessable
 
 from . import services
 from .adapters import NotSupported, ProviderError, RateLimited
@@ -27,6 +27,7 @@ from .filters import (
     WebhookEventFilter,
 )
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .scheduling import start_sync
 from .serializers import (
     CredentialCheckSerializer,
     ProviderAccountSerializer,
@@ -132,8 +133,6 @@ class ProviderAccountViewSet(
     @action(detail=True, methods=["post"])
     def sync(self, request, pk=None):
         """Queue a history sync now; answers the queued run (an already queued run is reused)."""
-        from .tasks import start_sync  # the sync service imports Celery; keep it off import time
-
         account = self.get_object()
         if account.status == ProviderAccount.Status.DISABLED:
             raise Conflict("This account is disabled; enable it before syncing.")

@@ -7,5 +7,11 @@ class ProvidersConfig(AppConfig):
     def ready(self) -> None:
         from .importers import upsert_subaccounts
         from .importing import register_importer
+        from .purge import PurgeStep, register_purge_steps
 
         register_importer("subaccounts", upsert_subaccounts)
+        register_purge_steps(
+            PurgeStep("providers.ProviderLog", "account", rank=80),
+            PurgeStep("providers.WebhookEvent", "account", rank=81),
+            PurgeStep("providers.SyncRun", "account", rank=82),
+        )

@@ -124,7 +124,7 @@ def open_adapter(
 
 
 def _remember_currency(account: ProviderAccount, adapter: Adapter) -> None:
-    """Keep a currency the adapter had to ask the provider for (46elks: GET /me), so the
+    """Keep a currency the adapter had to ask the provider for (one more request), so the
     next send through this account does not ask again."""
     learned = adapter.learned_currency
     if learned and not account.currency:

@@ -6,11 +6,12 @@ import django_filters
 
 from accounts.api_filters import TenantChoiceFilter, TenantFilterSet, UtcIsoDateTimeFilter
 
-from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .adapters import registry
+from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 
 
 class ProviderAccountFilter(TenantFilterSet):
-    provider = django_filters.ChoiceFilter(choices=Provider.choices)
+    provider = django_filters.ChoiceFilter(choices=registry.choices())
     status = django_filters.ChoiceFilter(choices=ProviderAccount.Status.choices)
     parent = TenantChoiceFilter(ProviderAccount)
     is_subaccount = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull", exclude=True)
@@ -23,7 +24,7 @@ class ProviderAccountFilter(TenantFilterSet):
 
 class SubaccountFilter(TenantFilterSet):
     parent = TenantChoiceFilter(ProviderAccount, scope={"parent__isnull": True})
-    provider = django_filters.ChoiceFilter(choices=Provider.choices)
+    provider = django_filters.ChoiceFilter(choices=registry.choices())
     status = django_filters.ChoiceFilter(choices=ProviderAccount.Status.choices)
 
     class Meta:
@@ -43,7 +44,7 @@ class SyncRunFilter(TenantFilterSet):
 
 class WebhookEventFilter(TenantFilterSet):
     provider_account = TenantChoiceFilter(ProviderAccount, field_name="account")
-    provider = django_filters.ChoiceFilter(choices=Provider.choices)
+    provider = django_filters.ChoiceFilter(choices=registry.choices())
     kind = django_filters.CharFilter()
     status = django_filters.ChoiceFilter(choices=WebhookEvent.Status.choices)
     created_after = UtcIsoDateTimeFilter(field_name="received_at", lookup_expr="gte")

@@ -65,23 +65,19 @@ def _child_identity(parent: ProviderAccount, child: ProviderAccount, record: Rem
     if record.credentials:
         child.set_credentials(record.credentials)
         return
-    # No own credentials: the parent's, pointed at the child.
-    options = dict(child.options or {})
-    if parent.provider == "callr":
+    # No own credentials: the parent's, pointed at the child as the provider says.
+    identity = parent.adapter_class.subaccount_identity(lambda: parent.credentials, record.remote_id)
+    if identity.unusable:
+        if child._state.adding:
+            child.credentials_encrypted = parent.credentials_encrypted
+            child.sync_enabled = False
+            child.last_error = identity.unusable
+        return
+    if identity.credentials is None:
         child.credentials_encrypted = parent.credentials_encrypted
-        options["login_as"] = record.remote_id
-    elif parent.provider == "jambonz":
-        child.set_credentials({**parent.credentials, "account_sid": record.remote_id})
-        options["account_sid"] = record.remote_id
-    elif parent.provider == "sipcentric":  # the customer id (remote_account_id) selects the child
-        child.credentials_encrypted = parent.credentials_encrypted
-    elif child._state.adding:
-        # 46elks subaccounts act only with their own secret; without one the parent's
-        # credentials would sync the parent's history as the child's, so do not sync.
-        child.credentials_encrypted = parent.credentials_encrypted
-        child.sync_enabled = False
-        child.last_error = "The provider listed no credentials for this subaccount."
-    child.options = options
+    else:
+        child.set_credentials(identity.credentials)
+    child.options = {**(child.options or {}), **identity.options}
 
 
 def _set_status(child: ProviderAccount, record: RemoteSubaccount) -> None:

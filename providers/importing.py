@@ -70,6 +70,6 @@ def handler_for(event_type: EventType) -> EventHandler | None:
 def owners(account: ProviderAccount) -> tuple[ProviderAccount, ProviderAccount | None]:
     """(provider_account, subaccount) for rows fetched through `account`: rows of a
     subaccount hang off its root account and name the subaccount."""
-    if account.parent_id:
+    if account.parent_id and account.parent is not None:
         return account.parent, account
     return account, None

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 
-from .adapters import NotSupported, adapter_class
+from .adapters import NotSupported
 from .adapters.inbound import MAX_WEBHOOK_BODY
+from .adapters.registry import adapter_class
 
 HOOKS_PREFIX = "/hooks/"
 

@@ -14,15 +14,11 @@ from django.utils import timezone
 from accounts.models import TenantOwnedModel, TenantQuerySet
 
 from . import crypto
-from .adapters import RESOURCES, adapter_class
+from .adapters import RESOURCES, NotSupported, registry
 from .adapters.records import Capability
 
-
-class Provider(models.TextChoices):
-    ELKS46 = "46elks", "46elks"
-    SIPCENTRIC = "sipcentric", "Sipcentric"
-    CALLR = "callr", "Callr"
-    JAMBONZ = "jambonz", "jambonz"
+# (code, name) of every provider in providers.registry.
+PROVIDER_CHOICES = registry.choices()
 
 
 def new_webhook_token() -> str:
@@ -43,7 +39,7 @@ class ProviderAccount(TenantOwnedModel):
         # Never synced, sent through or re-enabled meanwhile.
         DELETING = "deleting", "Deleting…"
 
-    provider = models.CharField(max_length=16, choices=Provider.choices)
+    provider = models.CharField(max_length=16, choices=PROVIDER_CHOICES)
     name = models.CharField(max_length=120)
     base_url = models.URLField(blank=True, help_text="Leave empty for the provider's real API.")
     credentials_encrypted = models.TextField(editable=False)
@@ -96,10 +92,10 @@ class ProviderAccount(TenantOwnedModel):
     def set_credentials(self, credentials: dict[str, Any]) -> None:
         """Validates the shape for this provider (ValueError with a clear message)."""
         self.credentials_encrypted = crypto.encrypt_json(
-            adapter_class(self.provider).validate_credentials(credentials)
+            registry.adapter_class(self.provider).validate_credentials(credentials)
         )
 
-    # The webhook secret (Callr HMAC, jambonz signing secret), encrypted with the previous
+    # The webhook secret (an HMAC key or signing secret), encrypted with the previous
     # one while it is still accepted after a rotation:
     # {"secret", "set_at", "previous", "previous_until"} (times ISO 8601).
     @property
@@ -155,7 +151,7 @@ class ProviderAccount(TenantOwnedModel):
     # -- capabilities and URLs -----------------------------------------------------------
     @property
     def adapter_class(self):
-        return adapter_class(self.provider)
+        return registry.adapter_class(self.provider)
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -163,6 +159,12 @@ class ProviderAccount(TenantOwnedModel):
 
     def can(self, capability: Capability | str) -> bool:
         return Capability(capability) in self.capabilities
+
+    def require(self, capability: Capability, what: str) -> None:
+        """NotSupported, naming the provider and `what` ("creating subaccounts"), unless the
+        provider can do `capability`."""
+        if not self.can(capability):
+            raise NotSupported(f"{self.adapter_class.name} does not support {what}.")
 
     @property
     def effective_base_url(self) -> str:
@@ -250,7 +252,7 @@ class WebhookEvent(TenantOwnedModel):
         FAILED = "failed", "Failed"
 
     account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="webhook_events")
-    provider = models.CharField(max_length=16, choices=Provider.choices)
+    provider = models.CharField(max_length=16, choices=PROVIDER_CHOICES)
     kind = models.CharField(max_length=32)
     # The provider's event id, or the SHA-256 of the raw body where there is none.
     event_key = models.CharField(max_length=128)

@@ -6,24 +6,17 @@ history size) through `Sandbox.add_account` in-process or `POST /_sandbox/accoun
 
 from __future__ import annotations
 
-import uuid
-
 from django.db import transaction
 
 from accounts.models import Tenant
-from sandbox.core import SIM_ROOTS
+from sandbox.core import sim_class
 
 from .models import ProviderAccount
 
 
 def sandbox_credentials(provider: str, label: str) -> tuple[dict[str, str], str, str]:
     """(credentials, remote_account_id, webhook_secret) for a sandbox account called `label`."""
-    if provider == "callr":
-        return {"api_key": f"sbx-{label}-key"}, "", f"hmac-{label}"
-    if provider == "jambonz":
-        sid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"switchboard-sandbox:{label}"))
-        return {"api_key": f"sbx-{label}-token", "account_sid": sid}, sid, f"wh_secret_{label}"
-    return {"username": f"sbx-{label}", "password": f"pw-{label}"}, "", ""
+    return sim_class(provider).account_credentials(label)
 
 
 @transaction.atomic
@@ -40,7 +33,7 @@ def connect_sandbox_account(
 ) -> ProviderAccount:
     """Create (or find, by label) a ProviderAccount pointing at the sandbox."""
     credentials, remote_id, secret = sandbox_credentials(provider, label)
-    base_url = f"{sandbox_url.rstrip('/')}/{provider}{SIM_ROOTS[provider]}"
+    base_url = f"{sandbox_url.rstrip('/')}/{provider}{sim_class(provider).root}"
     account = (
         ProviderAccount.objects.for_tenant(tenant)
         .filter(provider=provider, options__sandbox_label=label)

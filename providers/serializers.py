@@ -11,11 +11,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api_fields import StrictBooleanField
+from core.api_fields import StrictBooleanField
 
 from . import services
-from .adapters import NotSupported, adapter_class
-from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .adapters import NotSupported, registry
+from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -28,19 +28,18 @@ def normalize_currency(value: str) -> str:
 
 
 class ProviderAccountSerializer(serializers.ModelSerializer):
-    provider = serializers.ChoiceField(choices=Provider.choices)
+    provider = serializers.ChoiceField(choices=registry.choices())
     credentials = serializers.DictField(
         child=serializers.CharField(allow_blank=True),
         write_only=True,
         required=False,
-        help_text='Shapes: 46elks and Sipcentric {"username","password"}; Callr {"api_key"} or '
-        '{"login","password"}; jambonz {"api_key","account_sid"}. Required on create; never returned.',
+        help_text=registry.credential_shapes_help() + " Required on create; never returned.",
     )
     base_url = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=200,
-        help_text="Leave empty for the provider's real API (required for jambonz). https to a public host.",
+        help_text=registry.base_url_help() + " https to a public host.",
     )
     webhook_urls = serializers.SerializerMethodField()
     webhook_secret_set = serializers.SerializerMethodField(
@@ -127,7 +126,7 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"credentials": ["This field is required."]})
         if credentials is not None:
             try:
-                attrs["credentials"] = adapter_class(provider).validate_credentials(credentials)
+                attrs["credentials"] = registry.adapter_class(provider).validate_credentials(credentials)
             except (ValueError, NotSupported) as exc:
                 raise serializers.ValidationError({"credentials": [str(exc)]}) from exc
         return attrs
@@ -154,8 +153,8 @@ class WebhookSecretRequestSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=200,
-        help_text="The secret the provider signs with (jambonz shows it per account; for Callr choose "
-        "one). Leave out to have one generated.",
+        help_text="The secret the provider signs with (copy it where the provider shows one per account, "
+        "otherwise choose one). Leave out to have one generated.",
     )
     keep_previous = StrictBooleanField(
         default=True, help_text="Accept the old secret for a while (WEBHOOK_SECRET_GRACE_HOURS) too."

@@ -12,31 +12,28 @@ from __future__ import annotations
 import re
 import secrets
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.db import connection, models, router, transaction
+from django.db import transaction
 from django.db.models import Q
-from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import Tenant
+from core.queue import task as queue_task
 
 from . import netguard
-from .adapters import NotSupported, adapter_class
+from .adapters import NotSupported, registry
 from .adapters.records import Capability
+from .adapters.registry import adapter_class
 from .connect import open_adapter
 from .importers import DISABLED_BY_USER, DISABLED_WITH_PARENT, upsert_subaccounts
-from .models import Provider, ProviderAccount, SyncRun
+from .models import ProviderAccount, SyncRun
 from .netguard import LOCAL_HOSTS, METADATA_ADDRESSES, is_sandbox_url  # noqa: F401 (re-exported)
 
 SYNC_INTERVAL_RANGE = (1, 24 * 60)  # minutes
@@ -57,10 +54,10 @@ def validate_base_url(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ValidationError("Enter a valid URL, e.g. https://jambonz.example.com/v1.") from exc
+        raise ValidationError("Enter a valid URL, e.g. https://api.example.com/v1.") from exc
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
-        raise ValidationError("Enter an https URL, e.g. https://jambonz.example.com/v1.")
+        raise ValidationError("Enter an https URL, e.g. https://api.example.com/v1.")
     if parts.username or parts.password:
         raise ValidationError("Put credentials in the credential fields, not in the URL.")
     if is_sandbox_url(url):
@@ -110,8 +107,9 @@ def _base_url_for(provider: str, base_url: str) -> str:
         url = validate_base_url(base_url)
     except ValidationError as exc:
         raise ValidationError({"base_url": exc.messages}) from exc
-    if provider == Provider.JAMBONZ and not url:
-        raise ValidationError({"base_url": ["jambonz is self-hosted: enter your server's API URL."]})
+    missing = adapter_class(provider).missing_base_url(url)
+    if missing:
+        raise ValidationError({"base_url": [missing]})
     return url
 
 
@@ -128,7 +126,7 @@ def connect_account(
     **fields: Any,
 ) -> ProviderAccount:
     """A new root account; ValidationError (by field) for a bad shape, URL or range."""
-    if provider not in Provider.values:
+    if provider not in registry.codes():
         raise ValidationError({"provider": [f"Unknown provider {provider!r}."]})
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
@@ -295,8 +293,6 @@ def delete_account(account: ProviderAccount, *, actor: Any = None) -> ProviderAc
     which removes everything synced through it in batches (a big account takes minutes, not
     a request). From the mark on it is neither synced nor sent through. Audited once;
     asking again only queues the task again (it is idempotent)."""
-    from .tasks import delete_account_task  # tasks imports Celery; keep it off import time
-
     Status = ProviderAccount.Status
     with transaction.atomic():
         list(ProviderAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
@@ -315,191 +311,12 @@ def delete_account(account: ProviderAccount, *, actor: Any = None) -> ProviderAc
                 id=account.pk,
             )
             account.refresh_from_db(fields=["status", "updated_at"])
-        transaction.on_commit(lambda: delete_account_task.delay(account.pk))
+        deleter = queue_task("providers.tasks.delete_account_task")
+        transaction.on_commit(lambda: deleter.delay(account.pk))
     return account
 
 
-# -- the deletion itself: batches per table, resumable -----------------------------------------
-PURGE_BATCH = 5000
-
-
-@dataclass(frozen=True)
-class PurgeStep:
-    """Rows of `model` whose `field` points at an account being deleted, PURGE_BATCH at a
-    time: their `cascade` children ("app.Model.fk") are deleted and `set_null` references
-    cleared in the same transaction. `detach` clears `field` instead of deleting the row
-    (a subaccount deleted alone: its root's rows stay, without it)."""
-
-    model: str
-    field: str
-    cascade: tuple[str, ...] = ()
-    set_null: tuple[str, ...] = ()
-    detach: bool = False
-
-
-# Every table that references a provider account (tests/providers/test_delete_account.py
-# checks that against the models), biggest first. Whatever a step misses, or a webhook
-# writes meanwhile, is removed by the ORM with the account rows at the end.
-PURGE_PLAN: tuple[PurgeStep, ...] = (
-    PurgeStep("calls.Recording", "provider_account"),
-    PurgeStep(
-        "calls.Call", "provider_account", cascade=("calls.CallLeg.call",), set_null=("calls.Recording.call",)
-    ),
-    PurgeStep("messaging.Message", "provider_account", cascade=("messaging.MessageMedia.message",)),
-    PurgeStep("messaging.BulkSend", "account", set_null=("messaging.Message.bulk_send",)),
-    PurgeStep(
-        "numbers.PhoneNumber",
-        "provider_account",
-        cascade=("billing.NumberRental.number",),
-        set_null=("messaging.Message.number", "calls.Call.number"),
-    ),
-    PurgeStep("messaging.Message", "subaccount", detach=True),
-    PurgeStep("calls.Call", "subaccount", detach=True),
-    PurgeStep("calls.Recording", "subaccount", detach=True),
-    PurgeStep("numbers.PhoneNumber", "subaccount", detach=True),
-    PurgeStep("billing.DailyUsage", "provider_account"),
-    PurgeStep("billing.DailyUsage", "subaccount"),
-    PurgeStep("billing.UsageEntry", "provider_account"),
-    PurgeStep("billing.UsageEntry", "subaccount"),
-    PurgeStep("billing.BalanceSnapshot", "provider_account"),
-    PurgeStep("providers.ProviderLog", "account"),
-    PurgeStep("providers.WebhookEvent", "account"),
-    PurgeStep("providers.SyncRun", "account"),
-)
-
-
-def _model_field(dotted: str) -> tuple[type[models.Model], str]:
-    app, model, field = dotted.split(".")
-    return apps.get_model(app, model), field
-
-
-def _column(model: type[models.Model], field: str) -> str:
-    return model._meta.get_field(field).column
-
-
-def _returning(model: type[models.Model]) -> str:
-    """Columns of stored files, so a DELETE hands back what to remove from storage."""
-    columns = [model._meta.get_field(name).column for name in _file_fields(model)]
-    return f" RETURNING {', '.join(columns)}" if columns else ""
-
-
-def _delete_ids(cursor, model: type[models.Model], column: str, ids: list[int]) -> tuple[int, list[str]]:
-    table = model._meta.db_table
-    cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s){_returning(model)}", [ids])  # noqa: S608
-    files = [name for row in cursor.fetchall() for name in row if name] if _returning(model) else []
-    return cursor.rowcount, files
-
-
-def _purge_batch(cursor, step: PurgeStep, tenant_id: int, account_ids: list[int]) -> tuple[int, dict, list]:
-    """One batch of one step, in the caller's transaction: (rows of step.model selected,
-    rows deleted or detached per model, stored files to remove once committed)."""
-    model = apps.get_model(step.model)
-    table, column = model._meta.db_table, _column(model, step.field)
-    # Our tables and columns, from the models: nothing user-given in the SQL text.
-    cursor.execute(
-        f"SELECT id FROM {table} WHERE {column} = ANY(%s) LIMIT %s",  # noqa: S608
-        [account_ids, PURGE_BATCH],
-    )
-    ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
-        return 0, {}, []
-    counts: dict[str, int] = {}
-    files: list[str] = []
-    for dotted in step.cascade:
-        child, fk = _model_field(dotted)
-        count, child_files = _delete_ids(cursor, child, _column(child, fk), ids)
-        counts[child._meta.label] = count
-        files += child_files
-    for dotted in step.set_null:
-        other, fk = _model_field(dotted)
-        fk_column = _column(other, fk)
-        # With the tenant, so the tenant-leading indexes serve it: references stay in a tenant.
-        cursor.execute(
-            f"UPDATE {other._meta.db_table} SET {fk_column} = NULL "  # noqa: S608
-            f"WHERE tenant_id = %s AND {fk_column} = ANY(%s)",
-            [tenant_id, ids],
-        )
-    if step.detach:
-        cursor.execute(f"UPDATE {table} SET {column} = NULL WHERE id = ANY(%s)", [ids])  # noqa: S608
-        counts[f"{step.model} (detached)"] = len(ids)
-    else:
-        count, own_files = _delete_ids(cursor, model, "id", ids)
-        counts[model._meta.label] = count
-        files += own_files
-    return len(ids), counts, files
-
-
-def purge_account(account_id: int, *, heartbeat: Callable[[], Any] | None = None) -> dict[str, int]:
-    """Delete a `deleting` account, its subaccounts and every row synced through them, in
-    short transactions of PURGE_BATCH rows per table; stored files go after each committed
-    batch. Resumable: a run killed anywhere is finished by the next one (each step restarts
-    from what is left). Returns rows deleted (or detached) per model."""
-    Status = ProviderAccount.Status
-    account = ProviderAccount.objects.filter(pk=account_id).first()
-    if account is None:
-        return {}
-    if account.status != Status.DELETING:
-        raise ValueError(f"Account {account_id} is {account.status}, not deleting.")
-    account_ids = [account.pk, *account.subaccounts.values_list("pk", flat=True)]
-    counts: dict[str, int] = {}
-    for step in PURGE_PLAN:
-        while True:
-            with transaction.atomic(), connection.cursor() as cursor:
-                selected, batch, files = _purge_batch(cursor, step, account.tenant_id, account_ids)
-                # Progress: the resume sweep leaves an account that is still moving alone.
-                ProviderAccount.objects.filter(pk=account.pk).update(updated_at=timezone.now())
-            _delete_files(files)  # committed: the rows are gone for good
-            for label, count in batch.items():
-                counts[label] = counts.get(label, 0) + count
-            if heartbeat:
-                heartbeat()
-            if selected < PURGE_BATCH:
-                break
-    with transaction.atomic():
-        # The account rows, and anything written since its step ran (a late webhook), by the ORM.
-        collector = Collector(using=router.db_for_write(ProviderAccount))
-        collector.collect([account])
-        files = _stored_files(collector)
-        _total, per_model = collector.delete()
-        transaction.on_commit(lambda: _delete_files(files))
-    for label, count in per_model.items():
-        counts[label] = counts.get(label, 0) + count
-    return {label: count for label, count in counts.items() if count}
-
-
-def _file_fields(model: type[models.Model]) -> list[str]:
-    return [f.name for f in model._meta.concrete_fields if isinstance(f, models.FileField)]
-
-
-def _stored_files(collector: Collector) -> list[str]:
-    """Names of the files rows about to be deleted point at (fast deletes are querysets)."""
-    names = [
-        getattr(obj, name).name
-        for model, objs in collector.data.items()
-        for name in _file_fields(model)
-        for obj in objs
-        if getattr(obj, name)
-    ]
-    for qs in collector.fast_deletes:
-        for name in _file_fields(qs.model):
-            names += [n for n in qs.values_list(name, flat=True) if n]
-    return names
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            pass  # a missing file is already what we want
-
-
 # -- subaccounts: changed at the provider, stored through the importer -----------------------
-def _require(parent: ProviderAccount, capability: Capability, what: str) -> None:
-    if not parent.can(capability):
-        raise NotSupported(f"{parent.adapter_class.name} does not support {what}.")
-
-
 @transaction.atomic
 def create_subaccount(
     parent: ProviderAccount, name: str, usage_limit: Decimal | None = None, *, actor: Any = None
@@ -510,7 +327,7 @@ def create_subaccount(
         raise ValidationError({"parent": ["A subaccount cannot have subaccounts."]})
     refuse_if_deleting(parent)
     _check_ranges({"name": name, "usage_limit": usage_limit})
-    _require(parent, Capability.CREATE_SUBACCOUNT, "creating subaccounts")
+    parent.require(Capability.CREATE_SUBACCOUNT, "creating subaccounts")
     with open_adapter(parent) as adapter:
         record = adapter.create_subaccount(name.strip(), usage_limit)
     upsert_subaccounts(parent, [record])
@@ -534,7 +351,7 @@ def update_subaccount(
     parent = child.parent
     if parent is None:
         raise ValidationError("Only subaccounts are changed at the provider.")
-    _require(parent, Capability.UPDATE_SUBACCOUNT, "changing subaccounts")
+    parent.require(Capability.UPDATE_SUBACCOUNT, "changing subaccounts")
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name.strip()

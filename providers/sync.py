@@ -33,6 +33,7 @@ from .importing import importer_for
 from .locks import provider_slot, sync_lock
 from .models import ProviderAccount, SyncRun
 from .prefetch import Prefetcher
+from .scheduling import start_sync
 from .signals import sync_finished
 
 logger = logging.getLogger(__name__)
@@ -299,8 +300,6 @@ def _record_on_account(account: ProviderAccount, run: SyncRun, auth_failed: bool
 def _enqueue_subaccount_syncs(account: ProviderAccount, trigger: str) -> None:
     if account.parent_id:
         return
-    from .tasks import start_sync  # tasks imports this module
-
     subaccounts = ProviderAccount.objects.filter(
         parent=account, status=ProviderAccount.Status.ACTIVE, sync_enabled=True
     ).exclude(sync_runs__status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])

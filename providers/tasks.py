@@ -16,15 +16,20 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
-from django.db.models import DurationField, ExpressionWrapper, F, Q, Value
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from core.redis import client as redis_client
 from core.redis import key as redis_key
 
+from .locks import SYNC_LOCK_TTL, is_sync_locked, non_blocking_lock, sync_lock_name
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .purge import purge_account
+from .scheduling import due_accounts, start_sync, sync_queue
+from .sync import run_sync
+from .webhook_events import apply_event, apply_pending, pending_ids
+from .webhooks import KICK_KEY
 
 PRUNE_BATCH = 5000
 # A pending event older than this lost its applier (a Redis crash took the kick): apply it
@@ -40,40 +45,6 @@ DELETION_STALLED_AFTER = timedelta(minutes=15)
 DELETE_WAIT_FOR_SYNC = 30  # seconds
 # A sync that found every slot of its provider taken tries again after this long.
 SYNC_SLOT_RETRY_SECONDS = 15
-
-
-# -- services ---------------------------------------------------------------------------------
-def start_sync(account: ProviderAccount, trigger: str) -> SyncRun:
-    """Queue a sync of `account` (dashboard, API, admin, command, schedule). An account with
-    a run already queued gets that run back instead of a second one."""
-    existing = SyncRun.objects.filter(account=account, status=SyncRun.Status.QUEUED).first()
-    if existing is not None:
-        return existing
-    run = SyncRun.objects.create(tenant_id=account.tenant_id, account=account, trigger=trigger)
-    queue = sync_queue(account)
-    transaction.on_commit(lambda: sync_account.apply_async(kwargs={"run_id": run.pk}, queue=queue))
-    return run
-
-
-def sync_queue(account: ProviderAccount) -> str:
-    """A first import (the whole history) goes to its own queue, so it never holds up the
-    small incremental syncs of other tenants."""
-    return "sync" if account.last_synced_at else "sync_bulk"
-
-
-def due_accounts(now=None):
-    now = now or timezone.now()
-    interval = ExpressionWrapper(
-        F("sync_interval") * Value(timedelta(minutes=1)), output_field=DurationField()
-    )
-    # cross-tenant: the beat fan-out looks at every tenant's accounts.
-    return (
-        ProviderAccount.objects.active()
-        .filter(sync_enabled=True, tenant__active=True)
-        .alias(due_at=F("last_synced_at") + interval)
-        .filter(Q(last_synced_at__isnull=True) | Q(due_at__lte=now))
-        .exclude(sync_runs__status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
-    )
 
 
 # -- tasks ------------------------------------------------------------------------------------
@@ -93,17 +64,16 @@ def sync_due_accounts() -> dict[str, Any]:
 @runs_in_tenant_of(run_id=SyncRun, account_id=ProviderAccount)
 def sync_account(run_id: int | None = None, account_id: int | None = None) -> dict[str, Any]:
     """Run one sync. Given an account id, a run is created (trigger: schedule) first."""
-    from .sync import run_sync
-
     if run_id is None:
         if account_id is None:
             raise ValueError("sync_account needs run_id or account_id")
         account = ProviderAccount.objects.get(pk=account_id)
         run = SyncRun.objects.create(tenant_id=account.tenant_id, account=account)
     else:
-        run = SyncRun.objects.filter(pk=run_id).first()
-        if run is None:
+        found = SyncRun.objects.filter(pk=run_id).first()
+        if found is None:
             return {"run": run_id, "status": "missing"}
+        run = found
     if ProviderAccount.objects.filter(pk=run.account_id, status=ProviderAccount.Status.DELETING).exists():
         # Whatever queued it (a button pressed just before the delete), nothing is fetched now.
         SyncRun.objects.filter(pk=run.pk, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).update(
@@ -122,13 +92,10 @@ def sync_account(run_id: int | None = None, account_id: int | None = None) -> di
 @shared_task(bind=True, acks_late=True, max_retries=None)
 @runs_in_tenant_of(account_id=ProviderAccount)
 def delete_account_task(self, account_id: int) -> dict[str, Any]:
-    """Delete a `deleting` account and everything synced through it (services.purge_account:
+    """Delete a `deleting` account and everything synced through it (purge.purge_account:
     batches, files after each commit). Holds the sync locks of the account and its
     subaccounts throughout, so no sync writes behind it; a sync still running makes it wait.
     Idempotent: a redelivery or a second task finishes the job or finds nothing to do."""
-    from .locks import SYNC_LOCK_TTL, non_blocking_lock, sync_lock_name
-    from .services import purge_account
-
     account = ProviderAccount.objects.filter(pk=account_id).first()
     if account is None:
         return {"account": account_id, "status": "gone"}
@@ -163,8 +130,6 @@ def _resume_deletions() -> int:
 @shared_task(acks_late=True)
 @runs_in_tenant_of(event_id=WebhookEvent)
 def apply_webhook_event(event_id: int) -> dict[str, Any]:
-    from .webhooks import apply_event
-
     return {"event": event_id, "status": apply_event(event_id)}
 
 
@@ -176,8 +141,6 @@ APPLIER_MAX_SECONDS = 30.0
 def apply_pending_webhooks() -> dict[str, Any]:
     """Apply pending webhook events in batches until none is left (kicked by the webhook
     view). Bounded in time: past APPLIER_MAX_SECONDS it hands over to a fresh task."""
-    from .webhooks import KICK_KEY, apply_pending, pending_ids
-
     started, applied = time.monotonic(), 0
     while time.monotonic() - started < APPLIER_MAX_SECONDS:
         taken = apply_pending()
@@ -254,8 +217,6 @@ def prune_webhook_events() -> dict[str, Any]:
 
 
 def _fail_abandoned_runs() -> int:
-    from .locks import is_sync_locked
-
     cutoff = timezone.now() - RUN_ABANDONED_AFTER
     # cross-tenant: housekeeping over every tenant's runs.
     stale = SyncRun.objects.filter(

@@ -3,11 +3,13 @@ live progress page, webhook URLs, subaccounts, the provider HTTP log and receive
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -16,54 +18,49 @@ from django.views.decorators.http import require_POST
 from accounts import audit
 from accounts.models import Scope
 from accounts.permissions import scope_required
-from accounts.views import is_htmx, keyset_page, query_without, tenant_object_or_404, tenant_qs
+from accounts.tenancy import tenant_object_or_404, tenant_qs
+from core.forms import add_service_errors
+from core.web import is_htmx, keyset_page, query_without
 
 from . import services
-from .adapters import RESOURCES, NotSupported, ProviderError, adapter_class
+from .adapters import RESOURCES, NotSupported, ProviderError, registry
+from .adapters.base import CREDENTIAL_LABELS
 from .adapters.records import Capability
+from .adapters.registry import adapter_class
 from .connect import open_adapter
-from .models import Provider, ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .scheduling import start_sync
+from .tasks import apply_webhook_event
 
-# Every credential key any provider accepts, with its label; the form shows those of the
-# chosen provider (static/js/connect.js) and the adapter validates the shape.
-CREDENTIAL_FIELDS = {
-    "username": "Username / API user",
-    "password": "Password / API password",
-    "api_key": "API key",
-    "login": "Login",
-    "account_sid": "Account SID",
-}
+# Every credential key any provider accepts; the form shows those of the chosen provider
+# (static/js/connect.js), labelled as that provider calls them, and the adapter validates the shape.
+CREDENTIAL_FIELDS = registry.credential_keys()
 
 
 def credential_keys(provider: str) -> list[str]:
-    keys: list[str] = []
-    for shape in adapter_class(provider).credential_shapes:
-        keys += [k for k in shape if k not in keys]
-    return keys
+    return adapter_class(provider).credential_keys()
+
+
+def credential_field(key: str, label: str) -> forms.CharField:
+    secret = key in registry.SECRET_CREDENTIALS
+    return forms.CharField(
+        required=False,
+        label=label,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}) if secret else None,
+    )
 
 
 class ConnectForm(forms.Form):
-    provider = forms.ChoiceField(choices=Provider.choices)
+    provider = forms.ChoiceField(choices=registry.choices)
     name = forms.CharField(max_length=120, help_text="How this account appears in Switchboard.")
     base_url = forms.CharField(
-        required=False,
-        max_length=200,
-        label="Base URL",
-        help_text="Leave empty for the provider's real API (required for jambonz).",
+        required=False, max_length=200, label="Base URL", help_text=registry.base_url_help()
     )
-    username = forms.CharField(required=False, label=CREDENTIAL_FIELDS["username"])
-    password = forms.CharField(
-        required=False,
-        label=CREDENTIAL_FIELDS["password"],
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    api_key = forms.CharField(
-        required=False,
-        label=CREDENTIAL_FIELDS["api_key"],
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    login = forms.CharField(required=False, label=CREDENTIAL_FIELDS["login"])
-    account_sid = forms.CharField(required=False, label=CREDENTIAL_FIELDS["account_sid"])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key in CREDENTIAL_FIELDS:
+            self.fields[key] = credential_field(key, CREDENTIAL_LABELS.get(key, key))
 
     def clean_base_url(self) -> str:
         return services.validate_base_url(self.cleaned_data["base_url"])  # the SSRF guard
@@ -73,35 +70,28 @@ class ConnectForm(forms.Form):
         provider = data.get("provider")
         if not provider:
             return data
-        given = {k: data.get(k) or "" for k in CREDENTIAL_FIELDS if k in credential_keys(provider)}
+        given = {k: data.get(k) or "" for k in credential_keys(provider)}
         try:
             data["credentials"] = adapter_class(provider).validate_credentials(given)
         except (ValueError, NotSupported) as exc:
             raise forms.ValidationError(str(exc)) from exc
-        if provider == "jambonz" and not data.get("base_url"):
-            self.add_error("base_url", "jambonz is self-hosted: enter your server's API URL.")
+        missing = adapter_class(provider).missing_base_url(data.get("base_url") or "")
+        if missing:
+            self.add_error("base_url", missing)
         return data
-
-
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """A service's ValidationError onto the form: under its field when the form has one."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def forget_secrets(form: forms.Form) -> None:
     """Secrets are never echoed back into the page, even on a failed submit."""
     if form.is_bound:
-        form.data = form.data.copy()
+        data = cast(QueryDict, form.data).copy()  # copies of a QueryDict are mutable
         for key in CREDENTIAL_FIELDS:
-            form.data.pop(key, None)
+            data.pop(key, None)
+        form.data = data
 
 
 def credential_label(provider: str, key: str) -> str:
-    return adapter_class(provider).credential_labels.get(key) or CREDENTIAL_FIELDS[key]
+    return adapter_class(provider).credential_label(key)
 
 
 def credential_hint(provider: str) -> str:
@@ -121,11 +111,11 @@ def _accounts_context(request) -> dict:
         "credential_fields": list(CREDENTIAL_FIELDS),
         "providers": [
             {"code": code, "name": label, "keys": credential_keys(code), "hint": credential_hint(code)}
-            for code, label in Provider.choices
+            for code, label in registry.choices()
         ],
         # field -> {provider: label}: the form relabels the fields for the chosen provider.
         "credential_labels": {
-            key: {code: credential_label(code, key) for code, _ in Provider.choices}
+            key: {code: credential_label(code, key) for code in registry.codes()}
             for key in CREDENTIAL_FIELDS
         },
     }
@@ -198,8 +188,8 @@ class WebhookSecretForm(forms.Form):
         strip=True,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         label="Secret",
-        help_text="The secret the provider signs with (jambonz shows one per account; for Callr, "
-        "choose one). Leave empty to generate one.",
+        help_text="The secret the provider signs with (copy it where the provider shows one per "
+        "account, otherwise choose one). Leave empty to generate one.",
     )
     keep_previous = forms.BooleanField(
         required=False,
@@ -259,12 +249,7 @@ class EditForm(forms.Form):
         self.account = account
         # Only this provider's credential keys; empty keeps the stored credentials.
         for key in credential_keys(account.provider):
-            secret = key in ("password", "api_key")
-            self.fields[key] = forms.CharField(
-                required=False,
-                label=credential_label(account.provider, key),
-                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}) if secret else None,
-            )
+            self.fields[key] = credential_field(key, credential_label(account.provider, key))
 
     def credential_fields(self) -> list:
         return [self[key] for key in credential_keys(self.account.provider)]
@@ -454,8 +439,6 @@ def account_test(request, pk: int):
 @require_POST
 @scope_required(Scope.MANAGE)
 def account_sync(request, pk: int):
-    from .tasks import start_sync  # imports Celery; keep it off import time
-
     account = tenant_object_or_404(request, ProviderAccount, pk=pk)
     refusal = {
         ProviderAccount.Status.DISABLED: "This account is disabled; enable it before syncing.",
@@ -590,8 +573,6 @@ def webhook_detail(request, pk: int):
 @scope_required(Scope.MANAGE)
 def webhook_replay(request, pk: int):
     """Apply a failed (or stuck) received event again, through the same task as on arrival."""
-    from .tasks import apply_webhook_event  # imports Celery; keep it off import time
-
     event = tenant_object_or_404(request, WebhookEvent, pk=pk)
     if event.status not in (WebhookEvent.Status.PENDING, WebhookEvent.Status.FAILED):
         messages.info(request, "This event was already applied; replaying it would change nothing.")

@@ -4,11 +4,7 @@ The view does the least work that keeps an event durable: the account from a sho
 in-process cache (by URL token), the adapter's signature / source check, one INSERT of the
 raw `WebhookEvent` (committed before we answer), and a kick of the applier — a Redis
 `SET NX` that enqueues `apply_pending_webhooks` only when none was kicked in the last
-moments. The applier takes pending events in batches (`FOR UPDATE SKIP LOCKED`, so several
-workers share them), parses them again with the adapter and hands each event type to its
-domain handler — a batch handler where one is registered (delivery reports: one UPDATE per
-batch) — then marks the batch in one statement. `apply_event` applies one event (retries,
-the admin's re-apply).
+moments. The applier (providers.webhook_events) takes the stored events from there.
 
 Answers:
 - unknown token → 403, unknown kind → 404, failed verification → 403; nothing stored.
@@ -24,33 +20,29 @@ import hashlib
 import json
 import logging
 import time
-from collections import defaultdict
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from accounts.rls import activate_request_tenant, rls_bypass, tenant_context
+from accounts.rls import activate_request_tenant, rls_bypass
+from core.queue import task as queue_task
 from core.redis import client as redis_client
 from core.redis import key as redis_key
 
 from . import connect
 from .adapters import Adapter
 from .adapters.errors import ProviderError, WebhookRejected
-from .adapters.records import EventType, InboundEvent, WebhookRequest
-from .importing import batch_handler_for, handler_for
+from .adapters.records import InboundEvent, WebhookRequest
 from .models import ProviderAccount, WebhookEvent
-from .tasks import apply_pending_webhooks
 
 logger = logging.getLogger(__name__)
 
 # Never stored: credentials some providers send with their callbacks.
 UNSTORED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
-UNMATCHED = "unmatched: no row changed (unknown id or already up to date); the next sync reconciles"
 
 
 def _event_key(events: list[InboundEvent], request: WebhookRequest) -> str:
@@ -96,8 +88,8 @@ def account_for_token(provider: str, token: str) -> tuple[ProviderAccount, Adapt
     if account is None:
         _accounts.pop((provider, token), None)
         return None
-    # No provider lookups while the provider waits for our answer (Sipcentric's inbound
-    # SMS id lookup happens when the event is applied, in the worker).
+    # No provider lookups while the provider waits for our answer (an adapter that looks
+    # up an inbound event's id does it when the event is applied, in the worker).
     adapter = connect.adapter_for(account, record=False, webhook_lookup=False)
     if len(_accounts) > 10_000:
         _accounts.clear()
@@ -197,183 +189,7 @@ def kick_applier() -> None:
 
 def _kick() -> None:
     debounce_ms = settings.WEBHOOK_KICK_MS
-    eager = apply_pending_webhooks.app.conf.task_always_eager  # tests: apply now
+    applier = queue_task("providers.tasks.apply_pending_webhooks")
+    eager = applier.app.conf.task_always_eager  # tests: apply now
     if eager or not debounce_ms or redis_client().set(redis_key(KICK_KEY), b"1", nx=True, px=debounce_ms):
-        apply_pending_webhooks.delay()
-
-
-APPLY_BATCH = 500
-
-
-def pending_ids(limit: int = 1) -> list[int]:
-    # cross-tenant: the applier serves every tenant's events.
-    return list(
-        WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING)
-        .order_by("id")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
-def apply_pending(limit: int = APPLY_BATCH) -> int:
-    """Apply up to `limit` pending events in one transaction; returns how many were taken."""
-    with transaction.atomic():
-        # cross-tenant: as above; SKIP LOCKED lets several appliers share the backlog.
-        batch = list(
-            WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("account", "account__parent", "account__tenant")
-            .filter(status=WebhookEvent.Status.PENDING)
-            .order_by("id")[:limit]
-        )
-        if not batch:
-            return 0
-        outcomes = _apply_batch(batch)
-        _mark(batch, outcomes)
-    return len(batch)
-
-
-def _apply_batch(batch: list[WebhookEvent]) -> dict[int, tuple[str, str]]:
-    """event id -> (status, note), applying the batch's events grouped by account and type."""
-    parsed: dict[int, list[InboundEvent]] = {}
-    outcomes: dict[int, tuple[str, str]] = {}
-    for event in batch:
-        try:
-            with connect.open_adapter(event.account, record=False) as adapter:
-                parsed[event.pk] = adapter.parse_webhook(event.kind, stored_request(event))
-        except ProviderError as exc:
-            outcomes[event.pk] = (WebhookEvent.Status.FAILED, exc.message)
-    # (account, type) -> [(event id, inbound)]; batch handlers first, the rest one by one.
-    counts: dict[int, list[int]] = {pk: [0, 0] for pk in parsed}  # applied, unmatched
-    groups: dict[tuple[int, EventType], list[tuple[int, InboundEvent]]] = defaultdict(list)
-    accounts = {e.pk: e.account for e in batch}
-    for event_id, inbounds in parsed.items():
-        for inbound in inbounds:
-            if inbound.type != EventType.IGNORED:
-                groups[(accounts[event_id].pk, inbound.type)].append((event_id, inbound))
-    by_account = {e.account.pk: e.account for e in batch}
-    for (account_id, event_type), items in groups.items():
-        account = by_account[account_id]
-        batch_handler = batch_handler_for(event_type)
-        results: list[bool] | None = None
-        if batch_handler is not None:
-            try:
-                with tenant_context(account.tenant_id), transaction.atomic():
-                    results = batch_handler(account, [inbound for _, inbound in items])
-            except Exception:
-                logger.exception(
-                    "Batch of %d %s events failed; applying them one by one", len(items), event_type
-                )
-        if results is None:
-            results = [_apply_one(event_id, account, inbound, outcomes) for event_id, inbound in items]
-        for (event_id, _), changed in zip(items, results, strict=True):
-            if event_id in counts:
-                counts[event_id][0 if changed else 1] += 1
-    for event_id, (applied, unmatched) in counts.items():
-        if event_id in outcomes:
-            continue
-        if applied == unmatched == 0:
-            outcomes[event_id] = (WebhookEvent.Status.IGNORED, "")
-        else:
-            outcomes[event_id] = (WebhookEvent.Status.APPLIED, UNMATCHED if unmatched and not applied else "")
-    return outcomes
-
-
-def _apply_one(
-    event_id: int, account: ProviderAccount, inbound: InboundEvent, outcomes: dict[int, tuple[str, str]]
-) -> bool:
-    handler = handler_for(inbound.type)
-    if handler is None:
-        outcomes[event_id] = (WebhookEvent.Status.FAILED, f"No handler registered for {inbound.type}")
-        return False
-    try:
-        with tenant_context(account.tenant_id), transaction.atomic():
-            return handler(account, inbound)
-    except ProviderError as exc:
-        outcomes[event_id] = (WebhookEvent.Status.FAILED, exc.message)
-    except Exception as exc:
-        logger.exception("Applying webhook event %s failed", event_id)
-        outcomes[event_id] = (
-            WebhookEvent.Status.FAILED,
-            f"Internal error while applying ({type(exc).__name__}).",
-        )
-    return False
-
-
-def _mark(batch: list[WebhookEvent], outcomes: dict[int, tuple[str, str]]) -> None:
-    ids = [e.pk for e in batch]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {WebhookEvent._meta.db_table} e
-               SET status = v.status, error = v.error, attempts = e.attempts + 1,
-                   applied_at = CASE WHEN v.status = 'failed' THEN NULL ELSE now() END
-              FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, status, error)
-             WHERE e.id = v.id
-            """,  # noqa: S608 - the table name is ours
-            [ids, [outcomes[i][0] for i in ids], [outcomes[i][1] for i in ids]],
-        )
-
-
-def stored_request(event: WebhookEvent) -> WebhookRequest:
-    """The WebhookRequest an event was received as, rebuilt from its row."""
-    return WebhookRequest(
-        method=event.method,
-        path=urlsplit(event.account.webhook_url(event.kind)).path,
-        headers=dict(event.headers),
-        query=dict(event.query),
-        body=event.body.encode("utf-8"),
-        remote_addr=event.remote_addr or "",
-        content_type=(event.headers.get("content-type") or "").split(";")[0].strip(),
-    )
-
-
-def apply_event(event_id: int) -> str:
-    """Parse a stored event and apply it through the domain handlers. Idempotent: the
-    handlers upsert and never move a status backwards. Returns the event's new status."""
-    with transaction.atomic():
-        event = (
-            WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("account")
-            .filter(pk=event_id)
-            .first()
-        )
-        if event is None:
-            return "busy-or-missing"
-        if event.status in (WebhookEvent.Status.APPLIED, WebhookEvent.Status.IGNORED):
-            return event.status
-        event.attempts += 1
-        try:
-            with transaction.atomic():  # a failing handler rolls back its own writes only
-                status, note = _dispatch(event)
-        except ProviderError as exc:
-            status, note = WebhookEvent.Status.FAILED, exc.message
-        except LookupError as exc:  # no handler registered for an event type
-            status, note = WebhookEvent.Status.FAILED, str(exc)
-        except Exception as exc:
-            logger.exception("Applying webhook event %s failed", event.pk)
-            status, note = (
-                WebhookEvent.Status.FAILED,
-                f"Internal error while applying ({type(exc).__name__}).",
-            )
-        event.status, event.error = status, note
-        event.applied_at = timezone.now() if status != WebhookEvent.Status.FAILED else None
-        event.save(update_fields=["status", "error", "applied_at", "attempts"])
-        return status
-
-
-def _dispatch(event: WebhookEvent) -> tuple[str, str]:
-    with connect.open_adapter(event.account, record=False) as adapter:
-        events = adapter.parse_webhook(event.kind, stored_request(event))
-    applied = unmatched = 0
-    for inbound in events:
-        if inbound.type == EventType.IGNORED:
-            continue
-        handler = handler_for(inbound.type)
-        if handler is None:
-            raise LookupError(f"No handler registered for {inbound.type}")
-        if handler(event.account, inbound):
-            applied += 1
-        else:
-            unmatched += 1
-    if applied == unmatched == 0:
-        return WebhookEvent.Status.IGNORED, ""
-    return WebhookEvent.Status.APPLIED, UNMATCHED if unmatched and not applied else ""
+        applier.delay()

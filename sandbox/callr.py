@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
+from .sim import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
 
 SPAN = timedelta(days=180)  # seeded history spread (Callr keeps ~6 months of SMS searchable)
 CALLR_TIME = "%Y-%m-%d %H:%M:%S"
@@ -91,6 +91,11 @@ def sign(secret: str, body: bytes) -> str:
 
 class CallrSim(ProviderSim):
     code = "callr"
+    root = "/json-rpc/v1.1"
+
+    @classmethod
+    def account_credentials(cls, label: str) -> tuple[dict[str, str], str, str]:
+        return {"api_key": f"sbx-{label}-key"}, "", f"hmac-{label}"
 
     def __init__(self, sandbox):
         super().__init__(sandbox)

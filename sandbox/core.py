@@ -5,8 +5,8 @@ Paths are prefixed by provider code (`/46elks/a1/sms`, `/sipcentric/api/v1/...`,
 ledger, faults, emitting events, flushing webhooks). It runs in-process for tests through
 `Sandbox.transport()` (an httpx transport) and as its own process (`run_sandbox`).
 
-Provider simulators (`elks46.py`, `sipcentric.py`, `callr.py`, `jambonz.py`) implement
-`ProviderSim`; this module holds what they share: accounts, the ledger, faults and the
+Provider simulators (one module each in this package) subclass `sim.ProviderSim`; this
+module holds what the Sandbox adds around them: accounts, the ledger, faults and the
 webhook outbox. Nothing here imports Django.
 """
 
@@ -14,140 +14,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pkgutil
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from fnmatch import fnmatch
+from importlib import import_module
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-import phonenumbers
 
+from .sim import (  # noqa: F401 (re-exported: the sandbox's public names)
+    ProviderSim,
+    SimAccount,
+    SimRequest,
+    SimResponse,
+    history_time,
+    valid_e164,
+)
 
-# -- phone numbers -----------------------------------------------------------------------
-def valid_e164(number: str) -> str:
-    """`number` when libphonenumber (what the product validates with) accepts it; else a
-    valid number of the same country that keeps as many of its last digits as it can.
-
-    Seeded histories use random digits after a country prefix; without this some of them
-    would be numbers the product refuses to answer (issue #12: replies to a sandbox
-    conversation failed with "not a valid phone number")."""
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return number
-    if phonenumbers.is_valid_number(parsed):
-        return number
-    region = phonenumbers.region_code_for_country_code(parsed.country_code)
-    digits = phonenumbers.national_significant_number(parsed)
-    for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
-        example = phonenumbers.example_number_for_type(region, kind)
-        if example is None:
-            continue
-        pattern = phonenumbers.national_significant_number(example)
-        for keep in range(min(4, len(pattern)), len(pattern) + 1):
-            tail = digits[-(len(pattern) - keep) :] if keep < len(pattern) else ""
-            candidate = pattern[:keep] + tail.rjust(len(pattern) - keep, "0")
-            fixed = f"+{parsed.country_code}{candidate}"
-            if phonenumbers.is_valid_number(phonenumbers.parse(fixed)):
-                return fixed
-    return number
-
-
-# -- requests and responses --------------------------------------------------------------
-@dataclass
-class SimRequest:
-    method: str
-    path: str  # below the provider prefix, e.g. "/a1/sms"
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-    remote_addr: str = "127.0.0.1"
-
-    def form(self) -> dict[str, str]:
-        return dict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8") or "null")
-
-
-@dataclass
-class SimResponse:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    # Set by faults: "timeout" or "drop" means the effect happened but no answer arrives;
-    # "timeout_before" means no effect and no answer.
-    after: str | None = None
-
-    @classmethod
-    def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> SimResponse:
-        return cls(status, json.dumps(data).encode(), {"content-type": "application/json", **(headers or {})})
-
-    @classmethod
-    def text(cls, text: str, status: int, headers: dict[str, str] | None = None) -> SimResponse:
-        return cls(status, text.encode(), {"content-type": "text/plain; charset=utf-8", **(headers or {})})
-
-
-# -- accounts -----------------------------------------------------------------------------
-@dataclass
-class SimAccount:
-    provider: str
-    remote_id: str
-    credentials: dict[str, str]
-    seed: int = 0
-    size: int = 100  # messages in the seeded history (calls, numbers … scale from it)
-    anchor: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
-    webhook_base: str = ""  # our /hooks/<provider>/<token>/ for this account
-    webhook_secret: str = ""
-    parent: SimAccount | None = None
-    # Provider-specific live state (sent messages, numbers, subaccounts, balance …).
-    state: dict[str, Any] = field(default_factory=dict)
-
-    def rng(self, *salt: Any) -> random.Random:
-        """A deterministic random source for one seeded item."""
-        digest = hashlib.sha256(repr((self.seed, self.provider, *salt)).encode()).digest()
-        return random.Random(int.from_bytes(digest[:8], "big"))
-
-    def hook(self, kind: str) -> str:
-        return f"{self.webhook_base.rstrip('/')}/{kind}/" if self.webhook_base else ""
-
-
-class ProviderSim:
-    """One provider's API. Subclasses set `code` and implement `handle` and `endpoint`."""
-
-    code: str = ""
-
-    def __init__(self, sandbox: Sandbox):
-        self.sandbox = sandbox
-
-    def endpoint(self, request: SimRequest) -> str:
-        """A stable name for fault matching and the ledger: 'POST /sms' or 'sms.send'."""
-        return f"{request.method} {request.path}"
-
-    def handle(self, request: SimRequest) -> SimResponse:
-        raise NotImplementedError
-
-    def error_response(self, status: int, message: str) -> SimResponse:
-        """The provider's own error format for an injected 5xx/429."""
-        return SimResponse.json({"error": message}, status)
-
-    def malformed_response(self) -> SimResponse:
-        return SimResponse(200, b'{"data": [{"id": ', {"content-type": "application/json"})
-
-    def setup_account(self, account: SimAccount) -> None:
-        """Seed provider-specific state for a new account."""
-
-    def emit(self, account: SimAccount, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Create an inbound event (sms, mms, call) and schedule its webhook."""
-        raise NotImplementedError(f"{self.code} cannot emit {kind}")
-
-    def authenticate(self, request: SimRequest) -> SimAccount | None:
-        return None
+_PACKAGE_PATH = [str(Path(__file__).resolve().parent)]
 
 
 # -- ledger -------------------------------------------------------------------------------
@@ -378,7 +269,8 @@ class Sandbox:
 
     def base_url(self, provider: str, root: str = "http://sandbox") -> str:
         """The base URL an adapter should use for this provider."""
-        return f"{root.rstrip('/')}/{provider}{SIM_ROOTS.get(provider, '')}"
+        sim = self.sims.get(provider)
+        return f"{root.rstrip('/')}/{provider}{sim.root if sim else ''}"
 
     # handling ---------------------------------------------------------------------------
     def handle(
@@ -609,28 +501,21 @@ HTTP_REASONS = {
     504: "Gateway Timeout",
 }
 
-# Path roots below each provider prefix (the real APIs' base paths).
-SIM_ROOTS = {"46elks": "/a1", "sipcentric": "/api/v1", "callr": "/json-rpc/v1.1", "jambonz": "/v1"}
-
-
 def default_sims() -> list[type[ProviderSim]]:
-    from importlib import import_module
-
-    sims = []
-    for module, name in (
-        ("elks46", "Elks46Sim"),
-        ("sipcentric", "SipcentricSim"),
-        ("callr", "CallrSim"),
-        ("jambonz", "JambonzSim"),
-    ):
-        try:
-            sims.append(getattr(import_module(f"sandbox.{module}"), name))
-        except (ImportError, AttributeError):  # a simulator not written yet
-            continue
-    return sims
+    """The simulator each module of this package defines (a ProviderSim subclass with a
+    code), so adding a provider's simulator is adding its module."""
+    found: dict[str, type[ProviderSim]] = {}
+    for module_info in sorted(pkgutil.iter_modules(_PACKAGE_PATH), key=lambda m: m.name):
+        module = import_module(f"{__package__}.{module_info.name}")
+        for value in vars(module).values():
+            defined_here = isinstance(value, type) and value.__module__ == module.__name__
+            if defined_here and issubclass(value, ProviderSim) and value.code:
+                if value.code in found:
+                    raise ImportError(f"Two simulators for {value.code!r}: {found[value.code]} and {value}")
+                found[value.code] = value
+    return list(found.values())
 
 
-def history_time(account: SimAccount, index: int, span: timedelta, size: int) -> datetime:
-    """Seeded item `index` (0 = newest) spread evenly over `span` before the anchor."""
-    step = span / max(size, 1)
-    return account.anchor - step * (index + 1)
+def sim_class(code: str) -> type[ProviderSim]:
+    """The simulator of one provider (KeyError for a code no module simulates)."""
+    return {cls.code: cls for cls in default_sims()}[code]

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
+from .sim import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
 
 SPAN = timedelta(days=365)  # seeded history covers the year before the account's anchor
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -151,6 +151,7 @@ class Reject(Exception):
 
 class Elks46Sim(ProviderSim):
     code = "46elks"
+    root = "/a1"
 
     def __init__(self, sandbox):
         super().__init__(sandbox)

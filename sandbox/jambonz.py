@@ -24,7 +24,7 @@ from bisect import bisect_left, bisect_right
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
+from .sim import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
 
 CALL_SPAN = timedelta(days=30)
 MAX_COUNT = 500
@@ -92,6 +92,12 @@ def sign(secret: str, body: bytes, t: int) -> str:
 
 class JambonzSim(ProviderSim):
     code = "jambonz"
+    root = "/v1"
+
+    @classmethod
+    def account_credentials(cls, label: str) -> tuple[dict[str, str], str, str]:
+        sid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"switchboard-sandbox:{label}"))
+        return {"api_key": f"sbx-{label}-token", "account_sid": sid}, sid, f"wh_secret_{label}"
 
     # -- setup -----------------------------------------------------------------------
     def setup_account(self, account: SimAccount) -> None:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from .core import ProviderSim, SimAccount, SimRequest, SimResponse, history_time
+from .sim import ProviderSim, SimAccount, SimRequest, SimResponse, history_time
 
 SPAN = timedelta(days=365)  # seeded history covers the year before the account's anchor
 MAX_PAGE_SIZE = 200
@@ -99,6 +99,7 @@ def index_range(account: SimAccount, n: int, after: datetime | None, before: dat
 
 class SipcentricSim(ProviderSim):
     code = "sipcentric"
+    root = "/api/v1"
 
     # -- accounts -----------------------------------------------------------------------
     def setup_account(self, account: SimAccount) -> None:

@@ -46,18 +46,21 @@ supervise() {
   done
 }
 
-worker() {  # worker NAME QUEUES CONCURRENCY
-  supervise $PY -m celery -A config worker -Q "$2" -c "$3" -l "${CELERY_LOG_LEVEL:-info}" -n "$1@%h" &
+worker() {  # worker NAME QUEUES CONCURRENCY [NICENESS]
+  supervise nice -n "${4:-0}" $PY -m celery -A config worker -Q "$2" -c "$3" -l "${CELERY_LOG_LEVEL:-info}" \
+    -n "$1@%h" &
   pids+=($!)
 }
 
 $PY manage.py run_sandbox --port "$SANDBOX_PORT" & pids+=($!)
 if [ "$MODE" = serve ]; then
   $PY manage.py collectstatic --noinput -v 0
-  worker send send "${SEND_CONCURRENCY:-$((CORES * 2))}"
+  # The web server answers first when the cores are busy: the queues absorb a burst and the
+  # workers catch up after it (WORKER_NICE=0 to treat them alike).
+  worker send send "${SEND_CONCURRENCY:-$((CORES * 2))}" "${WORKER_NICE:-5}"
   worker hooks hooks "${HOOKS_CONCURRENCY:-1}"
-  worker sync sync "${SYNC_CONCURRENCY:-1}"
-  worker sync_bulk sync_bulk "${SYNC_BULK_CONCURRENCY:-1}"
+  worker sync sync "${SYNC_CONCURRENCY:-1}" "${WORKER_NICE:-5}"
+  worker sync_bulk sync_bulk "${SYNC_BULK_CONCURRENCY:-1}" "${WORKER_NICE:-5}"
   worker default default "${DEFAULT_CONCURRENCY:-1}"
   .venv/bin/gunicorn config.wsgi -b "127.0.0.1:$PORT" -w "${WEB_CONCURRENCY:-$CORES}" \
     -k gthread --threads "${WEB_THREADS:-4}" --timeout 30 --graceful-timeout 10 \

@@ -120,7 +120,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.SharedClientRedisCache",
         "LOCATION": env("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="sb"),
     }
@@ -240,12 +240,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # JSON bodies (depth-bounded); only the bulk CSV upload also takes multipart.
-    "DEFAULT_PARSER_CLASSES": ["accounts.api_parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api_parsers.BoundedJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["accounts.api_auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("API_THROTTLE_RATE", default="600/min")},
-    "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -263,8 +263,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "accounts.api_errors.decimal_inputs_accept_numbers",
-        "accounts.api_errors.empty_filters_mean_any",
+        "core.api_errors.decimal_inputs_accept_numbers",
+        "core.api_errors.empty_filters_mean_any",
     ],
     # Several models have a `status`; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {"ProviderAccountStatusEnum": "providers.models.ProviderAccount.Status"},

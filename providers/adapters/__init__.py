@@ -1,9 +1,9 @@
-"""Provider adapters: a registry keyed by provider code (`46elks`, `sipcentric`, `callr`,
-`jambonz`). Adding a provider is one module plus one line here."""
+"""Provider adapters: one per provider, pure Python + httpx (no Django). Which adapter
+serves which provider code is said once, in `registry`."""
 
 from __future__ import annotations
 
-from importlib import import_module
+import httpx
 
 from .base import RESOURCES, Adapter, Connection
 from .errors import (
@@ -15,31 +15,17 @@ from .errors import (
     Unavailable,
     WebhookRejected,
 )
-from .http import ProviderHttp
-
-ADAPTER_PATHS = {
-    "46elks": "providers.adapters.elks46.Elks46Adapter",
-    "sipcentric": "providers.adapters.sipcentric.SipcentricAdapter",
-    "callr": "providers.adapters.callr.CallrAdapter",
-    "jambonz": "providers.adapters.jambonz.JambonzAdapter",
-}
-_cache: dict[str, type[Adapter]] = {}
-
-
-def adapter_class(code: str) -> type[Adapter]:
-    if code not in _cache:
-        try:
-            module_path, name = ADAPTER_PATHS[code].rsplit(".", 1)
-        except KeyError:
-            raise NotSupported(f"Unknown provider {code!r}.") from None
-        cls = getattr(import_module(module_path), name)
-        assert cls.code == code, f"{cls} declares code {cls.code!r}, registered as {code!r}"
-        _cache[code] = cls
-    return _cache[code]
+from .http import ProviderHttp, Recorder
+from .registry import adapter_class
 
 
 def build_adapter(
-    code: str, connection: Connection, *, transport=None, recorder=None, timeout: float = 20.0
+    code: str,
+    connection: Connection,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    recorder: Recorder | None = None,
+    timeout: float = 20.0,
 ) -> Adapter:
     cls = adapter_class(code)
     http = ProviderHttp(
@@ -54,7 +40,6 @@ def build_adapter(
 
 
 __all__ = [
-    "ADAPTER_PATHS",
     "RESOURCES",
     "Adapter",
     "AuthFailed",

@@ -9,12 +9,12 @@ Anything the provider cannot do raises `NotSupported`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from . import inbound
-from .errors import NotSupported
+from .errors import Malformed, NotSupported, Unavailable, WebhookRejected
 from .http import ProviderHttp
 from .records import (
     AccountBalance,
@@ -35,8 +35,66 @@ from .records import (
     WebhookRequest,
 )
 
+# The operations that read a provider's answer; a Malformed escaping one becomes Unavailable.
+ANSWER_OPERATIONS = (
+    "check_credentials",
+    "get_balance",
+    "list_messages",
+    "list_calls",
+    "list_recordings",
+    "list_numbers",
+    "list_subaccounts",
+    "get_message",
+    "get_call",
+    "send_sms",
+    "estimate_sms",
+    "send_mms",
+    "place_call",
+    "allocate_number",
+    "configure_number",
+    "release_number",
+    "create_subaccount",
+    "update_subaccount",
+)
+
+
+def _answers_malformed_as_unavailable(operation: Callable[..., Any], provider: str) -> Callable[..., Any]:
+    @functools.wraps(operation)
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(self, *args, **kwargs)
+        except Malformed as exc:
+            # The request may have taken effect (a send): its outcome is unknown, never retried blindly.
+            raise Unavailable(f"Malformed response from {provider}: {exc}", request_sent=True) from None
+
+    read.checked = True  # type: ignore[attr-defined]
+    return read
+
+
 # History resources a sync walks, in order.
 RESOURCES = ("numbers", "subaccounts", "messages", "calls", "recordings")
+# What the connect form calls a credential key when the provider gives it no name of its own.
+CREDENTIAL_LABELS: Mapping[str, str] = {
+    "username": "Username / API user",
+    "password": "Password / API password",
+    "api_key": "API key",
+    "login": "Login",
+    "account_sid": "Account SID",
+}
+
+
+@dataclass(frozen=True)
+class SubaccountIdentity:
+    """How a subaccount the provider listed without credentials of its own acts through its
+    parent (`Adapter.subaccount_identity`)."""
+
+    # Credentials the child uses; None: the parent's, as they are.
+    credentials: Mapping[str, str] | None = None
+    # Options the child gets on top of its own (e.g. whom to act as).
+    options: Mapping[str, str] = field(default_factory=dict)
+    # Non-empty when the parent's credentials cannot act as the child at all: the child is
+    # then created with sync off and this as its error.
+    unusable: str = ""
 
 
 @dataclass
@@ -60,6 +118,8 @@ class Adapter:
     credential_shapes: ClassVar[tuple[tuple[str, ...], ...]] = ()
     # What the provider's own console calls each credential key (for the connect form).
     credential_labels: ClassVar[dict[str, str]] = {}
+    # Self-hosted providers have no public API: every account must give its base URL.
+    base_url_required: ClassVar[bool] = False
     # Webhook kinds this provider posts to `/hooks/<code>/<token>/<kind>/`.
     webhook_kinds: ClassVar[tuple[str, ...]] = ()
     # True when the provider signs its webhooks with a secret the account holder sets
@@ -68,17 +128,24 @@ class Adapter:
     # A webhook body larger than this is Rejected before it is parsed.
     max_webhook_body: ClassVar[int] = inbound.MAX_WEBHOOK_BODY
 
-    def __init_subclass__(cls, **kwargs):
-        """Every provider's `parse_webhook` runs under `inbound.checked_parse`: size and
-        depth limits, clean text, valid numbers, and `Rejected` (never a crash) on
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """The one parse-failure policy (errors.Malformed), applied to every provider: an
+        operation whose answer cannot be read raises Unavailable (request_sent: a send's
+        outcome is unknown), and `parse_webhook` runs under `inbound.checked_parse`: size
+        and depth limits, clean text, valid numbers, and `Rejected` (never a crash) on
         malformed input, for the webhook view and the worker alike."""
         super().__init_subclass__(**kwargs)
+        for name in ANSWER_OPERATIONS:
+            operation = cls.__dict__.get(name)
+            if operation is not None and not getattr(operation, "checked", False):
+                provider = getattr(cls, "name", cls.__name__)
+                setattr(cls, name, _answers_malformed_as_unavailable(operation, provider))
         parse = cls.__dict__.get("parse_webhook")
         if parse is None or getattr(parse, "checked", False):
             return
 
         @functools.wraps(parse)
-        def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:
+        def parse_webhook(self: Adapter, kind: str, request: WebhookRequest) -> list[InboundEvent]:
             return inbound.checked_parse(
                 lambda: parse(self, kind, request), request.body, self.max_webhook_body, self.name
             )
@@ -127,6 +194,36 @@ class Adapter:
         raise ValueError(f"{cls.name} credentials need {wanted}.")
 
     @classmethod
+    def credential_keys(cls) -> list[str]:
+        """Every key of every accepted shape, in order (the connect form's fields)."""
+        keys: list[str] = []
+        for shape in cls.credential_shapes:
+            keys += [key for key in shape if key not in keys]
+        return keys
+
+    @classmethod
+    def credential_label(cls, key: str) -> str:
+        return (
+            cls.credential_labels.get(key) or CREDENTIAL_LABELS.get(key) or key.replace("_", " ").capitalize()
+        )
+
+    @classmethod
+    def missing_base_url(cls, base_url: str) -> str:
+        """Why an account of this provider needs a base URL it was not given ("" = it does not)."""
+        if cls.base_url_required and not base_url:
+            return f"{cls.name} is self-hosted: enter your server's API URL."
+        return ""
+
+    @classmethod
+    def subaccount_identity(
+        cls, parent_credentials: Callable[[], Mapping[str, str]], remote_id: str
+    ) -> SubaccountIdentity:
+        """How a subaccount listed without credentials of its own (`remote_id`) acts through
+        its parent. By default it cannot: the parent's credentials would reach the parent's
+        own history, so the child is not synced. `parent_credentials` decrypts on call."""
+        return SubaccountIdentity(unusable="The provider listed no credentials for this subaccount.")
+
+    @classmethod
     def needs_answer_url(cls, options: Mapping[str, Any]) -> bool:
         """Whether a call placed with these account options needs our answer URL (the
         provider asks it what to do once the callee answers)."""
@@ -162,8 +259,9 @@ class Adapter:
     def list_subaccounts(self, cursor: str | None) -> Page[RemoteSubaccount]:
         raise self._unsupported("subaccounts")
 
-    def list_page(self, resource: str, cursor: str | None) -> Page:
-        return getattr(self, f"list_{resource}")(cursor)
+    def list_page(self, resource: str, cursor: str | None) -> Page[Any]:
+        page: Page[Any] = getattr(self, f"list_{resource}")(cursor)
+        return page
 
     def get_message(self, remote_id: str) -> RemoteMessage:
         raise self._unsupported("fetching one message")
@@ -214,8 +312,6 @@ class Adapter:
         token has already been checked by the caller."""
         allowed = self.connection.options.get("allowed_ips") or []
         if allowed and request.remote_addr not in allowed:
-            from .errors import WebhookRejected
-
             raise WebhookRejected("Webhook source address is not allowed.")
 
     def parse_webhook(self, kind: str, request: WebhookRequest) -> list[InboundEvent]:

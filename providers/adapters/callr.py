@@ -19,14 +19,14 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from .base import Adapter, Connection
+from .base import Adapter, Connection, SubaccountIdentity
 from .errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
-from .http import retry_after_seconds
-from .normalize import from_cents, parse_time, to_decimal
+from .http import ProviderHttp, retry_after_seconds
+from .normalize import from_cents, parse_int, parse_time, to_decimal
 from .records import (
     AccountBalance,
     AccountInfo,
@@ -98,11 +98,7 @@ def _fmt(ts: int) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime(CALLR_TIME)
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return None if value in (None, "") else int(value)
-    except (TypeError, ValueError):
-        return None
+_int = parse_int  # unreadable values raise Malformed (errors.py: the one parse-failure policy)
 
 
 class CallrAdapter(Adapter):
@@ -130,6 +126,13 @@ class CallrAdapter(Adapter):
     alphanumeric_sender_kinds = frozenset({"sms"})
     delivery_report_kind = "events"
 
+    @classmethod
+    def subaccount_identity(
+        cls, parent_credentials: Callable[[], Mapping[str, str]], remote_id: str
+    ) -> SubaccountIdentity:
+        # The parent's credentials, acting as the child (the CALLR-Login-As header).
+        return SubaccountIdentity(options={"login_as": remote_id})
+
     # History walking; all overridable per connection through `options`.
     HORIZON_DAYS: ClassVar[int] = 730  # how far back a first sync looks
     EMPTY_STOP_DAYS: ClassVar[int] = 180  # stop a backfill after this much silence past the last item
@@ -141,7 +144,9 @@ class CallrAdapter(Adapter):
     FIRST_WINDOW: ClassVar[int] = 3600
     SUBACCOUNT_PAGE: ClassVar[int] = 100
 
-    def __init__(self, connection: Connection, http, *, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self, connection: Connection, http: ProviderHttp, *, clock: Callable[[], datetime] | None = None
+    ):
         super().__init__(connection, http)
         self._seq = 0
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -305,7 +310,9 @@ class CallrAdapter(Adapter):
     def _opt(self, name: str, default: int) -> int:
         return int(self.connection.options.get(f"callr_{name}", default))
 
-    def _walk(self, cursor: str | None, fetch: Callable[[int, int], list], key: Callable) -> Page:
+    def _walk(
+        self, cursor: str | None, fetch: Callable[[int, int], list[Any]], key: Callable[[Any], datetime]
+    ) -> Page[Any]:
         """Walk [lo, hi) windows of whole seconds.
 
         Cursor states (JSON):
@@ -359,7 +366,9 @@ class CallrAdapter(Adapter):
         nxt = {"m": "fwd", "lo": hi, "until": until, "win": self._next_window(hi - lo, len(items))}
         return Page(items, json.dumps(nxt), False)
 
-    def _fetch_window(self, fetch: Callable[[int, int], list], lo: int, hi: int, forward: bool = False):
+    def _fetch_window(
+        self, fetch: Callable[[int, int], list[Any]], lo: int, hi: int, forward: bool = False
+    ) -> tuple[list[Any], int]:
         """Fetch one window; if it is too full, shrink it (keeping the end nearest the walk's
         origin) and read again, so one page never holds an unbounded list."""
         while True:

@@ -17,13 +17,13 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from .base import Adapter, Connection
-from .errors import AuthFailed, ProviderError, RateLimited, Rejected, Unavailable
+from .errors import AuthFailed, Malformed, ProviderError, RateLimited, Rejected, Unavailable
 from .http import StreamError, retry_after_seconds
 from .normalize import format_naive_utc, from_ten_thousandths, parse_time, to_decimal
 from .records import (
@@ -53,6 +53,8 @@ from .records import (
     WebhookRequest,
 )
 
+T = TypeVar("T")
+
 MESSAGE_STATUS = {
     "created": MessageStatus.SENDING,
     "sent": MessageStatus.SENT,
@@ -75,10 +77,6 @@ IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "g
 MESSAGE_CAP = 300  # characters of a provider error kept in Rejected.message
 PAGE_LIMIT = 100  # the API's maximum
 DEFAULT_LOOKBACK = timedelta(hours=48)
-
-
-class Malformed(ValueError):
-    """A provider body we cannot read; becomes Unavailable (API) or Rejected (webhook)."""
 
 
 def _direction(value: Any) -> Direction:
@@ -194,6 +192,8 @@ class Elks46Adapter(Adapter):
     named_senders = {"mms": frozenset({"noreply"})}  # 46elks sends an MMS "from" noreply
     delivery_report_kind = "dlr"
     call_status_kind = "hangup"
+    # Subaccounts act only with their own secret (the default subaccount_identity: without
+    # one the parent's credentials would sync the parent's history as the child's).
 
     # History phases per resource: messages live on two endpoints, walked one after the other.
     PHASES: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -256,7 +256,7 @@ class Elks46Adapter(Adapter):
                 "Malformed response from 46elks.", request_sent=True, status=response.status_code
             ) from None
 
-    def _read(self, parse: Callable[[Any], Any], payload: Any) -> Any:
+    def _read(self, parse: Callable[[Any], T], payload: Any) -> T:
         """Parse an API answer; an unreadable one is the provider's fault, so retryable."""
         try:
             return parse(payload)
@@ -445,7 +445,9 @@ class Elks46Adapter(Adapter):
         hours = self.connection.options.get("lookback_hours")
         return timedelta(hours=float(hours)) if hours not in (None, "") else DEFAULT_LOOKBACK
 
-    def _walk(self, resource: str, cursor: str | None, parse: Callable[[str, dict[str, Any]], Any]) -> Page:
+    def _walk(
+        self, resource: str, cursor: str | None, parse: Callable[[str, dict[str, Any]], Any]
+    ) -> Page[Any]:
         """One page of an incremental walk over one or more time-ordered endpoints.
 
         Cursor (JSON): {"phase": endpoint, "start": provider `next` or null,
@@ -536,7 +538,7 @@ class Elks46Adapter(Adapter):
     def list_recordings(self, cursor: str | None) -> Page[RemoteRecording]:
         return self._walk("recordings", cursor, lambda _phase, row: self._recording(row))
 
-    def _list_all(self, path: str, cursor: str | None, parse: Callable[[dict[str, Any]], Any]) -> Page:
+    def _list_all(self, path: str, cursor: str | None, parse: Callable[[dict[str, Any]], Any]) -> Page[Any]:
         """Numbers and subaccounts are small and change in place: every sync lists them all,
         so the final cursor is None (start over next time)."""
         start = None

@@ -61,3 +61,11 @@ class NotSupported(ProviderError):
 
 class WebhookRejected(ProviderError):
     """A webhook failed verification (bad signature, token or source address)."""
+
+
+class Malformed(ValueError):
+    """A value the provider sent that the adapter cannot read (a garbage timestamp, amount,
+    number or a missing required field). The one parse-failure policy of every adapter:
+    parsing never guesses (no None for garbage; None only for an absent value); the adapter
+    contract (base.Adapter) turns a Malformed answer into Unavailable("Malformed response …",
+    request_sent=True) and a malformed webhook into Rejected."""

@@ -74,7 +74,7 @@ def clean_raw(value: Any, depth: int = 0) -> Any:
 
 
 def bounded_raw(raw: dict[str, Any]) -> dict[str, Any]:
-    cleaned = clean_raw(raw)
+    cleaned: dict[str, Any] = clean_raw(raw)
     size = len(json.dumps(cleaned, default=str))
     if size > MAX_RAW_BYTES:
         return {"_truncated": True, "_size": size}

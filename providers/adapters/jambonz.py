@@ -17,16 +17,17 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
+import phonenumbers
 
-from .base import Adapter, Connection
-from .errors import AuthFailed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
+from .base import Adapter, Connection, SubaccountIdentity
+from .errors import AuthFailed, Malformed, NotSupported, RateLimited, Rejected, Unavailable, WebhookRejected
 from .http import retry_after_seconds
-from .normalize import parse_time
+from .normalize import parse_int, parse_time, required_time
 from .records import (
     AccountInfo,
     CallRequest,
@@ -101,17 +102,14 @@ def _time(value: Any) -> datetime | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise Malformed(f"bad timestamp {value!r}") from None
     return parse_time(value)
 
 
-def _int(value: Any) -> int | None:
-    if value in (None, "") or isinstance(value, bool):
-        return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
+_int = parse_int  # unreadable values raise Malformed (errors.py: the one parse-failure policy)
 
 
 def e164(value: Any) -> str:
@@ -126,8 +124,6 @@ def e164(value: Any) -> str:
 
 def _country(number: str) -> str:
     try:
-        import phonenumbers
-
         return phonenumbers.region_code_for_number(phonenumbers.parse(number)) or ""
     except Exception:  # unparsable or not a phone number
         return ""
@@ -189,6 +185,16 @@ class JambonzAdapter(Adapter):
     signs_webhooks = True
     call_status_kind = "call-status"
     answer_webhook_kind = "call"
+    base_url_required = True  # self-hosted: default_base_url is only an example
+
+    @classmethod
+    def subaccount_identity(
+        cls, parent_credentials: Callable[[], Mapping[str, str]], remote_id: str
+    ) -> SubaccountIdentity:
+        # A service provider's API key reaches every account below it by account_sid.
+        return SubaccountIdentity(
+            credentials={**parent_credentials(), "account_sid": remote_id}, options={"account_sid": remote_id}
+        )
 
     @classmethod
     def needs_answer_url(cls, options: Mapping[str, Any]) -> bool:
@@ -360,7 +366,7 @@ class JambonzAdapter(Adapter):
         seen = (page - 1) * size + len(rows)
         done = not rows or len(rows) < size or (total is not None and seen >= total)
         if done:
-            next_start = parse_time(end) - self.lookback
+            next_start = required_time(end) - self.lookback
             return Page(calls, self._dump({"start": _utc_iso(next_start)}), True)
         return Page(calls, self._dump({"start": start, "end": end, "page": page + 1}), False)
 
@@ -606,7 +612,10 @@ class JambonzAdapter(Adapter):
         for part in header.split(","):
             key, _, value = part.strip().partition("=")
             if key == "t":
-                t = _int(value)
+                try:
+                    t = _int(value)
+                except Malformed:
+                    raise WebhookRejected("Malformed Jambonz-Signature header.") from None
             elif key == "v1" and value:
                 sigs.append(value.strip())
         return t, sigs

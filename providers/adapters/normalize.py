@@ -6,12 +6,29 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .errors import Malformed
+
 
 def parse_time(value: Any) -> datetime | None:
     """ISO 8601 with or without a zone (no zone means UTC), or 'YYYY-MM-DD HH:MM:SS' UTC.
-    Returns None for empty values; raises ValueError on garbage."""
+    Returns None for empty values; raises Malformed on garbage."""
     if value in (None, "", 0):
         return None
+    try:
+        return _parse_time(value)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise Malformed(f"bad timestamp {value!r}") from None
+
+
+def required_time(value: Any) -> datetime:
+    """parse_time for a value that must be there: Malformed when it is absent too."""
+    parsed = parse_time(value)
+    if parsed is None:
+        raise Malformed(f"missing timestamp {value!r}")
+    return parsed
+
+
+def _parse_time(value: Any) -> datetime:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, int | float):
@@ -41,7 +58,21 @@ def to_decimal(value: Any) -> Decimal | None:
     try:
         return Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
+        raise Malformed(f"bad amount {value!r}") from None
+
+
+def parse_int(value: Any) -> int | None:
+    """An integer (or an integral decimal/float such as "12" or 12.0); None for empty values;
+    raises Malformed on garbage."""
+    if value in (None, "") or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+        if not number.is_finite():
+            raise InvalidOperation
+        return int(number)
+    except (InvalidOperation, ValueError):
+        raise Malformed(f"bad integer {value!r}") from None
 
 
 def from_ten_thousandths(value: Any) -> Decimal | None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl
 
 from core.safejson import loads_bounded
 
@@ -266,8 +267,6 @@ class WebhookRequest:
     content_type: str = ""
 
     def form(self) -> dict[str, str]:
-        from urllib.parse import parse_qsl
-
         if self.method == "GET":
             return dict(self.query)
         return dict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))

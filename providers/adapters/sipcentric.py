@@ -20,17 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import phonenumbers
 
-from .base import Adapter, Connection
+from .base import Adapter, Connection, SubaccountIdentity
 from .errors import AuthFailed, ProviderError, RateLimited, Rejected, Unavailable
 from .http import ProviderHttp, StreamError, retry_after_seconds
-from .normalize import parse_time, to_decimal
+from .normalize import parse_int, parse_time, required_time, to_decimal
 from .records import (
     AccountBalance,
     AccountInfo,
@@ -127,25 +127,10 @@ def _item_id(item: dict[str, Any]) -> str:
     return str(item.get("id") or _id_from_uri(item.get("uri")))
 
 
-def _time(value: Any) -> datetime | None:
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
-
-
-def _money(value: Any) -> Any:
-    try:
-        return to_decimal(value)
-    except ValueError:
-        return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value in (None, "") else int(value)
-    except (TypeError, ValueError):
-        return None
+# Unreadable values raise Malformed (errors.py: the one parse-failure policy).
+_time = parse_time
+_money = to_decimal
+_int = parse_int
 
 
 def _fmt_filter_time(dt: datetime) -> str:
@@ -332,7 +317,7 @@ def _later(a: str | None, b: str | None) -> str | None:
     """The later of two ISO times (either may be None)."""
     if not a or not b:
         return a or b
-    return a if parse_time(a) >= parse_time(b) else b
+    return a if required_time(a) >= required_time(b) else b
 
 
 class SipcentricAdapter(Adapter):
@@ -357,6 +342,13 @@ class SipcentricAdapter(Adapter):
     webhook_kinds = ("sms",)
     # Click-to-dial starts from a PBX endpoint: an extension or the endpoint's URI.
     caller_pattern = r"\d{1,6}|(https?://|endpoints/)\S+"
+
+    @classmethod
+    def subaccount_identity(
+        cls, parent_credentials: Callable[[], Mapping[str, str]], remote_id: str
+    ) -> SubaccountIdentity:
+        # The parent's credentials; the customer id (the child's remote_account_id) selects it.
+        return SubaccountIdentity()
 
     def __init__(self, connection: Connection, http: ProviderHttp):
         super().__init__(connection, http)
@@ -475,7 +467,7 @@ class SipcentricAdapter(Adapter):
         if state.get("mode") != "walk":
             # Start a walk: a backfill (no `since`) or an incremental one from `since`.
             since = state.get("since")
-            cut = _fmt_filter_time(parse_time(since) - LOOKBACK) if since else None
+            cut = _fmt_filter_time(required_time(since) - LOOKBACK) if since else None
             state = {"mode": "walk", "since": since, "cut": cut, "rem": None, "total": None, "top": None}
         size = int(state.get("ps") or self.page_size)
         rem: int | None = state["rem"]
@@ -502,16 +494,16 @@ class SipcentricAdapter(Adapter):
             items = data["items"][start - (page - 1) * size :]
         items = items[: max(rem, 0)]
         rem -= len(items)
-        cut = parse_time(state["cut"]) if state.get("cut") else None
+        cut_at = required_time(state["cut"]) if state.get("cut") else None
         out: list[RemoteMessage] = []
         stopped = False
         for item in items:
             message = parse_message(item)
-            if cut is not None and message.created_at < cut:
+            if cut_at is not None and message.created_at < cut_at:
                 stopped = True  # newest first: everything after is older still
                 break
             out.append(message)
-            if state["top"] is None or message.created_at > parse_time(state["top"]):
+            if state["top"] is None or message.created_at > required_time(state["top"]):
                 state["top"] = _fmt_filter_time(message.created_at)
         if stopped or rem <= 0 or not items:
             since = _later(state.get("since"), state.get("top"))
@@ -524,7 +516,7 @@ class SipcentricAdapter(Adapter):
         state = _decode_cursor(cursor)
         if state.get("mode") != "walk":
             since = state.get("since")
-            after = _fmt_filter_time(parse_time(since) - LOOKBACK) if since else None
+            after = _fmt_filter_time(required_time(since) - LOOKBACK) if since else None
             state = {"mode": "walk", "since": since, "after": after, "until": None, "page": 1, "top": None}
         size = int(state.get("ps") or self.page_size)
         data = self._page(
@@ -539,7 +531,7 @@ class SipcentricAdapter(Adapter):
         items = data["items"]
         for item in items:
             created = _time(item.get("created"))
-            if created and (state["top"] is None or created > parse_time(state["top"])):
+            if created and (state["top"] is None or created > required_time(state["top"])):
                 state["top"] = _fmt_filter_time(created)
         if state["until"] is None and items:
             state["until"] = state["top"]  # pin: later arrivals wait for the next sync
@@ -712,5 +704,6 @@ class SipcentricAdapter(Adapter):
             if _word(item.get("direction")) != "IN":
                 continue
             if (to_e164(item.get("from")), to_e164(item.get("to")), str(item.get("body") or "")) == want:
-                return item
+                found: dict[str, Any] = item
+                return found
         return None

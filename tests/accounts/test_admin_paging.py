@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.admin_paging import EstimatedCountPaginator
 from calls.models import Call, Recording
+from core.admin_paging import EstimatedCountPaginator
 from messaging.models import Message
 from providers.models import ProviderLog, WebhookEvent
 

@@ -1,6 +1,6 @@
 import pytest
 
-from accounts.csv_export import csv_lines, safe_cell
+from core.csv_export import csv_lines, safe_cell
 
 
 @pytest.mark.parametrize(

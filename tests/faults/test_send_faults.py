@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from messaging.delivery import UNKNOWN_TIMEOUT
 from messaging.models import Message
-from messaging.services import UNKNOWN_TIMEOUT, queue_message
+from messaging.services import queue_message
 from messaging.tasks import send_message
 from providers.adapters.retry import DEFAULT_POLICY
 from providers.sync import run_sync

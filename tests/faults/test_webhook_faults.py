@@ -11,7 +11,7 @@ from messaging.models import Message
 from providers import connect
 from providers.adapters.records import SmsRequest
 from providers.models import WebhookEvent
-from providers.webhooks import UNMATCHED, apply_event
+from providers.webhook_events import UNMATCHED, apply_event
 from sandbox.core import OutgoingWebhook
 
 from .conftest import PROVIDERS, RECIPIENT

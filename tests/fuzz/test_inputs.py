@@ -14,9 +14,11 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from accounts.phone_input import phone_text_problem
+from core.phone_input import phone_text_problem
+from messaging.bulk import read_recipients
 from messaging.csv_upload import BadCsv, recipients_csv_text
-from messaging.services import check_body, parse_number, read_recipients
+from messaging.encoding import check_body
+from outbound.checks import parse_number
 
 QUICK = settings(max_examples=200, deadline=None, derandomize=True)
 WITH_DB = settings(

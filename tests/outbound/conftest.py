@@ -12,8 +12,9 @@ import pytest
 
 from calls.models import Call
 from calls.services import dial, place_call
+from messaging.delivery import deliver_message
 from messaging.models import Message
-from messaging.services import deliver_message, queue_message
+from messaging.services import queue_message
 from numbers.models import PhoneNumber
 from outbound import delivery
 from outbound.delivery import Outbox, Outcome

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from providers.adapters import ADAPTER_PATHS, adapter_class
+from providers.adapters.registry import ADAPTERS as ADAPTER_PATHS
+from providers.adapters.registry import adapter_class
 
 ROOT = Path(__file__).resolve().parents[2]
 SEND_PATH = [

@@ -17,7 +17,7 @@ from billing.models import BalanceSnapshot, DailyUsage, NumberRental
 from calls.models import Call, CallLeg, Recording
 from messaging.models import BulkSend, Message, MessageMedia
 from numbers.models import PhoneNumber
-from providers import services, tasks
+from providers import purge, services, tasks
 from providers.locks import sync_lock
 from providers.models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 from tests.api import factories as f
@@ -127,7 +127,7 @@ def test_a_rerun_after_a_partial_run_finishes_the_job(tenant_a, media_root, monk
     rows = populate(tenant_a)
     for _ in range(4):
         f.message(tenant_a)
-    monkeypatch.setattr(services, "PURGE_BATCH", 2)
+    monkeypatch.setattr(purge, "PURGE_BATCH", 2)
     services.delete_account(rows["root"])
 
     def worker_dies() -> None:  # after the first batch of messages
@@ -135,7 +135,7 @@ def test_a_rerun_after_a_partial_run_finishes_the_job(tenant_a, media_root, monk
             raise SystemExit("worker killed")
 
     with pytest.raises(SystemExit):
-        services.purge_account(rows["root"].pk, heartbeat=worker_dies)
+        purge.purge_account(rows["root"].pk, heartbeat=worker_dies)
     assert Message.objects.for_tenant(tenant_a).count() == 4  # the committed batch stays done
 
     delete_now(rows["root"])
@@ -190,16 +190,16 @@ def test_the_dispatcher_queues_a_stalled_deletion_again(tenant_a, queued):
 
 
 def test_the_plan_covers_every_table_that_references_an_account():
-    """A new foreign key to ProviderAccount must join services.PURGE_PLAN (or the final ORM
+    """A new foreign key to ProviderAccount must join purge.purge_plan() (or the final ORM
     delete would have to walk a big table in one transaction)."""
-    planned = {(s.model, s.field) for s in services.PURGE_PLAN}
-    planned |= {(".".join(d.split(".")[:2]), d.split(".")[2]) for s in services.PURGE_PLAN for d in s.cascade}
+    planned = {(s.model, s.field) for s in purge.purge_plan()}
+    planned |= {(".".join(d.split(".")[:2]), d.split(".")[2]) for s in purge.purge_plan() for d in s.cascade}
     planned |= {
-        (".".join(d.split(".")[:2]), d.split(".")[2]) for s in services.PURGE_PLAN for d in s.set_null
+        (".".join(d.split(".")[:2]), d.split(".")[2]) for s in purge.purge_plan() for d in s.set_null
     }
     referencing = {
         (rel.related_model._meta.label, rel.field.name)
-        for model in (ProviderAccount, *[apps.get_model(s.model) for s in services.PURGE_PLAN])
+        for model in (ProviderAccount, *[apps.get_model(s.model) for s in purge.purge_plan()])
         for rel in model._meta.get_fields(include_hidden=True)
         if rel.auto_created
         and not rel.concrete
@@ -223,7 +223,8 @@ def test_a_deleting_account_is_not_synced(tenant_a, api_a):
 
 
 def test_a_deleting_account_sends_nothing(tenant_a):
-    from messaging.services import check_account, deliver_message
+    from messaging.delivery import deliver_message
+    from outbound.checks import check_account
     from providers.adapters.records import Capability
 
     account = f.root_account(tenant_a)

@@ -13,7 +13,7 @@ import pytest
 
 from messaging.models import Message
 from providers.models import WebhookEvent
-from providers.webhooks import apply_event
+from providers.webhook_events import apply_event
 
 FORM = "application/x-www-form-urlencoded"
 pytestmark = pytest.mark.django_db

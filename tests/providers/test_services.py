@@ -208,7 +208,7 @@ def test_subaccounts_follow_their_roots_base_url(tenant_a):
 
 # -- enable / disable --------------------------------------------------------------------------
 def test_disable_stops_syncs_and_sends(tenant_a):
-    from messaging.services import check_account
+    from outbound.checks import check_account
     from providers.adapters.records import Capability
     from providers.tasks import due_accounts
 

@@ -19,7 +19,7 @@ from providers.adapters.elks46 import Elks46Adapter
 from providers.adapters.records import EventType, InboundEvent
 from providers.models import WebhookEvent
 from providers.sync import run_sync
-from providers.webhooks import UNMATCHED, apply_event
+from providers.webhook_events import UNMATCHED, apply_event
 from tests.providers import test_sync_fakes as fakes
 
 registry = fakes.registry

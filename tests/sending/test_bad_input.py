@@ -101,6 +101,6 @@ def test_a_letter_in_a_compose_recipient_is_a_form_error(login, member_a, tenant
 
 @pytest.mark.parametrize("text", ["+46701234567", "070-123 45 67", "(070) 123.45.67"])
 def test_typed_numbers_with_separators_still_pass(text):
-    from accounts.phone_input import phone_text_problem
+    from core.phone_input import phone_text_problem
 
     assert phone_text_problem(text) is None

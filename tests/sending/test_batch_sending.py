@@ -12,7 +12,8 @@ from django.db import connection
 from accounts.rls import tenant_context
 from billing.models import BillingSettings, UsageCounter
 from billing.rebuild import current, recount
-from messaging import services
+from messaging import delivery, outbox, services
+from messaging.bulk import bulk_send
 from messaging.models import Message
 from outbound import batch
 
@@ -36,7 +37,7 @@ def _queue_many(queue, count: int) -> list[int]:
 def test_a_drain_sends_every_queued_message(queue, elks):
     ids = _queue_many(queue, 12)
 
-    result = services.send_queued(elks.pk)
+    result = delivery.send_queued(elks.pk)
 
     assert result["sent"] == 12 and result["done"]
     assert set(Message.objects.filter(pk__in=ids).values_list("status", flat=True)) <= SENT_LIKE
@@ -46,8 +47,8 @@ def test_a_drain_sends_every_queued_message(queue, elks):
 def test_a_drain_sends_each_message_to_the_provider_once(queue, elks, sandbox):
     _queue_many(queue, 12)
 
-    services.send_queued(elks.pk)
-    services.send_queued(elks.pk)
+    delivery.send_queued(elks.pk)
+    delivery.send_queued(elks.pk)
 
     assert len(sms_posts(sandbox)) == 12
 
@@ -56,7 +57,7 @@ def test_a_drain_takes_batches_no_larger_than_the_setting(queue, elks, settings)
     settings.SEND_BATCH_SIZE = 5
     _queue_many(queue, 12)
 
-    result = services.send_queued(elks.pk)
+    result = delivery.send_queued(elks.pk)
 
     assert result["batches"] == 3 and result["sent"] == 12
 
@@ -65,7 +66,7 @@ def test_a_drain_leaves_a_message_waiting_for_its_retry_alone(queue, elks, sandb
     retrying = queue(to="+46705550001")
     Message.objects.filter(pk=retrying.pk).update(send_attempts=1)
 
-    services.send_queued(elks.pk)
+    delivery.send_queued(elks.pk)
 
     assert Message.objects.get(pk=retrying.pk).status == "queued"
     assert sms_posts(sandbox) == []
@@ -77,7 +78,7 @@ def test_two_concurrent_drains_never_send_a_message_twice(queue, elks, sandbox, 
     def drain(_):
         try:
             with tenant_context(tenant_a):  # each thread is a task of tenant A
-                return services.send_queued(elks.pk)["sent"]
+                return delivery.send_queued(elks.pk)["sent"]
         finally:
             connection.close()
 
@@ -91,7 +92,7 @@ def test_two_concurrent_drains_never_send_a_message_twice(queue, elks, sandbox, 
 def test_rollups_equal_a_recount_after_a_drain(queue, elks, tenant_a):
     _queue_many(queue, 8)
 
-    services.send_queued(elks.pk)
+    delivery.send_queued(elks.pk)
 
     assert current(tenant_a) == recount(tenant_a)
 
@@ -100,8 +101,8 @@ def test_a_drain_settles_each_reservation_once(queue, elks, tenant_a):
     BillingSettings.objects.create(tenant=tenant_a, monthly_message_cap=100)
     ids = _queue_many(queue, 6)
 
-    services.send_queued(elks.pk)
-    services.send_queued(elks.pk)
+    delivery.send_queued(elks.pk)
+    delivery.send_queued(elks.pk)
 
     assert UsageCounter.objects.get(tenant=tenant_a).messages == 6
     assert not Message.objects.filter(pk__in=ids, billing_reservation__isnull=False).exists()
@@ -112,9 +113,9 @@ def test_a_provider_outage_hands_the_rest_to_the_per_row_path(queue, elks, sandb
     ids = _queue_many(queue, 5)
     sandbox.faults.add("error", provider="46elks", endpoint="POST /a1/sms", count=1, retry_after=0)
     handed = []
-    monkeypatch.setattr(type(services.OUTBOX), "enqueue", lambda self, pk, countdown=None: handed.append(pk))
+    monkeypatch.setattr(type(outbox.OUTBOX), "enqueue", lambda self, pk, countdown=None: handed.append(pk))
 
-    result = services.send_queued(elks.pk)
+    result = delivery.send_queued(elks.pk)
 
     assert result["sent"] == 0 and sorted(handed) == ids
     assert set(Message.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"queued"}
@@ -125,9 +126,9 @@ def test_a_message_handed_back_untried_stays_a_first_attempt(queue, elks, sandbo
     settings.SEND_BATCH_IN_FLIGHT = 1
     first, second = _queue_many(queue, 2)
     sandbox.faults.add("error", provider="46elks", endpoint="POST /a1/sms", count=1, retry_after=0)
-    monkeypatch.setattr(type(services.OUTBOX), "enqueue", lambda self, pk, countdown=None: None)
+    monkeypatch.setattr(type(outbox.OUTBOX), "enqueue", lambda self, pk, countdown=None: None)
 
-    services.send_queued(elks.pk)
+    delivery.send_queued(elks.pk)
 
     assert Message.objects.get(pk=first).send_attempts == 1  # tried, waits for its retry
     assert Message.objects.get(pk=second).send_attempts == 0  # never tried
@@ -137,9 +138,9 @@ def test_sends_in_flight_when_one_fails_are_recorded_not_lost(queue, elks, sandb
     settings.SEND_BATCH_IN_FLIGHT = 4
     ids = _queue_many(queue, 8)
     sandbox.faults.add("error", provider="46elks", endpoint="POST /a1/sms", count=1, retry_after=0)
-    monkeypatch.setattr(type(services.OUTBOX), "enqueue", lambda self, pk, countdown=None: None)
+    monkeypatch.setattr(type(outbox.OUTBOX), "enqueue", lambda self, pk, countdown=None: None)
 
-    services.send_queued(elks.pk)
+    delivery.send_queued(elks.pk)
 
     taken = [post for post in sms_posts(sandbox) if not post.fault]
     stored = Message.objects.filter(pk__in=ids).exclude(remote_id="")
@@ -158,9 +159,9 @@ def test_the_kick_is_debounced_per_account(settings, elks):
 
 def test_a_bulk_send_goes_out_through_the_batch_sender(tenant_a, elks, sandbox):
     recipients = [f"+4670666{i:04d}" for i in range(20)]
-    bulk = services.bulk_send(tenant_a, elks, "Switchbrd", "Hello all", recipients)
+    bulk = bulk_send(tenant_a, elks, "Switchbrd", "Hello all", recipients)
 
-    services.send_queued(elks.pk)
+    delivery.send_queued(elks.pk)
 
     assert len(sms_posts(sandbox)) == 20
     assert not Message.objects.filter(bulk_send=bulk, status="queued").exists()
@@ -175,6 +176,24 @@ def test_a_bulk_send_starts_its_batch_senders_once_stored(tenant_a, elks, settin
     settings.SEND_BULK_SENDERS = 2
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.bulk_send(tenant_a, elks, "Switchbrd", "Hello all", ["+46701234567", "+46709876543"])
+        bulk_send(tenant_a, elks, "Switchbrd", "Hello all", ["+46701234567", "+46709876543"])
 
     assert started == [elks.pk, elks.pk]
+
+
+def test_a_batch_past_its_hold_limit_hands_the_rest_back_unsent(queue, elks, sandbox, monkeypatch):
+    ids = _queue_many(queue, 3)
+    monkeypatch.setattr(batch, "hold_limit", lambda: -1.0)  # already past it
+    handed = []
+    monkeypatch.setattr(type(outbox.OUTBOX), "enqueue", lambda self, pk, countdown=None: handed.append(pk))
+
+    delivery.send_queued(elks.pk)
+
+    assert sorted(handed) == ids and sms_posts(sandbox) == []
+    assert set(Message.objects.filter(pk__in=ids).values_list("status", "send_attempts")) == {("queued", 0)}
+
+
+def test_the_hold_limit_stays_well_under_the_sweepers_stale_limit(settings):
+    settings.SEND_SENDING_STALE_SECONDS = 40
+
+    assert batch.hold_limit() == 10

@@ -28,9 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def inline_sends(monkeypatch):
     """Each thread sends the queue inline (the batch sender), after its own commit."""
-    from messaging import services
+    from messaging import delivery, services
 
-    monkeypatch.setattr(services, "kick_drain", lambda account_id: services.send_queued(account_id))
+    monkeypatch.setattr(services, "kick_drain", lambda account_id: delivery.send_queued(account_id))
 
 
 def _recipient(thread: int, i: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from messaging.services import sms_parts
+from messaging.encoding import sms_parts
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from messaging.delivery import sweep_queued
 from messaging.models import Message
-from messaging.services import sweep_queued
 from providers import tasks as provider_tasks
 from providers.sync import run_sync
 

@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 
 from core import redis as core_redis
+from messaging.bulk import bulk_send
+from messaging.estimates import NoEstimate, estimate_message
 from messaging.models import BulkSend, Message
-from messaging.services import NoEstimate, SendRejected, bulk_send, estimate_message, queue_message
+from messaging.services import SendRejected, queue_message
 from outbound import delivery
 
 from .conftest import RECIPIENT, sms_posts
@@ -147,7 +149,7 @@ def test_without_history_there_is_no_estimate_and_the_reason_says_why(account_fo
 
 
 def test_a_bulk_row_with_stray_letters_is_reported_not_sent(tenant_a, elks):
-    from messaging.services import bulk_send
+    from messaging.bulk import bulk_send
 
     bulk = bulk_send(tenant_a, elks, elks.our_number, "Hi", ["+46701234567", "0701234567x"])
 

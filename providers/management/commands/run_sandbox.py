@@ -21,7 +21,7 @@ from sandbox.server import SandboxServer
 
 
 class Command(BaseCommand):
-    help = "Serve the local 46elks / Sipcentric / Callr / jambonz simulator."
+    help = "Serve the local simulator of every provider's API."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")

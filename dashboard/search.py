@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.api_filters import number_query
-from accounts.views import tenant_qs
+from accounts.tenancy import tenant_qs
 from calls.models import Call
 from messaging.models import Message
 from numbers.models import PhoneNumber
@@ -48,7 +48,7 @@ def search(request):
                 "numbers": list(numbers.order_by("number")[:LIMIT]),
             }
         )
-    return render(request, "billing/search.html", context)
+    return render(request, "dashboard/search.html", context)
 
 
 CONTACT_LIMIT = 200
@@ -85,4 +85,4 @@ def contact(request):
                 "our_numbers": sorted(ours),
             }
         )
-    return render(request, "billing/contact.html", context)
+    return render(request, "dashboard/contact.html", context)
