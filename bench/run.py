@@ -245,13 +245,8 @@ def table(results: dict) -> str:
                         + met(c[provider]["p95_ms"] < (2000 if provider == "46elks" else 5000)),
                     )
                 )
-    if "serve" in r:
-        try:
-            rows += serve_rows(r["serve"])
-        except KeyError as exc:  # a merged result (BENCH_MERGE) from before a change of this table
-            rows.append(
-                ("`make serve`", "not shown", f"results of an older format (no {exc}); rerun the case")
-            )
+    if "serve" in r and not isinstance(r["serve"].get("rows"), list) and "error" not in r["serve"]:
+        rows.append(("`make serve`", "not shown", "results of an older format; rerun the case"))
     # Cases that report {"rows": [{"name", "value", "unit", "target", "met"}]} (bench/scale.py).
     for c in r.values():
         for x in c.get("rows", []) if isinstance(c.get("rows"), list) else []:
@@ -267,56 +262,13 @@ def table(results: dict) -> str:
         f"{results['total_seconds']:.0f} s in all, on {m['cpus']} cores ({m['cpu']}), "
         f"{m['memory_gb']} GB RAM, Python {m['python']}, {m['postgres']}."
     )
+    if results.get("serve_run"):  # a case merged in from a run of its own (BENCH_MERGE)
+        header += f" The `serve` rows: {results['serve_run']}."
     return header + "\n\n" + "\n".join(lines) + "\n"
 
 
 def met(flag: bool) -> str:
     return "**met**" if flag else "**missed**"
-
-
-def serve_rows(c: dict) -> list[tuple[str, str, str]]:
-    t, m, b, s, w, cap = c["targets"], c["met"], c["burst"], c["steady"], c["webhooks"], c["cap"]
-    return [
-        (
-            f"`make serve`: {b['requests']:,} sends from 16 concurrent API clients",
-            f"{b['accepted_per_second']:,} accepted/s; {b['median_ms']} ms (p95 {b['p95_ms']})",
-            f"target >= {t['accepted_per_second']}/s, 0 >= 500 (got {b['errors_5xx']}): "
-            f"{met(m['accepted_per_second'])}",
-        ),
-        (
-            f"`make serve`: send workers to the provider, a bulk of {c['workers']['messages']:,} "
-            "(sandbox ledger)",
-            f"{c['workers']['delivered_per_second']:,} msg/s",
-            f"target >= {t['delivered_per_second']}/s, each exactly once "
-            f"({c['workers']['sent_exactly_once']}): {met(m['delivered_per_second'])}",
-        ),
-        (
-            "`make serve`: send workers to the provider during the 16-client burst",
-            f"{b['delivered_per_second']:,} msg/s",
-            f"the API takes most of the 2 cores meanwhile; each exactly once ({b['sent_exactly_once']})",
-        ),
-        (
-            f"`make serve`: steady {s['rate']}/s, POST to provider",
-            f"{s['queue_to_provider_median_ms']} ms (p99 {s['queue_to_provider_p99_ms']})",
-            f"target p99 < {t['steady_p99_ms']} ms: {met(m['steady_p99_ms'])}",
-        ),
-        (
-            f"`make serve`: {w['requests']:,} delivery reports from 32 clients",
-            f"{w['per_second']:,} req/s; {w['median_ms']} ms (p95 {w['p95_ms']})",
-            f"target >= {t['webhooks_per_second']}/s, 0 >= 500 (got {w['errors_5xx']}): "
-            f"{met(m['webhooks_per_second'])}; {w.get('messages_delivered', '?')} of "
-            f"{w.get('messages', '?')} messages moved to delivered; "
-            f"all applied {w['all_applied_seconds_after_burst']} s "
-            f"after the burst (target <= {t['webhooks_applied_seconds']} s): "
-            f"{met(m['webhooks_applied_seconds'])}",
-        ),
-        (
-            f"`make serve`: cap of {cap['cap']}, {cap['attempts']} concurrent sends",
-            f"{cap['accepted']} accepted, {cap['refused_422']} refused",
-            f"exactly the cap: {met(m['cap_exact'])}; rollups = recount: {met(m['rollups_equal_recount'])}; "
-            f"clean logs: {met(m['clean_logs'])}",
-        ),
-    ]
 
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
