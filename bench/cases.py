@@ -272,7 +272,7 @@ def case_upsert(reps: int, background: int) -> Result:
 
 
 # -- 3. lists at 1,000,000 messages ------------------------------------------------------------
-def seed_messages(tenant: Tenant, account: ProviderAccount, n: int) -> float:
+def seed_messages(tenant: Tenant, account: ProviderAccount, n: int, *, vacuum: bool = True) -> float:
     """n messages in one INSERT … SELECT generate_series: one row per second back from now,
     a mix of directions, statuses and counterparts."""
     named = {
@@ -338,8 +338,9 @@ def seed_messages(tenant: Tenant, account: ProviderAccount, n: int) -> float:
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-    with as_owner() as conn, conn.cursor() as cursor:  # only the owner may (the app role has RLS)
-        cursor.execute(f"VACUUM (ANALYZE) {Message._meta.db_table}")
+    if vacuum:
+        with as_owner() as conn, conn.cursor() as cursor:  # only the owner may (the app role has RLS)
+            cursor.execute(f"VACUUM (ANALYZE) {Message._meta.db_table}")
     return time.perf_counter() - start
 
 

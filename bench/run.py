@@ -31,10 +31,34 @@ CASES: dict[str, tuple[str, dict]] = {
     "send": ("case_send", {"n": 300, "threads": 8, "cap": 100}),
     "webhooks": ("case_webhooks", {"n": 1000}),
     "sandbox_pages": ("case_sandbox_pages", {"size": 1_000_000, "reps": 10}),
+    # Issue 11 (bench/scale.py): sync over HTTP from the sandbox server, the write path against
+    # COPY and save(), reads at 10M messages (BENCH_READS_TOTAL overrides the size).
+    "sync_http": (
+        "scale.case_sync_http",
+        {"plan": {"46elks": [100_000, 1_000_000], "sipcentric": [100_000]}},
+    ),
+    "write_path": ("scale.case_write_path", {"n": 100_000, "page_size": 100, "save_sample": 2_000}),
+    "reads_scale": (
+        "scale.case_reads_scale",
+        {
+            "total": int(os.environ.get("BENCH_READS_TOTAL", 10_000_000)),
+            "tenants": 20,
+            "largest": 1_000_000,
+            "small": 10_000,
+            "reps": 60,
+        },
+    ),
     "serve": (
         "case_serve",
-        {"burst": 3000, "clients": 16, "steady_rate": 50, "steady_seconds": 10, "hooks": 2000,
-         "hook_clients": 32, "cap": 50},
+        {
+            "burst": 3000,
+            "clients": 16,
+            "steady_rate": 50,
+            "steady_seconds": 10,
+            "hooks": 2000,
+            "hook_clients": 32,
+            "cap": 50,
+        },
     ),
 }
 QUICK_CASES: dict[str, tuple[str, dict]] = {
@@ -45,10 +69,23 @@ QUICK_CASES: dict[str, tuple[str, dict]] = {
     "send": ("case_send", {"n": 30, "threads": 4, "cap": 10}),
     "webhooks": ("case_webhooks", {"n": 100}),
     "sandbox_pages": ("case_sandbox_pages", {"size": 1_000_000, "reps": 3}),
+    "sync_http": ("scale.case_sync_http", {"plan": {"46elks": [2_000, 10_000], "sipcentric": [2_000]}}),
+    "write_path": ("scale.case_write_path", {"n": 5_000, "page_size": 100, "save_sample": 200}),
+    "reads_scale": (
+        "scale.case_reads_scale",
+        {"total": 200_000, "tenants": 20, "largest": 50_000, "small": 10_000, "reps": 10},
+    ),
     "serve": (
         "case_serve",
-        {"burst": 300, "clients": 16, "steady_rate": 50, "steady_seconds": 3, "hooks": 200,
-         "hook_clients": 32, "cap": 10},
+        {
+            "burst": 300,
+            "clients": 16,
+            "steady_rate": 50,
+            "steady_seconds": 3,
+            "hooks": 200,
+            "hook_clients": 32,
+            "cap": 10,
+        },
     ),
 }
 
@@ -58,14 +95,16 @@ def run_case(name: str, out: Path) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     django.setup()
+    from importlib import import_module
+
     from accounts.rls import rls_bypass
-    from bench import cases
 
     function, kwargs = (QUICK_CASES if QUICK else CASES)[name]
+    module, _, function = function.rpartition(".")
     start = time.perf_counter()
     # The driver builds and checks rows across tenants; requests and tasks it runs set their own.
     with rls_bypass(f"bench case {name}"):
-        result = getattr(cases, function)(**kwargs)
+        result = getattr(import_module(f"bench.{module or 'cases'}"), function)(**kwargs)
     result["wall_seconds"] = round(time.perf_counter() - start, 1)
     out.write_text(json.dumps(result, indent=2, default=str))
 
@@ -206,8 +245,14 @@ def table(results: dict) -> str:
                         + met(c[provider]["p95_ms"] < (2000 if provider == "46elks" else 5000)),
                     )
                 )
-    if "serve" in r:
-        rows += serve_rows(r["serve"])
+    if "serve" in r and not isinstance(r["serve"].get("rows"), list) and "error" not in r["serve"]:
+        rows.append(("`make serve`", "not shown", "results of an older format; rerun the case"))
+    # Cases that report {"rows": [{"name", "value", "unit", "target", "met"}]} (bench/scale.py).
+    for c in r.values():
+        for x in c.get("rows", []) if isinstance(c.get("rows"), list) else []:
+            verdict = "" if x["met"] is None else met(x["met"])
+            target = f"target {x['target']}: {verdict}" if x["target"] else "(printed, no target)"
+            rows.append((x["name"], f"{x['value']:,} {x['unit']}", target))
     lines = ["| Benchmark | Median (p95) | Notes |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     lines += [f"| {k} | failed | {v['error']} |" for k, v in results["cases"].items() if "error" in v]
@@ -217,56 +262,13 @@ def table(results: dict) -> str:
         f"{results['total_seconds']:.0f} s in all, on {m['cpus']} cores ({m['cpu']}), "
         f"{m['memory_gb']} GB RAM, Python {m['python']}, {m['postgres']}."
     )
+    if results.get("serve_run"):  # a case merged in from a run of its own (BENCH_MERGE)
+        header += f" The `serve` rows: {results['serve_run']}."
     return header + "\n\n" + "\n".join(lines) + "\n"
 
 
 def met(flag: bool) -> str:
     return "**met**" if flag else "**missed**"
-
-
-def serve_rows(c: dict) -> list[tuple[str, str, str]]:
-    t, m, b, s, w, cap = c["targets"], c["met"], c["burst"], c["steady"], c["webhooks"], c["cap"]
-    return [
-        (
-            f"`make serve`: {b['requests']:,} sends from 16 concurrent API clients",
-            f"{b['accepted_per_second']:,} accepted/s; {b['median_ms']} ms (p95 {b['p95_ms']})",
-            f"target >= {t['accepted_per_second']}/s, 0 >= 500 (got {b['errors_5xx']}): "
-            f"{met(m['accepted_per_second'])}",
-        ),
-        (
-            f"`make serve`: send workers to the provider, a bulk of {c['workers']['messages']:,} "
-            "(sandbox ledger)",
-            f"{c['workers']['delivered_per_second']:,} msg/s",
-            f"target >= {t['delivered_per_second']}/s, each exactly once "
-            f"({c['workers']['sent_exactly_once']}): {met(m['delivered_per_second'])}",
-        ),
-        (
-            "`make serve`: send workers to the provider during the 16-client burst",
-            f"{b['delivered_per_second']:,} msg/s",
-            f"the API takes most of the 2 cores meanwhile; each exactly once ({b['sent_exactly_once']})",
-        ),
-        (
-            f"`make serve`: steady {s['rate']}/s, POST to provider",
-            f"{s['queue_to_provider_median_ms']} ms (p99 {s['queue_to_provider_p99_ms']})",
-            f"target p99 < {t['steady_p99_ms']} ms: {met(m['steady_p99_ms'])}",
-        ),
-        (
-            f"`make serve`: {w['requests']:,} delivery reports from 32 clients",
-            f"{w['per_second']:,} req/s; {w['median_ms']} ms (p95 {w['p95_ms']})",
-            f"target >= {t['webhooks_per_second']}/s, 0 >= 500 (got {w['errors_5xx']}): "
-            f"{met(m['webhooks_per_second'])}; {w.get('messages_delivered', '?')} of "
-            f"{w.get('messages', '?')} messages moved to delivered; "
-            f"all applied {w['all_applied_seconds_after_burst']} s "
-            f"after the burst (target <= {t['webhooks_applied_seconds']} s): "
-            f"{met(m['webhooks_applied_seconds'])}",
-        ),
-        (
-            f"`make serve`: cap of {cap['cap']}, {cap['attempts']} concurrent sends",
-            f"{cap['accepted']} accepted, {cap['refused_422']} refused",
-            f"exactly the cap: {met(m['cap_exact'])}; rollups = recount: {met(m['rollups_equal_recount'])}; "
-            f"clean logs: {met(m['clean_logs'])}",
-        ),
-    ]
 
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -285,6 +287,11 @@ def main() -> None:
     parser.add_argument("--case", choices=sorted(CASES))
     parser.add_argument("--out", type=Path)
     parser.add_argument("--only", nargs="*", help="Run these cases only (results.json is still written).")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="Keep the other cases' results in results.json and the table (with --only).",
+    )
     args = parser.parse_args()
     if args.case:
         out = args.out or Path(tempfile.mkstemp(suffix=".json")[1])
@@ -294,6 +301,9 @@ def main() -> None:
         return
     start = time.perf_counter()
     results: dict = {"quick": QUICK, "machine": machine(), "cases": {}}
+    previous = HERE / "results.json"
+    if args.merge and previous.exists():
+        results["cases"] = json.loads(previous.read_text()).get("cases", {})
     for name in args.only or CASES:
         print(f"== {name}", flush=True)
         results["cases"][name] = spawn(name)

@@ -7,8 +7,10 @@ transaction."""
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import zoneinfo
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,9 +20,9 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from accounts.models import Tenant
 from billing.models import UsageKind
 from billing.usage import UsageDelta, UsageKey, record_changes
+from core.bulk import StagedUpsert, rank, rank_sql
 from core.queue import task as queue_task
 from numbers.models import PhoneNumber
 from providers.adapters.records import InboundEvent, RemoteCall, RemoteRecording
@@ -43,8 +45,7 @@ UNRESOLVED = (CallState.UNKNOWN, CallState.PLACING, CallState.REQUESTED)
 
 
 def _rank(expr: str) -> str:
-    cases = " ".join(f"WHEN '{state}' THEN {rank}" for state, rank in STATE_RANK.items())
-    return f"(CASE {expr} {cases} ELSE -1 END)"
+    return rank_sql(expr, STATE_RANK)
 
 
 NEW, OLD = _rank("EXCLUDED.state"), _rank("c.state")
@@ -64,49 +65,90 @@ def _merge(column: str) -> str:
 # The provider's cost replaces our estimate and a newer known cost; NULL never erases one.
 TAKE_COST = f"(EXCLUDED.cost IS NOT NULL AND (c.cost IS NULL OR c.cost_estimated OR {CURRENT}))"
 
-UPSERT_CALLS_SQL = f"""
-    INSERT INTO {CALLS} AS c (
-        tenant_id, provider_account_id, subaccount_id, number_id, remote_id, idempotency_key,
-        direction, from_number, to_number, state, raw_state, created_at, answered_at, ended_at,
-        duration, cost, currency, cost_estimated, actions, send_attempts, last_attempt_at,
-        request_hash, error, raw, updated_at)
-    SELECT %s, %s, i.subaccount_id, n.id, i.remote_id, NULL, i.direction, i.from_number,
-           i.to_number, i.state, i.raw_state, i.created_at, i.answered_at, i.ended_at, i.duration,
-           i.cost, i.currency, false, i.actions::jsonb, 0, NULL, '', '', i.raw::jsonb, now()
-    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::integer[],
-                %s::numeric[], %s::text[], %s::text[], %s::text[])
-         AS i(subaccount_id, remote_id, direction, from_number, to_number, state, raw_state,
-              created_at, answered_at, ended_at, duration, cost, currency, actions, raw)
-    LEFT JOIN LATERAL (
-        SELECT p.id FROM {NUMBERS} p
-        WHERE p.tenant_id = %s AND p.provider_account_id = %s
-          AND p.number = CASE WHEN i.direction = 'inbound' THEN i.to_number ELSE i.from_number END
-        ORDER BY p.active DESC, p.id
-        LIMIT 1
-    ) n ON true
-    ON CONFLICT (provider_account_id, remote_id) WHERE NOT (remote_id = '') DO UPDATE SET
-        subaccount_id = COALESCE(EXCLUDED.subaccount_id, c.subaccount_id),
-        number_id = COALESCE(EXCLUDED.number_id, c.number_id),
-        from_number = COALESCE(NULLIF(EXCLUDED.from_number, ''), c.from_number),
-        to_number = COALESCE(NULLIF(EXCLUDED.to_number, ''), c.to_number),
-        state = CASE WHEN {ADVANCES} THEN EXCLUDED.state ELSE c.state END,
-        raw_state = CASE WHEN {ADVANCES} THEN EXCLUDED.raw_state ELSE c.raw_state END,
-        created_at = LEAST(c.created_at, EXCLUDED.created_at),
-        answered_at = {_merge("answered_at")},
-        ended_at = {_merge("ended_at")},
-        duration = {_merge("duration")},
-        cost = CASE WHEN {TAKE_COST} THEN EXCLUDED.cost ELSE c.cost END,
-        currency = CASE WHEN {TAKE_COST} THEN EXCLUDED.currency ELSE c.currency END,
-        cost_estimated = CASE WHEN {TAKE_COST} THEN false ELSE c.cost_estimated END,
-        actions = CASE WHEN EXCLUDED.actions = '[]'::jsonb THEN c.actions
+# The staged row, one per record (COPYed in binary), and the merge (core.bulk: a row whose
+# values would not change is not written).
+STAGED = (
+    ("subaccount_id", "bigint"),
+    ("remote_id", "text"),
+    ("direction", "text"),
+    ("from_number", "text"),
+    ("to_number", "text"),
+    ("state", "text"),
+    ("raw_state", "text"),
+    ("created_at", "timestamptz"),
+    ("answered_at", "timestamptz"),
+    ("ended_at", "timestamptz"),
+    ("duration", "integer"),
+    ("cost", "numeric"),
+    ("currency", "text"),
+    ("actions", "text"),
+    ("raw", "text"),
+    ("has_legs", "boolean"),
+)
+STAGE = "calls_call_stage"
+UPSERT = StagedUpsert(
+    table=CALLS,
+    alias="c",
+    stage=STAGE,
+    staged=STAGED,
+    insert={
+        "tenant_id": "%(tenant)s",
+        "provider_account_id": "%(account)s",
+        "subaccount_id": "s.subaccount_id",
+        # our number: the receiving end of an inbound call, the calling end of an outbound one
+        "number_id": f"""(SELECT p.id FROM {NUMBERS} p
+            WHERE p.tenant_id = %(tenant)s AND p.provider_account_id = %(account)s
+              AND p.number = CASE WHEN s.direction = 'inbound' THEN s.to_number ELSE s.from_number END
+            ORDER BY p.active DESC, p.id
+            LIMIT 1)""",  # noqa: S608
+        "remote_id": "s.remote_id",
+        "idempotency_key": "NULL",
+        "direction": "s.direction",
+        "from_number": "s.from_number",
+        "to_number": "s.to_number",
+        "state": "s.state",
+        "raw_state": "s.raw_state",
+        "created_at": "s.created_at",
+        "answered_at": "s.answered_at",
+        "ended_at": "s.ended_at",
+        "duration": "s.duration",
+        "cost": "s.cost",
+        "currency": "s.currency",
+        "cost_estimated": "false",
+        "actions": "s.actions::jsonb",
+        "send_attempts": "0",
+        "last_attempt_at": "NULL",
+        "request_hash": "''",
+        "error": "''",
+        "raw": "s.raw::jsonb",
+        "updated_at": "now()",
+    },
+    conflict="(provider_account_id, remote_id) WHERE NOT (remote_id = '')",
+    update={
+        "subaccount_id": "COALESCE(EXCLUDED.subaccount_id, c.subaccount_id)",
+        "number_id": "COALESCE(EXCLUDED.number_id, c.number_id)",
+        "from_number": "COALESCE(NULLIF(EXCLUDED.from_number, ''), c.from_number)",
+        "to_number": "COALESCE(NULLIF(EXCLUDED.to_number, ''), c.to_number)",
+        "state": f"CASE WHEN {ADVANCES} THEN EXCLUDED.state ELSE c.state END",
+        "raw_state": f"CASE WHEN {ADVANCES} THEN EXCLUDED.raw_state ELSE c.raw_state END",
+        "created_at": "LEAST(c.created_at, EXCLUDED.created_at)",
+        "answered_at": _merge("answered_at"),
+        "ended_at": _merge("ended_at"),
+        "duration": _merge("duration"),
+        "cost": f"CASE WHEN {TAKE_COST} THEN EXCLUDED.cost ELSE c.cost END",
+        "currency": f"CASE WHEN {TAKE_COST} THEN EXCLUDED.currency ELSE c.currency END",
+        "cost_estimated": f"CASE WHEN {TAKE_COST} THEN false ELSE c.cost_estimated END",
+        "actions": f"""CASE WHEN EXCLUDED.actions = '[]'::jsonb THEN c.actions
                        WHEN c.actions = '[]'::jsonb OR {CURRENT} THEN EXCLUDED.actions
-                       ELSE c.actions END,
-        raw = CASE WHEN {CURRENT} THEN c.raw || EXCLUDED.raw ELSE EXCLUDED.raw || c.raw END,
-        updated_at = now()
-    RETURNING c.id, (c.xmax = 0), c.remote_id, c.direction, c.subaccount_id, c.created_at,
-              c.duration, c.cost, c.currency, c.state, c.raw_state, c.ended_at, c.number_id
-"""  # noqa: S608 - table names are ours, values are parameters
+                       ELSE c.actions END""",
+        "raw": f"CASE WHEN {CURRENT} THEN c.raw || EXCLUDED.raw ELSE EXCLUDED.raw || c.raw END",
+    },
+    returning="c.id, c.remote_id, c.direction, c.subaccount_id, c.created_at, c.duration, c.cost, "
+    "c.currency, c.state, c.raw_state, c.ended_at, c.number_id",
+    # a record with legs is not pruned: its legs are compared (and replaced) after the merge
+    match="c.provider_account_id = %(account)s AND c.remote_id = s.remote_id AND NOT (c.remote_id = '')"
+    " AND NOT s.has_legs",
+)
 
 # What the rollup and the "changed" answer depend on, in RETURNING order from direction on.
 ROW_FIELDS = (
@@ -128,11 +170,6 @@ class CallWrite:
     result: UpsertResult
     changed: int  # rows inserted or whose stored values moved
     call_ids: dict[str, int]  # remote_id -> id
-
-
-def _tenant_zone(tenant_id: int) -> zoneinfo.ZoneInfo:
-    name = Tenant.objects.filter(pk=tenant_id).values_list("timezone", flat=True).first() or "UTC"
-    return zoneinfo.ZoneInfo(name)
 
 
 def _usage(
@@ -160,7 +197,7 @@ def _latest(records: Sequence[RemoteCall]) -> list[RemoteCall]:
         if not record.remote_id:
             continue  # nothing to match on; a queued call is the sending service's row
         held = best.get(record.remote_id)
-        if held is None or STATE_RANK.get(record.state, -1) >= STATE_RANK.get(held.state, -1):
+        if held is None or rank(STATE_RANK, record.state) >= rank(STATE_RANK, held.state):
             best[record.remote_id] = record
     return list(best.values())
 
@@ -240,58 +277,68 @@ def _reconcile_our_calls(cursor: Any, tenant_id: int, root_id: int, records: Seq
     return len(cursor.fetchall())
 
 
+def _staged_row(r: RemoteCall, sub_id: int | None) -> tuple:
+    return (
+        sub_id,
+        r.remote_id,
+        str(r.direction),
+        r.from_number,
+        r.to_number,
+        str(r.state),
+        r.raw_state[:32],
+        r.created_at,
+        r.answered_at,
+        r.ended_at,
+        r.duration,
+        r.cost,
+        r.currency if r.cost is not None else "",
+        to_json(r.actions),
+        to_json(scrub(r.raw)),
+        bool(r.legs),
+    )
+
+
 def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> CallWrite:
+    """One page: COPY to the staging table, reconcile our calls, read what the rollups
+    counted for the existing rows, one merge (unchanged rows are not written), legs
+    replaced, recordings linked, rollup differences appended."""
     unique = _latest(records)
     if not unique:
         return CallWrite(UpsertResult(), 0, {})
     tenant_id = account.tenant_id
     root_id, subs = owner_ids(account, (r.subaccount_remote_id for r in unique))
     lock_account(root_id, LOCK_NAMESPACE)
-    remote_ids = [r.remote_id for r in unique]
     with connection.cursor() as cursor:
+        UPSERT.stage_rows(cursor, (_staged_row(r, subs.get(r.subaccount_remote_id)) for r in unique))
+        remote_ids = [r.remote_id for r in unique]
+        params = {"tenant": tenant_id, "account": root_id, "ids": remote_ids}
+        # Records equal to what we hold leave the page first: nothing to write or count.
+        if UPSERT.prune(params) == 0:
+            return CallWrite(UpsertResult(created=0, updated=len(unique)), 0, {})
         # Before reading `before`: a reconciled row is then an existing row whose rollup
         # entry (counted when we queued it) moves by the difference, not a second count.
         _reconcile_our_calls(cursor, tenant_id, root_id, unique)
         cursor.execute(
-            f"SELECT remote_id, {', '.join(ROW_FIELDS)} FROM {CALLS}"  # noqa: S608
-            " WHERE provider_account_id = %s AND remote_id = ANY(%s::text[]) AND NOT (remote_id = '')",
-            [root_id, remote_ids],
+            f"SELECT c.remote_id, c.id, {', '.join(f'c.{f}' for f in ROW_FIELDS)}"  # noqa: S608
+            " FROM unnest(%s::text[]) AS k(remote_id) CROSS JOIN LATERAL ("  # an index lookup per id
+            f" SELECT * FROM {CALLS} c WHERE c.provider_account_id = %s AND c.remote_id = k.remote_id"
+            " AND NOT (c.remote_id = '') LIMIT 1) c",
+            [remote_ids, root_id],
         )
-        before = {r[0]: dict(zip(ROW_FIELDS, r[1:], strict=True)) for r in cursor.fetchall()}
-        cursor.execute(
-            UPSERT_CALLS_SQL,
-            [
-                tenant_id,
-                root_id,
-                [subs.get(r.subaccount_remote_id) for r in unique],
-                remote_ids,
-                [str(r.direction) for r in unique],
-                [r.from_number for r in unique],
-                [r.to_number for r in unique],
-                [str(r.state) for r in unique],
-                [r.raw_state[:32] for r in unique],
-                [r.created_at for r in unique],
-                [r.answered_at for r in unique],
-                [r.ended_at for r in unique],
-                [r.duration for r in unique],
-                [r.cost for r in unique],
-                [r.currency if r.cost is not None else "" for r in unique],
-                [to_json(r.actions) for r in unique],
-                [to_json(scrub(r.raw)) for r in unique],
-                tenant_id,
-                root_id,
-            ],
-        )
-        returned = cursor.fetchall()
+        found = cursor.fetchall()
+        before = {r[0]: dict(zip(ROW_FIELDS, r[2:], strict=True)) for r in found}
+        existing_ids = {r[0]: r[1] for r in found}
+        returned = UPSERT.merge(cursor, params)
 
-    zone = _tenant_zone(tenant_id)
+    zone = zoneinfo.ZoneInfo(account.tenant.timezone or "UTC")  # the tenant is cached on the account
     deltas: list[UsageDelta] = []
     created = changed = 0
     ids: dict[str, int] = {}
     new_ids: list[int] = []
     for row in returned:
-        call_id, inserted, remote_id = row[:3]
-        after = dict(zip(ROW_FIELDS, row[3:], strict=True))
+        call_id, remote_id = row[:2]
+        inserted = row[-1]
+        after = dict(zip(ROW_FIELDS, row[2:-1], strict=True))
         ids[remote_id] = call_id
         old = before.get(remote_id)
         if inserted or old is None:
@@ -302,29 +349,50 @@ def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> Call
             deltas += [_usage(tenant_id, root_id, zone, old, -1), _usage(tenant_id, root_id, zone, after, +1)]
         changed += inserted or old != after
 
-    # Legs come from reports that are not older than the stored call; they replace the set.
-    legs = [
-        (ids[r.remote_id], position, leg)
+    # Legs come from reports that are not older than the stored call; they replace the set
+    # (also of calls the merge left as they were: the legs are not part of the row).
+    with_legs = [
+        r
         for r in unique
         if r.legs
-        and STATE_RANK.get(r.state, -1) >= STATE_RANK.get((before.get(r.remote_id) or {}).get("state"), -1)
-        for position, leg in enumerate(r.legs)
+        and rank(STATE_RANK, r.state) >= rank(STATE_RANK, (before.get(r.remote_id) or {}).get("state"))
     ]
+    ids = {**existing_ids, **ids}
+    legs = [(ids[r.remote_id], position, leg) for r in with_legs for position, leg in enumerate(r.legs)]
     _replace_legs(tenant_id, legs)
     if new_ids:
         _link_recordings(tenant_id, root_id, new_ids)
     record_changes(deltas)
-    return CallWrite(UpsertResult(created=created, updated=len(returned) - created), changed, ids)
+    return CallWrite(UpsertResult(created=created, updated=len(unique) - created), changed, ids)
+
+
+def _leg_values(position: int, leg: Any) -> tuple:
+    return (position, leg.from_number, leg.to_number, str(leg.state), leg.raw_state[:32], leg.duration,
+            leg.remote_id, json.loads(to_json(scrub(leg.raw))))  # fmt: skip
 
 
 def _replace_legs(tenant_id: int, legs: list[tuple[int, int, Any]]) -> None:
+    """Each call's legs become the reported set; calls whose stored set is already that one
+    are left alone (a rerun over unchanged history rewrites no legs)."""
     if not legs:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {LEGS} WHERE call_id = ANY(%s::bigint[])",  # noqa: S608
+            f"SELECT call_id, position, from_number, to_number, state, raw_state, duration, remote_id, raw"  # noqa: S608
+            f" FROM {LEGS} WHERE call_id = ANY(%s::bigint[]) ORDER BY call_id, position",
             [sorted({call_id for call_id, _, _ in legs})],
         )
+        stored: dict[int, list[tuple]] = defaultdict(list)
+        for row in cursor.fetchall():
+            stored[row[0]].append(tuple(row[1:]))
+        reported: dict[int, list[tuple]] = defaultdict(list)
+        for call_id, position, leg in legs:
+            reported[call_id].append(_leg_values(position, leg))
+        changed = sorted(c for c, values in reported.items() if stored.get(c) != values)
+        if not changed:
+            return
+        legs = [leg for leg in legs if leg[0] in set(changed)]
+        cursor.execute(f"DELETE FROM {LEGS} WHERE call_id = ANY(%s::bigint[])", [changed])  # noqa: S608
         cursor.execute(
             f"""
             INSERT INTO {LEGS} (tenant_id, call_id, position, from_number, to_number, state,

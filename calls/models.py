@@ -35,19 +35,20 @@ class CallState(models.TextChoices):
 # Calls only move forward: a report ranked below the stored state is stale. All final
 # states share the top rank, so the first final state reported wins.
 STATE_RANK: dict[str, int] = {
-    CallState.UNKNOWN: -1,
-    CallState.QUEUED: 0,
-    CallState.PLACING: 0,
-    CallState.REQUESTED: 0,
-    CallState.RINGING: 1,
-    CallState.IN_PROGRESS: 2,
-    CallState.COMPLETED: 3,
-    CallState.BUSY: 3,
-    CallState.NO_ANSWER: 3,
-    CallState.FAILED: 3,
-    CallState.CANCELED: 3,
+    # unknown ranks at core.bulk.UNKNOWN_RANK (0), below every known state, as for messages.
+    CallState.UNKNOWN: 0,
+    CallState.QUEUED: 1,
+    CallState.PLACING: 1,
+    CallState.REQUESTED: 1,
+    CallState.RINGING: 2,
+    CallState.IN_PROGRESS: 3,
+    CallState.COMPLETED: 4,
+    CallState.BUSY: 4,
+    CallState.NO_ANSWER: 4,
+    CallState.FAILED: 4,
+    CallState.CANCELED: 4,
 }
-FINAL_RANK = 3
+FINAL_RANK = 4
 FINAL_STATES = frozenset(s for s, rank in STATE_RANK.items() if rank == FINAL_RANK)
 
 

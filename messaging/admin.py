@@ -82,11 +82,17 @@ class MessageAdmin(admin.ModelAdmin):
     # Django's drill-down asks for every distinct date (a scan of a million rows); this one
     # lists dates without a query (django-admin-lightweight-date-hierarchy).
     date_hierarchy_drilldown = False
-    list_select_related = ["tenant", "provider_account"]
+    # No joins in the page query: with the tenant and account joined, Postgres (its estimates
+    # blurred by the row-level security predicates) sorted every message to find 50 (0.6 s at
+    # 460,000 rows). The page's tenants and accounts come with two small lookups instead.
+    list_select_related = ()  # not False: False makes Django join every foreign key itself
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 50
     raw_id_fields = ["tenant", "provider_account", "subaccount", "number"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tenant", "provider_account")
     actions = [export_csv]
     inlines = [MessageMediaInline]
     # Only the link to our number may be corrected by hand; the rest is the provider's word.

@@ -34,9 +34,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.usage import UsageDelta, UsageKey, record_changes
+from core.bulk import StagedUpsert, changed_where, fetch_prepared, rank, rank_sql
 from core.queue import task as queue_task
 from providers.adapters.errors import ProviderError
-from providers.adapters.records import Direction, InboundEvent, MessageStatusUpdate, RemoteMessage
+from providers.adapters.records import InboundEvent, MessageStatusUpdate, RemoteMessage
 from providers.connect import open_adapter
 from providers.ingest import UpsertResult, owners
 from providers.models import ProviderAccount
@@ -67,8 +68,7 @@ def _other_columns(model, covered: set[str]) -> tuple[str, list]:
 
 
 def _rank_sql(expr: str) -> str:
-    whens = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items())
-    return f"(CASE {expr} {whens} ELSE 0 END)"
+    return rank_sql(expr, STATUS_RANK)
 
 
 def _status_assignments(new: str) -> dict[str, str]:
@@ -108,13 +108,10 @@ def _message_assignments() -> dict[str, str]:
 def _set_clause(assignments: dict[str, str], from_sql: str = "") -> str:
     """`SET …, updated_at = now() [FROM …] WHERE <something differs>`: an unchanged row is
     not rewritten, so a rerun leaves no dead tuples and no updated_at churn."""
-    cols = list(assignments)
     sets = ",\n            ".join(f"{col} = {expr}" for col, expr in assignments.items())
-    olds = ", ".join(f"m.{col}" for col in cols)
-    news = ", ".join(assignments[col] for col in cols)
     return (
         f"{sets},\n            updated_at = now()\n        {from_sql}\n"
-        f"        WHERE ROW({olds}) IS DISTINCT FROM ROW({news})"
+        f"        WHERE {changed_where(assignments, 'm')}"
     )
 
 
@@ -161,6 +158,10 @@ class _Rollups:
     def add(self, row: _Counted, sign: int = 1) -> None:
         parts, cost = row.parts or 0, row.cost or Decimal(0)
         self.deltas.append(UsageDelta(self._key(row), count=sign, parts=sign * parts, cost=sign * cost))
+
+    def add_sum(self, key: UsageKey, count: int, parts: int, cost: Decimal) -> None:
+        """New rows already summed per key (by the database)."""
+        self.deltas.append(UsageDelta(key, count=count, parts=parts, cost=cost))
 
     def change(self, old: _Counted, new: _Counted) -> None:
         self.add(old, -1)  # zero deltas are dropped by record_changes
@@ -210,6 +211,100 @@ def _json(value: object) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder)
 
 
+# The staged row: one per record, COPYed in binary (no per-value parameter adaptation).
+_STAGED = (
+    ("remote_id", "text"),
+    ("subaccount_id", "bigint"),
+    ("kind", "text"),
+    ("direction", "text"),
+    ("from_number", "text"),
+    ("to_number", "text"),
+    ("body", "text"),
+    ("status", "text"),
+    ("raw_status", "text"),
+    ("error", "text"),
+    ("parts", "integer"),
+    ("encoding", "text"),
+    ("cost", "numeric"),
+    ("currency", "text"),
+    ("created_at", "timestamptz"),
+    ("sent_at", "timestamptz"),
+    ("delivered_at", "timestamptz"),
+    ("raw", "text"),
+)
+_STAGE = "messaging_message_stage"
+
+
+def _message_upsert() -> StagedUpsert:
+    number_table = Message._meta.get_field("number").related_model._meta.db_table
+    fixed = {
+        "tenant_id": "%(tenant)s",
+        "provider_account_id": "%(account)s",
+        # our number: the receiving end of an inbound message, the sending end of an outbound one
+        "number_id": f"""(SELECT p.id FROM {number_table} p
+             WHERE p.tenant_id = %(tenant)s
+               AND p.number = CASE WHEN s.direction = 'inbound' THEN s.to_number ELSE s.from_number END
+             ORDER BY (p.provider_account_id = %(account)s) DESC, p.active DESC, p.id LIMIT 1)""",  # noqa: S608
+        "cost_estimated": "false",
+        "updated_at": "now()",
+    }
+    staged = {name: f"s.{name}" for name, _ in _STAGED}
+    staged["raw"] = "s.raw::jsonb"
+    other_columns, _ = _other_columns(Message, {*fixed, *staged})
+    others = {c.strip(): f"%(default_{c.strip()})s" for c in other_columns.split(",") if c.strip()}
+    return StagedUpsert(
+        table=MESSAGE_TABLE,
+        alias="m",
+        stage=_STAGE,
+        staged=_STAGED,
+        insert={**fixed, **staged, **others},
+        conflict="(provider_account_id, remote_id) WHERE NOT (remote_id = '')",
+        update=_message_assignments(),
+        returning=_COUNTED,
+        match="m.provider_account_id = %(account)s AND m.remote_id = s.remote_id AND NOT (m.remote_id = '')",
+    )
+
+
+_UPSERT = _message_upsert()
+# The columns the merge fills from the page; the others get their model defaults (params).
+_FROM_PAGE = {"tenant_id", "provider_account_id", "number_id", "cost_estimated", "updated_at"} | {
+    name for name, _ in _STAGED
+}
+# What the rollups count for the rows the merge wrote: new rows summed per rollup key (a page
+# of new history is a few keys, not a hundred Python objects), changed ones row by row.
+_ROLLUP_WRAP = """
+        SELECT inserted, CASE WHEN inserted THEN NULL ELSE id END,
+               subaccount_id, kind, direction, (created_at AT TIME ZONE %(zone)s)::date, currency,
+               count(*), sum(COALESCE(parts, 0)), sum(COALESCE(cost, 0)),
+               min(created_at), max(parts), max(cost)
+        FROM up
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+"""
+
+
+def _row(r: RemoteMessage, sub_id: int | None) -> tuple:
+    return (
+        r.remote_id,
+        sub_id,
+        str(r.kind),
+        str(r.direction),
+        r.from_number,
+        r.to_number,
+        r.body,
+        str(r.status),
+        r.raw_status[:64],
+        r.error,
+        r.parts,
+        r.encoding,
+        r.cost,
+        r.currency if r.cost is not None else "",
+        r.created_at,
+        r.sent_at,
+        r.delivered_at,
+        _json(r.raw),
+    )
+
+
 def _upsert(account: ProviderAccount, records: Sequence[RemoteMessage]) -> tuple[UpsertResult, int]:
     """(result, rows changed)."""
     page = _dedupe(records)
@@ -217,183 +312,114 @@ def _upsert(account: ProviderAccount, records: Sequence[RemoteMessage]) -> tuple
         return UpsertResult(), 0
     provider_account, subaccount = owners(account)
     sub_ids = _subaccount_ids(provider_account, subaccount, page)
+    own_sub = subaccount.pk if subaccount else None
     rollups = _Rollups(provider_account)
+    tenant_id = provider_account.tenant_id
     # No savepoint of our own: a failed page must fail the caller's transaction anyway.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        reconciled = _reconcile_unknown_sends(cursor, provider_account, page)
+        _UPSERT.stage_rows(cursor, (_row(r, own_sub or sub_ids.get(r.subaccount_remote_id)) for r in page))
+        remote_ids = [r.remote_id for r in page]
+        other_columns, defaults = _other_columns(Message, _FROM_PAGE)
+        params = {
+            "tenant": tenant_id,
+            "account": provider_account.pk,
+            "zone": rollups.tz.key,
+            "ids": remote_ids,
+            **{
+                f"default_{c.strip()}": v for c, v in zip(other_columns.split(",")[1:], defaults, strict=True)
+            },
+        }
+        left, reconciled, old = _prune_reconcile_and_lock(params)
         if reconciled:
             transaction.on_commit(partial(settle_reconciled, reconciled))
-        old = _lock_existing(cursor, provider_account, page)
-        rows = _insert_or_update(cursor, provider_account, subaccount, sub_ids, page)
-        created = 0
-        for row, inserted in rows:
+        if left == 0:  # every record equal to what we hold: no lock, no write, no rollup
+            return UpsertResult(created=0, updated=len(page)), 0
+        created = changed = 0
+        for row in _UPSERT.merge(cursor, params, wrap=_ROLLUP_WRAP):
+            inserted, row_id, sub_id, kind, direction, day, currency, n, parts, cost = row[:10]
+            changed += n
             if inserted:
-                created += 1
-                rollups.add(row)
-            elif row.remote_id in old:
-                rollups.change(old[row.remote_id], row)
+                created += n
+                rollups.add_sum(UsageKey(tenant_id, provider_account.pk, sub_id, kind, direction, day,
+                                         currency or ""), n, parts, cost)  # fmt: skip
+                continue
+            new = _Counted(row_id, "", kind, direction, row[10], currency, row[12], row[11], sub_id)
+            before = old.get(row_id)
+            if before is not None:
+                rollups.change(before, new)
             else:  # inserted by a concurrent transaction after our lock read; it counted itself
-                logger.warning("Message %s changed under a concurrent insert; rollup may drift", row.id)
+                logger.warning("Message %s changed under a concurrent insert; rollup may drift", row_id)
         rollups.flush()
         new_media = _insert_media(cursor, provider_account, page)
     if new_media:
         transaction.on_commit(partial(_enqueue_media_fetches, new_media))
-    return UpsertResult(created=created, updated=len(page) - created), len(rows)
+    return UpsertResult(created=created, updated=len(page) - created), changed
 
 
-def _reconcile_unknown_sends(
-    cursor, provider_account: ProviderAccount, page: list[RemoteMessage]
-) -> list[int]:
-    """Attach synced remote ids to our own sends without one (remote_id ''): `unknown` (a
-    timeout after the request left) and `sending` (in flight, or the provider took it and
-    writing its answer failed). Returns the ids of the rows reconciled.
+def _prune_reconcile_and_lock(params: dict) -> tuple[int, list[int], dict[int, _Counted]]:
+    """One statement before the merge: (staged records left to merge, ids of our sends
+    reconciled, {id: what the rollups counted} for the page's existing rows, locked).
 
-    Such a send may or may not exist at the provider; the sync is where we learn it did.
-    Match on (to, body, created within the window), each row to at most one record and
-    back, closest in time first."""
-    outbound = [r for r in page if r.direction == Direction.OUTBOUND]
-    if not outbound:
-        return []
-    params: list = [
-        [r.remote_id for r in outbound],
-        [r.to_number for r in outbound],
-        [r.body for r in outbound],
-        [r.created_at for r in outbound],
-    ]
+    1. Records equal to what we hold leave the staging table (core.bulk's prune): they are
+       neither locked nor written nor counted.
+    2. Reconciling attaches synced remote ids (from the staged page) to our own sends
+       without one (remote_id ''): `unknown` (a timeout after the request left) and
+       `sending` (in flight, or the provider took it and writing its answer failed). Such a
+       send may or may not exist at the provider; the sync is where we learn it did. Match
+       on (to, body, created within the window), each row to at most one record and back,
+       closest in time first. A reconciled row is then an existing row of the page (locked
+       by its UPDATE).
+    3. The other existing rows of the page are locked and read."""
     sql = f"""
-        WITH v(remote_id, to_number, body, created_at) AS (
-            SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])),
+        WITH {_UPSERT.prune_cte()},
         candidates AS (
             SELECT m.id, v.remote_id, abs(extract(epoch FROM m.created_at - v.created_at)) AS gap
             FROM {MESSAGE_TABLE} m
-            JOIN v ON m.to_number = v.to_number AND m.body = v.body
-                  AND m.created_at BETWEEN v.created_at - make_interval(secs => %s)
-                                       AND v.created_at + make_interval(secs => %s)
-            WHERE m.tenant_id = %s AND m.provider_account_id = %s AND m.remote_id = ''
+            JOIN {_STAGE} v ON v.direction = 'outbound'
+                  AND m.to_number = v.to_number AND m.body = v.body
+                  AND m.created_at BETWEEN v.created_at - make_interval(secs => %(window)s)
+                                       AND v.created_at + make_interval(secs => %(window)s)
+            WHERE m.tenant_id = %(tenant)s AND m.provider_account_id = %(account)s AND m.remote_id = ''
               AND m.direction = 'outbound' AND m.status IN ('unknown', 'sending')
               AND NOT EXISTS (SELECT 1 FROM {MESSAGE_TABLE} x
-                              WHERE x.provider_account_id = %s AND x.remote_id = v.remote_id
+                              WHERE x.provider_account_id = %(account)s AND x.remote_id = v.remote_id
                                 AND NOT (x.remote_id = ''))
         ),
         per_row AS (SELECT DISTINCT ON (id) id, remote_id, gap FROM candidates ORDER BY id, gap),
-        matched AS (SELECT DISTINCT ON (remote_id) id, remote_id FROM per_row ORDER BY remote_id, gap, id)
-        UPDATE {MESSAGE_TABLE} m SET remote_id = matched.remote_id, updated_at = now()
-        FROM matched WHERE m.id = matched.id AND m.remote_id = ''
-        RETURNING m.id
-    """  # noqa: S608 - table names are ours, values are parameters
-    params += [
-        RECONCILE_WINDOW_SECONDS,
-        RECONCILE_WINDOW_SECONDS,
-        provider_account.tenant_id,
-        provider_account.pk,
-        provider_account.pk,
-    ]
-    cursor.execute(sql, params)
-    return [row[0] for row in cursor.fetchall()]
-
-
-def _lock_existing(
-    cursor, provider_account: ProviderAccount, page: list[RemoteMessage]
-) -> dict[str, _Counted]:
-    """The page's existing rows, locked, with what the rollups counted for them."""
-    cursor.execute(
-        f"""
-        SELECT {_COUNTED} FROM {MESSAGE_TABLE} m
-        WHERE m.provider_account_id = %s AND m.remote_id = ANY(%s) AND NOT (m.remote_id = '')
-        ORDER BY m.remote_id
-        FOR UPDATE
-        """,  # noqa: S608
-        [provider_account.pk, [r.remote_id for r in page]],
-    )
-    return {row[1]: _Counted(*row) for row in cursor.fetchall()}
-
-
-_INSERT_COLUMNS = (
-    "subaccount_id, kind, direction, from_number, to_number, body, status, raw_status, error, parts, "
-    "encoding, cost, currency, created_at, sent_at, delivered_at, remote_id, raw"
-)
-# One typed array per column, unnested: the statement text is the same for every page
-# (psycopg prepares and caches it) instead of a VALUES list of 18 placeholders per row.
-_ARRAY_TYPES = (
-    "bigint",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "integer",
-    "text",
-    "numeric",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-    "text",
-    "jsonb",
-)
-_UNNEST = "unnest({})".format(", ".join(f"%s::{t}[]" for t in _ARRAY_TYPES))
-
-
-def _insert_or_update(
-    cursor,
-    provider_account: ProviderAccount,
-    subaccount: ProviderAccount | None,
-    sub_ids: dict[str, int],
-    page: list[RemoteMessage],
-) -> list[tuple[_Counted, bool]]:
-    """One statement for the page. Returns the rows inserted or changed, with `inserted`."""
-    rows = [
-        (
-            subaccount.pk if subaccount else sub_ids.get(r.subaccount_remote_id),
-            str(r.kind),
-            str(r.direction),
-            r.from_number,
-            r.to_number,
-            r.body,
-            str(r.status),
-            r.raw_status[:64],
-            r.error,
-            r.parts,
-            r.encoding,
-            r.cost,
-            r.currency if r.cost is not None else "",
-            r.created_at,
-            r.sent_at,
-            r.delivered_at,
-            r.remote_id,
-            _json(r.raw),
+        matched AS (SELECT DISTINCT ON (remote_id) id, remote_id FROM per_row ORDER BY remote_id, gap, id),
+        reconciled AS (
+            UPDATE {MESSAGE_TABLE} m SET remote_id = matched.remote_id, updated_at = now()
+            FROM matched WHERE m.id = matched.id AND m.remote_id = ''
+            RETURNING {_COUNTED}
+        ),
+        locked AS (
+            -- an index lookup per id (LATERAL), in id order: whatever the statistics say of
+            -- a new account, never a scan of every row it has
+            SELECT m.* FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS k(remote_id, n)
+            CROSS JOIN LATERAL (
+                SELECT {_COUNTED} FROM {MESSAGE_TABLE} m
+                WHERE m.provider_account_id = %(account)s AND m.remote_id = k.remote_id
+                  AND NOT (m.remote_id = '')
+                FOR UPDATE
+            ) m
+            WHERE NOT EXISTS (SELECT 1 FROM pruned p WHERE p.remote_id = k.remote_id)
         )
-        for r in page
-    ]
-    params = [list(column) for column in zip(*rows, strict=True)]
-    number_table = Message._meta.get_field("number").related_model._meta.db_table
-    assignments = _message_assignments()
-    fixed = "tenant_id, provider_account_id, number_id, cost_estimated, updated_at"
-    covered = {c.strip() for c in f"{fixed}, {_INSERT_COLUMNS}".split(",")}
-    other_columns, other_values = _other_columns(Message, covered)
-    other_sql = "".join(", %s" for _ in other_values)
-    sql = f"""
-        INSERT INTO {MESSAGE_TABLE} AS m ({fixed}, {_INSERT_COLUMNS}{other_columns})
-        SELECT %s, %s,
-            -- our number: the receiving end of an inbound message, the sending end of an outbound one
-            (SELECT p.id FROM {number_table} p
-             WHERE p.tenant_id = %s
-               AND p.number = CASE WHEN v.direction = 'inbound' THEN v.to_number ELSE v.from_number END
-             ORDER BY (p.provider_account_id = %s) DESC, p.active DESC, p.id LIMIT 1),
-            false, now(), {_INSERT_COLUMNS}{other_sql}
-        FROM {_UNNEST} AS v({_INSERT_COLUMNS})
-        ON CONFLICT (provider_account_id, remote_id) WHERE NOT (remote_id = '') DO UPDATE SET
-            {_set_clause(assignments)}
-        RETURNING {_COUNTED}, (m.xmax = 0) AS inserted
+        SELECT 'pruned', (SELECT count(*) FROM pruned), NULL, NULL, NULL, NULL::timestamptz, NULL,
+               NULL::numeric, NULL::integer, NULL::bigint
+        UNION ALL
+        SELECT 'reconciled', * FROM reconciled
+        UNION ALL
+        SELECT 'locked', * FROM locked
     """  # noqa: S608 - table names are ours, values are parameters
-    tenant_id = provider_account.tenant_id
-    cursor.execute(
-        sql, [tenant_id, provider_account.pk, tenant_id, provider_account.pk, *other_values, *params]
-    )
-    return [(_Counted(*row[:-1]), row[-1]) for row in cursor.fetchall()]
+    pruned, reconciled, old = 0, [], {}
+    for kind, *row in fetch_prepared(sql, {**params, "window": RECONCILE_WINDOW_SECONDS}):
+        if kind == "pruned":
+            pruned = row[0]
+            continue
+        if kind == "reconciled":
+            reconciled.append(row[0])
+        old[row[0]] = _Counted(*row)
+    return len(params["ids"]) - pruned, reconciled, old
 
 
 # -- webhooks ------------------------------------------------------------------------------------
@@ -466,7 +492,7 @@ def _merge_updates(updates: Iterable[MessageStatusUpdate]) -> dict[str, dict]:
             {"status": status, "raw_status": "", "error": "", "sent_at": None, "delivered_at": None,
              "cost": None, "currency": ""},
         )  # fmt: skip
-        if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(new["status"], 0):
+        if rank(STATUS_RANK, status) >= rank(STATUS_RANK, new["status"]):
             new.update(status=status, raw_status=update.raw_status[:64], error=update.error)
         if status == Status.SENT:
             new["sent_at"] = occurred
@@ -559,8 +585,12 @@ def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMe
                                    created_at, raw{other_columns})
         SELECT m.tenant_id, m.id, v.remote_id, v.digest, v.size, v.content_type, now(), v.raw{other_sql}
         FROM (VALUES {values}) AS v(message_remote_id, remote_id, digest, size, content_type, raw)
-        JOIN {MESSAGE_TABLE} m ON m.provider_account_id = %s AND m.remote_id = v.message_remote_id
-                               AND NOT (m.remote_id = '')  -- lets Postgres use the partial unique index
+        CROSS JOIN LATERAL (  -- an index lookup per item, whatever the statistics say
+            SELECT m.id, m.tenant_id FROM {MESSAGE_TABLE} m
+            WHERE m.provider_account_id = %s AND m.remote_id = v.message_remote_id
+              AND NOT (m.remote_id = '')  -- lets Postgres use the partial unique index
+            LIMIT 1
+        ) m
         ON CONFLICT (message_id, remote_id) DO NOTHING
         RETURNING id
         """,  # noqa: S608
@@ -570,9 +600,10 @@ def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMe
 
 
 def _enqueue_media_fetches(media_ids: list[int]) -> None:
-    fetch_media = queue_task("messaging.tasks.fetch_media")
-    for media_id in media_ids:
-        fetch_media.delay(media_id)
+    if len(media_ids) == 1:  # a webhook's message
+        queue_task("messaging.tasks.fetch_media").delay(media_ids[0])
+    else:  # a page's: one message to the broker, fanned out by the worker
+        queue_task("messaging.tasks.fetch_media_batch").delay(media_ids)
 
 
 _MAGIC = (

@@ -35,6 +35,16 @@ def fetch_media(self, media_id: int) -> str:
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
+@shared_task(acks_late=True)
+@cross_tenant_task("fans a synced page's new media out to fetch_media (each runs in its row's tenant)")
+def fetch_media_batch(media_ids: list[int]) -> dict:
+    """A history page's new media, enqueued by the sync with one message to the broker
+    instead of one per item (that was a quarter of a sync's time on MMS-heavy histories)."""
+    for media_id in media_ids:
+        fetch_media.delay(media_id)
+    return {"enqueued": len(media_ids)}
+
+
 @shared_task
 @cross_tenant_task("a sweep over every tenant's unfetched media")
 def sweep_media_fetches() -> dict:

@@ -2,14 +2,17 @@
 at a time from the stored cursor, and hand every page to the domain importer registered
 for it (providers never imports the domain apps).
 
-A page's rows, its new cursor and the run's progress are committed in one transaction, so
-a crash or a failure mid-history never loses or double-counts a page: the next run resumes
-from the last committed cursor. The next page is fetched while one is written
-(`providers.prefetch`): one page, plus the one being fetched, in memory.
+A page's rows, its new cursor and the run's progress are written together (one savepoint
+per page, the bookkeeping in one statement) and committed with it, a few pages per
+transaction (COMMIT_PAGES / COMMIT_SECONDS: one WAL flush for several pages), so a crash or
+a failure mid-history never loses or double-counts a page: the next run resumes from the
+last committed cursor. The next page is fetched while one is written (`providers.prefetch`):
+one page, plus the one being fetched, in memory.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,8 +20,8 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Func, JSONField, Value
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import connect
@@ -41,6 +44,11 @@ NO_IMPORTER = "skipped: no importer registered"
 sleep: Callable[[float], None] = time.sleep
 
 Progress = Callable[[str, dict[str, Any]], None]
+# Pages written per transaction (each in its own savepoint, with its cursor): at most this
+# many, or as many as fit in COMMIT_SECONDS. A crash loses at most the uncommitted batch,
+# which the next run fetches again from the last committed cursor.
+COMMIT_PAGES = getattr(settings, "SYNC_COMMIT_PAGES", 10)
+COMMIT_SECONDS = getattr(settings, "SYNC_COMMIT_SECONDS", 0.5)
 FINISHED = ("succeeded", "skipped")
 
 
@@ -177,24 +185,51 @@ def _sync_resource(
 
     try:
         with Prefetcher(fetch, state["cursor_before"]) as pages:
-            for page in pages:
+            done = False
+            while not done:
+                failure: Exception | None = None
+                # A batch of pages per transaction (one WAL flush for several pages); each
+                # page in a savepoint with its cursor and the run's progress, so a page is
+                # written whole or not at all and the cursor never runs ahead of its rows.
                 with transaction.atomic():
-                    write_logs()
-                    result = importer(account, page.items)
-                    _save_cursor(account, resource, page.cursor)
-                    state["pages"] += 1
-                    state["fetched"] += len(page.items)
-                    state["created"] += result.created
-                    state["updated"] += result.updated
-                    state["cursor_after"] = page.cursor
-                    if page.done:
-                        state["status"] = "succeeded"
-                    run.save(update_fields=["resources"])
-                if progress:
-                    progress(resource, state)
-                if page.done:
-                    return
-                if not heartbeat():
+                    started = time.monotonic()
+                    for _ in range(COMMIT_PAGES):
+                        try:
+                            page = next(pages)
+                        except StopIteration:
+                            done = True
+                            break
+                        except Exception as exc:  # a fetch error: the pages before it are kept
+                            failure = exc
+                            break
+                        before = dict(state)  # scalar values only
+                        try:
+                            with transaction.atomic():
+                                write_logs()
+                                result = importer(account, page.items)
+                                state["pages"] += 1
+                                state["fetched"] += len(page.items)
+                                state["created"] += result.created
+                                state["updated"] += result.updated
+                                state["cursor_after"] = page.cursor
+                                if page.done:
+                                    state["status"] = "succeeded"
+                                _save_progress(account, run, resource, page.cursor)
+                        except Exception as exc:  # the page is rolled back; earlier ones are kept
+                            state.clear()
+                            state.update(before)
+                            failure = exc
+                            break
+                        if progress:
+                            progress(resource, state)
+                        if page.done:
+                            done = True
+                            break
+                        if time.monotonic() - started >= COMMIT_SECONDS:
+                            break
+                if failure is not None:
+                    raise failure
+                if not done and not heartbeat():
                     raise _LockLost
     except _LockLost:
         state.update(status="failed", error="lost the sync lock; the next run resumes")
@@ -219,16 +254,25 @@ class _LockLost(Exception):
     pass
 
 
-def _save_cursor(account: ProviderAccount, resource: str, cursor: str | None) -> None:
-    # A key-level jsonb merge, so a concurrent save of other fields cannot interleave badly.
-    merged = Func(
-        F("sync_cursors"),
-        Value({resource: cursor}, output_field=JSONField()),
-        function="",
-        arg_joiner=" || ",
-        output_field=JSONField(),
-    )
-    ProviderAccount.objects.filter(pk=account.pk).update(sync_cursors=merged)
+def _save_progress(account: ProviderAccount, run: SyncRun, resource: str, cursor: str | None) -> None:
+    """The resource's new cursor (a key-level jsonb merge, so a concurrent save of other
+    fields cannot interleave badly) and the run's progress, in one statement."""
+    with connection.cursor() as db:
+        db.execute(
+            f"""
+            WITH cursor_saved AS (
+                UPDATE {ProviderAccount._meta.db_table}
+                SET sync_cursors = COALESCE(sync_cursors, '{{}}'::jsonb) || %s::jsonb WHERE id = %s
+            )
+            UPDATE {SyncRun._meta.db_table} SET resources = %s::jsonb WHERE id = %s
+            """,  # noqa: S608 - table names are ours, values are parameters
+            [
+                json.dumps({resource: cursor}),
+                account.pk,
+                json.dumps(run.resources, cls=DjangoJSONEncoder),
+                run.pk,
+            ],
+        )
     account.sync_cursors = {**(account.sync_cursors or {}), resource: cursor}
 
 

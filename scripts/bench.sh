@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: services, a fresh dedicated database (switchboard_bench, never the dev one),
 # then every benchmark in bench/ (results in bench/results.json and bench/README.md).
-# BENCH_QUICK=1 runs small sizes; BENCH_ONLY="upsert lists" runs some cases.
+# BENCH_QUICK=1 runs small sizes; BENCH_ONLY="upsert lists" runs some cases (BENCH_MERGE=1 keeps the
+# other cases' last results in results.json and the table).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -24,7 +25,7 @@ flush_broker() { "$PY" -c "import redis, os; redis.Redis.from_url(os.environ['BE
 "$PY" manage.py migrate --noinput -v 0 || exit 1
 flush_broker
 # shellcheck disable=SC2086
-"$PY" -m bench.run ${BENCH_ONLY:+--only $BENCH_ONLY}
+"$PY" -m bench.run ${BENCH_ONLY:+--only $BENCH_ONLY} ${BENCH_MERGE:+--merge}
 status=$?
 flush_broker  # tasks the benchmarks enqueued (sends, media fetches, webhook events): no worker runs them
 exit $status

@@ -31,6 +31,7 @@ def enqueued(monkeypatch) -> list[int]:
     """Media ids handed to the fetch task (run by hand here, no worker)."""
     ids: list[int] = []
     monkeypatch.setattr(tasks.fetch_media, "delay", ids.append)
+    monkeypatch.setattr(tasks.fetch_media_batch, "delay", ids.extend)  # a page's, fanned out
     return ids
 
 
