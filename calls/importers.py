@@ -214,8 +214,8 @@ RECONCILE_CANDIDATES_SQL = f"""
          AS v(remote_id, from_number, to_number, created_at)
     JOIN {CALLS} c
       ON c.to_number = v.to_number
-     -- a Sipcentric call starts from a PBX endpoint we named by URI or extension, which the
-     -- provider reports its own way: only the number called can be compared
+     -- a call placed from a PBX endpoint we named by URI or extension comes back as the
+     -- provider names it: only the number called can be compared
      AND (c.from_number = v.from_number OR c.from_number NOT LIKE '+%%')
      AND COALESCE(c.last_attempt_at, c.created_at)
          BETWEEN v.created_at - make_interval(secs => %s) AND v.created_at + make_interval(secs => %s)
@@ -485,7 +485,7 @@ def _enqueue_fetches(recording_ids: list[int]) -> None:
 @transaction.atomic
 def upsert_recordings(account: ProviderAccount, records: Sequence[RemoteRecording]) -> UpsertResult:
     """Recordings linked to their call by the provider's call id; new ones are fetched right
-    after commit (46elks keeps the audio for 72 hours only)."""
+    after commit (some providers keep the audio for a few days only)."""
     unique = list({r.remote_id: r for r in records if r.remote_id}.values())
     if not unique:
         return UpsertResult()

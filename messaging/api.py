@@ -109,7 +109,7 @@ class MessageViewSet(TenantScopedReadOnlyViewSet):
 
     @extend_schema(
         summary="Estimate the price of an SMS",
-        description="The provider's dry run where it has one (46elks), otherwise our average cost "
+        description="The provider's dry run where its adapter has one, otherwise our average cost "
         "per part of this account's last 30 days. Without either, `cost` is null and `reason` says why.",
         request=EstimateRequestSerializer,
         responses={200: EstimateSerializer},

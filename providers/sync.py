@@ -234,7 +234,7 @@ def _sync_resource(
     except _LockLost:
         state.update(status="failed", error="lost the sync lock; the next run resumes")
     except NotSupported as exc:
-        # This account's configuration can't list the resource (e.g. jambonz subaccounts
+        # This account's configuration can't list the resource (e.g. subaccounts
         # without a service-provider key): nothing to sync, not a failure.
         state.update(status="skipped", error=f"skipped: {exc.message}")
     except ProviderError as exc:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: services, then pytest, ruff and import-linter. Exit 0 only if all pass.
+# `make test`: services, then ruff, import-linter, mypy, a short chaos run and pytest. Exit 0
+# only if all pass.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -10,6 +11,7 @@ trap '[ -n "$started" ] && scripts/services.sh down $started' EXIT
 status=0
 .venv/bin/ruff check . || status=1
 .venv/bin/lint-imports --config .importlinter || status=1
+.venv/bin/mypy || status=1
 # The short chaos run (workers killed, Postgres and Redis crashed under API traffic) first:
 # it restarts the servers, and pytest's summary stays the last lines. CHAOS_SECONDS=0 skips.
 if [ "${CHAOS_SECONDS:-30}" != 0 ]; then

@@ -253,8 +253,8 @@ SPECTACULAR_SETTINGS = {
     # The schema and the docs are for our users: a session or an API key (any scope).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "TITLE": "Switchboard API",
-    "DESCRIPTION": "Numbers, subaccounts, SMS/MMS, calls, recordings and spend across "
-    "46elks, Sipcentric, Callr and jambonz. Authenticate with `Authorization: Bearer <api key>`.",
+    "DESCRIPTION": "Numbers, subaccounts, SMS/MMS, calls, recordings and spend across every "
+    "connected provider account. Authenticate with `Authorization: Bearer <api key>`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

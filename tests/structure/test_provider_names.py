@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from providers.adapters import registry
 from sandbox.core import default_sims
 
@@ -26,14 +24,6 @@ PACKAGES = (
 )
 # Where provider names belong.
 ALLOWED = ("providers/adapters/", "providers/adapters/registry.py", "/migrations/")
-# Files other engineers are rewriting as this check lands (issue #14); each still names a
-# provider in a comment or a help text. Remove an entry with that change.
-PENDING = {
-    "calls/importers.py": "comments in the call upsert SQL (the shared upsert builder is being rewritten)",
-    "config/settings/base.py": "the API description lists the providers",
-    "messaging/api.py": "the estimate endpoint's description names the provider with a dry run",
-    "providers/sync.py": "a comment on subaccounts a configuration cannot list",
-}
 
 
 def provider_names() -> set[str]:
@@ -50,7 +40,6 @@ def domain_files() -> list[Path]:
         p
         for p in files
         if not any(part in str(p.relative_to(ROOT)) for part in ALLOWED)
-        and str(p.relative_to(ROOT)) not in PENDING
     )
 
 
@@ -77,11 +66,6 @@ def test_the_check_sees_a_provider_name():
 
     assert re.search(pattern, 'if account.provider == "jambonz":', re.IGNORECASE)
     assert re.search(pattern, "# 46elks keeps audio 72 hours", re.IGNORECASE)
-
-
-@pytest.mark.parametrize("path", sorted(PENDING))
-def test_pending_exceptions_still_exist(path):
-    assert (ROOT / path).exists()
 
 
 def test_every_registered_provider_has_one_sandbox_simulator_and_no_more():
