@@ -277,7 +277,7 @@ def _reconcile_our_calls(cursor: Any, tenant_id: int, root_id: int, records: Seq
     return len(cursor.fetchall())
 
 
-def _staged_row(r: RemoteCall, sub_id: int | None) -> tuple:
+def _staged_row(r: RemoteCall, sub_id: int | None) -> tuple[Any, ...]:
     return (
         sub_id,
         r.remote_id,
@@ -366,7 +366,7 @@ def write_calls(account: ProviderAccount, records: Sequence[RemoteCall]) -> Call
     return CallWrite(UpsertResult(created=created, updated=len(unique) - created), changed, ids)
 
 
-def _leg_values(position: int, leg: Any) -> tuple:
+def _leg_values(position: int, leg: Any) -> tuple[Any, ...]:
     return (position, leg.from_number, leg.to_number, str(leg.state), leg.raw_state[:32], leg.duration,
             leg.remote_id, json.loads(to_json(scrub(leg.raw))))  # fmt: skip
 
@@ -382,10 +382,10 @@ def _replace_legs(tenant_id: int, legs: list[tuple[int, int, Any]]) -> None:
             f" FROM {LEGS} WHERE call_id = ANY(%s::bigint[]) ORDER BY call_id, position",
             [sorted({call_id for call_id, _, _ in legs})],
         )
-        stored: dict[int, list[tuple]] = defaultdict(list)
+        stored: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
         for row in cursor.fetchall():
             stored[row[0]].append(tuple(row[1:]))
-        reported: dict[int, list[tuple]] = defaultdict(list)
+        reported: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
         for call_id, position, leg in legs:
             reported[call_id].append(_leg_values(position, leg))
         changed = sorted(c for c, values in reported.items() if stored.get(c) != values)

@@ -33,7 +33,7 @@ from django.db.backends.signals import connection_created
 _EXCLUDED = re.compile(r"\bexcluded\.(\w+)", re.IGNORECASE)
 # Every staging table, created by each new connection; and the sessions that created them.
 _STAGES: dict[str, str] = {}
-_READY: WeakSet = WeakSet()
+_READY: WeakSet[Any] = WeakSet()
 
 # `unknown`, and any status a rank table does not list, ranks here: below every known status.
 UNKNOWN_RANK = 0
@@ -121,7 +121,7 @@ class StagedUpsert:
     def prune_cte(self, name: str = "pruned") -> str:
         """`pruned AS (DELETE … RETURNING s.*)`, to compose into a statement of one's own."""
 
-        def staged(match: re.Match) -> str:
+        def staged(match: re.Match[str]) -> str:
             return f"({self.insert[match.group(1)]})"
 
         unchanged = " AND ".join(
@@ -143,7 +143,7 @@ class StagedUpsert:
     def prune(self, params: Mapping[str, Any]) -> int:
         """Drop the staged rows that would change nothing; returns how many rows are left."""
         (pruned, staged), *_ = fetch_prepared(self.prune_sql(), params)
-        return staged - pruned
+        return int(staged) - int(pruned)
 
     def stage_rows(self, cursor: Any, rows: Iterable[Sequence[Any]]) -> None:
         """COPY the rows (tuples in `staged` order) into the staging table, binary."""
@@ -159,11 +159,11 @@ class StagedUpsert:
     def __post_init__(self) -> None:
         _STAGES[self.stage] = self.create_sql()
 
-    def merge(self, cursor: Any, params: Mapping[str, Any], wrap: str = "") -> list[tuple]:
+    def merge(self, cursor: Any, params: Mapping[str, Any], wrap: str = "") -> list[tuple[Any, ...]]:
         return fetch_prepared(self.merge_sql(wrap), params)
 
 
-def fetch_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
+def fetch_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
     """Run a statement of a page write with server-side parameters, so psycopg prepares it
     after a few executions (Django's cursors bind on the client, which makes every
     execution a new statement to plan: a merge of many CASE expressions plans in a few ms).

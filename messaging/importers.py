@@ -26,10 +26,11 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from django.core.files import File
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -54,7 +55,7 @@ RECONCILE_WINDOW_SECONDS = 600
 MAX_MEDIA_BYTES = 25 * 1024 * 1024
 
 
-def _other_columns(model, covered: set[str]) -> tuple[str, list]:
+def _other_columns(model: type[models.Model], covered: set[str]) -> tuple[str, list[str]]:
     """(", col, col", [value, …]) for the columns a raw insert does not name: their model
     defaults, so a field added later (Django defaults live in Python, not in the table)
     cannot break the importer."""
@@ -282,7 +283,7 @@ _ROLLUP_WRAP = """
 """
 
 
-def _row(r: RemoteMessage, sub_id: int | None) -> tuple:
+def _row(r: RemoteMessage, sub_id: int | None) -> tuple[Any, ...]:
     return (
         r.remote_id,
         sub_id,
@@ -356,7 +357,7 @@ def _upsert(account: ProviderAccount, records: Sequence[RemoteMessage]) -> tuple
     return UpsertResult(created=created, updated=len(page) - created), changed
 
 
-def _prune_reconcile_and_lock(params: dict) -> tuple[int, list[int], dict[int, _Counted]]:
+def _prune_reconcile_and_lock(params: dict[str, Any]) -> tuple[int, list[int], dict[int, _Counted]]:
     """One statement before the merge: (staged records left to merge, ids of our sends
     reconciled, {id: what the rollups counted} for the page's existing rows, locked).
 
@@ -478,10 +479,10 @@ def apply_message_status(account: ProviderAccount, event: InboundEvent | Message
     return True
 
 
-def _merge_updates(updates: Iterable[MessageStatusUpdate]) -> dict[str, dict]:
+def _merge_updates(updates: Iterable[MessageStatusUpdate]) -> dict[str, dict[str, Any]]:
     """One set of new values per remote id (one UPDATE cannot touch a row twice): the most
     advanced status, each timestamp from the report that carries it, the last known price."""
-    merged: dict[str, dict] = {}
+    merged: dict[str, dict[str, Any]] = {}
     for update in updates:
         if not update.remote_id:
             continue
@@ -560,12 +561,12 @@ def apply_inbound_message(account: ProviderAccount, event: InboundEvent) -> bool
 
 
 # -- media ---------------------------------------------------------------------------------------
-def _insert_media(cursor, provider_account: ProviderAccount, page: list[RemoteMessage]) -> list[int]:
+def _insert_media(cursor: Any, provider_account: ProviderAccount, page: list[RemoteMessage]) -> list[int]:
     """MessageMedia rows for the page's media, idempotent; returns the ids of new rows."""
     items = [(r.remote_id, media) for r in page for media in r.media if media.remote_id]
     if not items:
         return []
-    params: list = []
+    params: list[Any] = []
     for message_remote_id, media in items:
         params += [
             message_remote_id,
