@@ -39,7 +39,7 @@ bench: bootstrap
 # The chaos run for 10,000 sends from 8 clients (about 10 minutes), then invariants.
 soak: bootstrap
 	CHAOS_SENDS=$${CHAOS_SENDS:-10000} CHAOS_CLIENTS=$${CHAOS_CLIENTS:-8} CHAOS_SECONDS=$${CHAOS_SECONDS:-1500} \
-	  CHAOS_EVERY=$${CHAOS_EVERY:-20} scripts/chaos.sh
+	  CHAOS_EVERY=$${CHAOS_EVERY:-20} CHAOS_OUT=$${CHAOS_OUT:-bench/soak-chaos-results.json} scripts/chaos.sh
 
 # A real worker, web server and sandbox under injected provider faults (SOAK_MINUTES=10).
 soak-faults: bootstrap
