@@ -566,4 +566,22 @@ def case_sandbox_pages(size: int, reps: int) -> Result:
                 cursor = adapter.list_messages(cursor).cursor
 
         results[provider] = timed(three_pages, reps)
+    # jambonz keeps calls, not messages: the first three pages of its call history (seeded
+    # with a quarter of `size` calls).
+    sid = "big-account-sid"
+    credentials = {"api_key": "big", "account_sid": sid}
+    sandbox = Sandbox()
+    sandbox.add_account("jambonz", credentials, remote_id=sid, seed=5, size=size * 4)
+    jambonz = build_adapter(
+        "jambonz",
+        Connection(base_url=sandbox.base_url("jambonz"), credentials=credentials, remote_account_id=sid),
+        transport=sandbox.transport(),
+    )
+
+    def three_call_pages() -> None:
+        cursor = None
+        for _ in range(3):
+            cursor = jambonz.list_calls(cursor).cursor
+
+    results["jambonz"] = timed(three_call_pages, reps)
     return results

@@ -243,21 +243,19 @@ def test_incremental_sync_returns_only_new_calls_plus_the_lookback_window():
     assert json.loads(next_cursor)["start"] >= json.loads(cursor)["start"]
 
 
-def test_a_million_call_account_pages_its_first_three_pages_quickly_with_flat_memory():
+def test_a_million_call_account_pages_its_first_three_pages_with_flat_memory():
+    # How fast: `make bench` (case sandbox_pages). Here: nothing of the history is materialised.
     sb, adapter = setup(size=4_000_000)
     account = sb.find_account("jambonz", api_key="k1")
     assert JambonzSim.seeded_count(account) == 1_000_000
     tracemalloc.start()
-    started = time.monotonic()
     cursor = None
     for _ in range(3):
         page = adapter.list_calls(cursor)
         assert len(page.items) == adapter.calls_page_size and not page.done
         cursor = page.cursor
-    elapsed = time.monotonic() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert elapsed < 5
     assert peak < 20 * 1024 * 1024
 
 
