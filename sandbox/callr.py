@@ -32,6 +32,29 @@ DID_TYPES = ("GEOGRAPHIC", "MOBILE", "TOLLFREE", "SMS-ONLY", "NON-GEOGRAPHIC")
 TEXTS = ("Your code is {n}", "See you at {n}:00", "Order {n} shipped", "Reminder: appointment {n}", "Thanks!")
 
 
+
+def subaccount_record(
+    h: str, identity: dict[str, str], emails: list[str], *, login: str, credit: str = "0.00",
+    disabled: bool = False,
+) -> dict[str, Any]:
+    """A Callr subaccount as the API holds it (seeded or created through `subaccounts.create`)."""
+    return {
+        "hash": h,
+        "account": identity,
+        "contact": {"emails": emails, "phones": [], "addresses": []},
+        "credentials": {"login": login},
+        "params": {"billing": {"currency_code": "EUR", "emails": [], "addresses": []}},
+        "state": {
+            "allow_calls_in": True,
+            "allow_calls_out": True,
+            "allow_sms_in": True,
+            "allow_sms_out": True,
+            "archived": False,
+            "credit": credit,
+            "disabled": disabled,
+        },
+    }
+
 class RpcError(Exception):
     def __init__(self, code: int, message: str, data: Any = None):
         super().__init__(message)
@@ -188,22 +211,14 @@ class CallrSim(ProviderSim):
         subs = {}
         for n in range(2 + account.seed % 2):
             h = f"{perm32(n, account.seed + 101):08X}"
-            subs[h] = {
-                "hash": h,
-                "account": {"company": f"Client {n + 1}", "firstname": "", "lastname": ""},
-                "contact": {"emails": [f"client{n + 1}@example.com"], "phones": [], "addresses": []},
-                "credentials": {"login": f"sub{account.seed}_{n + 1}"},
-                "params": {"billing": {"currency_code": "EUR", "emails": [], "addresses": []}},
-                "state": {
-                    "allow_calls_in": True,
-                    "allow_calls_out": True,
-                    "allow_sms_in": True,
-                    "allow_sms_out": True,
-                    "archived": False,
-                    "credit": f"{rng.randint(0, 50000)}.00",
-                    "disabled": n == 2,
-                },
-            }
+            subs[h] = subaccount_record(
+                h,
+                {"company": f"Client {n + 1}", "firstname": "", "lastname": ""},
+                [f"client{n + 1}@example.com"],
+                login=f"sub{account.seed}_{n + 1}",
+                credit=f"{rng.randint(0, 50000)}.00",
+                disabled=n == 2,
+            )
         account.state.update(
             sms={},  # live SMS by hash
             cdr=[],  # live CDRs: (type, record)
@@ -532,26 +547,12 @@ class CallrSim(ProviderSim):
         secret = password.get("value") if password.get("method") == "MANUAL" else None
         n = self._next(account)
         h = f"{perm32(LIVE_BASE + n, account.seed + 101):08X}"
-        sub = {
-            "hash": h,
-            "account": {
-                "company": acc.get("company", ""),
-                "firstname": acc.get("firstname", ""),
-                "lastname": "",
-            },
-            "contact": {"emails": emails, "phones": [], "addresses": []},
-            "credentials": {"login": f"sub{account.seed}_{h.lower()}"},
-            "params": {"billing": {"currency_code": "EUR", "emails": [], "addresses": []}},
-            "state": {
-                "allow_calls_in": True,
-                "allow_calls_out": True,
-                "allow_sms_in": True,
-                "allow_sms_out": True,
-                "archived": False,
-                "credit": "0.00",
-                "disabled": False,
-            },
-        }
+        sub = subaccount_record(
+            h,
+            {"company": acc.get("company", ""), "firstname": acc.get("firstname", ""), "lastname": ""},
+            emails,
+            login=f"sub{account.seed}_{h.lower()}",
+        )
         account.state["subs"][h] = sub
         created = self._public_sub(sub)
         created["credentials"]["password"] = secret or account.rng("subpw", n).randbytes(9).hex()
