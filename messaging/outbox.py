@@ -40,32 +40,53 @@ def usage(message: Message, sign: int) -> UsageDelta:
 
 
 def finish_reservation(message: Message, *, sent: bool, cost: Decimal | None = None) -> None:
-    """Settle (sent) or release (never sent) the usage reservation, exactly once: whoever
-    clears the row's reservation first (the worker, the sweeper, a sync's reconciliation)
-    settles it."""
-    taken = Message.objects.filter(pk=message.pk, billing_reservation__isnull=False).update(
-        billing_reservation=None
-    )
-    if not taken or not message.billing_reservation:
+    """Settle (sent) or release (never sent) the message's usage reservation."""
+    finish_reservations([(message, sent, cost)])
+
+
+def finish_reservations(rows: list[tuple[Message, bool, Decimal | None]]) -> None:
+    """Settle (sent) or release (never sent) the reservations of (message, sent, cost) rows,
+    each exactly once: one statement clears them and returns what each held, so whoever
+    clears a row's reservation first (a send, the sweeper, a sync's reconciliation) is the
+    one that settles it. Rows whose reservation holds nothing cost no further query."""
+    if not rows:
         return
-    reservation = Reservation.from_dict(message.billing_reservation)
-    if sent:
-        limits.settle(message.tenant, reservation, cost, message.currency)
-    else:
-        limits.release(message.tenant, reservation)
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH old AS (
+                SELECT id, billing_reservation FROM {table}
+                 WHERE id = ANY(%s) AND billing_reservation IS NOT NULL
+                 ORDER BY id FOR UPDATE
+            )
+            UPDATE {table} m SET billing_reservation = NULL FROM old WHERE m.id = old.id
+            RETURNING m.id, old.billing_reservation
+            """,  # noqa: S608 - the table name is ours
+            [[row.pk for row, _, _ in rows]],
+        )
+        taken = dict(cursor.fetchall())
+    for row, sent, cost in rows:
+        data = taken.get(row.pk)
+        if not data:
+            continue
+        reservation = Reservation.from_dict(json.loads(data) if isinstance(data, str) else data)
+        if sent:
+            limits.settle(row.tenant, reservation, cost, row.currency)
+        else:
+            limits.release(row.tenant, reservation)
 
 
 def settle_reconciled(message_ids: list[int]) -> None:
     """After a sync matched our sends to the provider's records: settle their reservations
     at the provider's price (release them when the provider failed the message). Run after
-    the sync commits, so the counter row is never locked by a sync transaction; each
-    reservation is finished once whoever gets there first (see `finish_reservation`)."""
+    the sync commits, so the counter row is never locked by a sync transaction."""
     rows = Message.objects.select_related("tenant").filter(
         pk__in=message_ids, billing_reservation__isnull=False
     )
-    for message in rows:
-        cost = None if message.cost_estimated else message.cost
-        finish_reservation(message, sent=message.status != Status.FAILED, cost=cost)
+    finish_reservations(
+        [(m, m.status != Status.FAILED, None if m.cost_estimated else m.cost) for m in rows]
+    )
 
 
 def status_url(message: Message, account: ProviderAccount) -> str:
@@ -141,34 +162,7 @@ class MessageOutbox(Outbox):
         finish_reservation(row, sent=sent, cost=cost)
 
     def finish_many(self, rows: list[tuple[Message, bool, Decimal | None]]) -> None:
-        """Clear the batch's reservations in one UPDATE; settle or release those that hold
-        something (a cap, a subaccount limit, a price to correct)."""
-        table = Message._meta.db_table
-        with connection.cursor() as cursor:
-            # Clears and returns in one statement, so a reservation is finished exactly once
-            # (the sweeper and a sync's reconciliation clear it the same way).
-            cursor.execute(
-                f"""
-                WITH old AS (
-                    SELECT id, billing_reservation FROM {table}
-                     WHERE id = ANY(%s) AND billing_reservation IS NOT NULL
-                     ORDER BY id FOR UPDATE
-                )
-                UPDATE {table} m SET billing_reservation = NULL FROM old WHERE m.id = old.id
-                RETURNING m.id, old.billing_reservation
-                """,  # noqa: S608 - the table name is ours
-                [[row.pk for row, _, _ in rows]],
-            )
-            taken = dict(cursor.fetchall())
-        for row, sent, cost in rows:
-            data = taken.get(row.pk)
-            if not data:
-                continue
-            reservation = Reservation.from_dict(json.loads(data) if isinstance(data, str) else data)
-            if sent:
-                limits.settle(row.tenant, reservation, cost, row.currency)
-            else:
-                limits.release(row.tenant, reservation)
+        finish_reservations(rows)
 
     def enqueue(self, pk: int, countdown: float | None = None) -> None:
         enqueue_send(pk, countdown)
