@@ -383,8 +383,9 @@ def _replace_legs(tenant_id: int, legs: list[tuple[int, int, Any]]) -> None:
             [sorted({call_id for call_id, _, _ in legs})],
         )
         stored: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-        for row in cursor.fetchall():
-            stored[row[0]].append(tuple(row[1:]))
+        for *row, raw in cursor.fetchall():
+            # Django's cursors hand jsonb back as text: compare it as the value it holds.
+            stored[row[0]].append((*row[1:], json.loads(raw) if isinstance(raw, str) else raw))
         reported: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
         for call_id, position, leg in legs:
             reported[call_id].append(_leg_values(position, leg))

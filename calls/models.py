@@ -112,6 +112,13 @@ class Call(TenantOwnedModel):
             models.Index(fields=["tenant", "number", "-created_at"], name="call_tenant_number"),
             models.Index(fields=["tenant", "from_number"], name="call_tenant_from"),
             models.Index(fields=["tenant", "to_number"], name="call_tenant_to"),
+            # A sync's reconciliation: our outbound calls the provider has not named yet
+            # (tiny: every synced call has its remote id), looked up per number called.
+            models.Index(
+                fields=["tenant", "provider_account", "to_number"],
+                condition=models.Q(remote_id=""),
+                name="call_unmatched",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -42,6 +42,16 @@ def test_rerun_changes_nothing(account_a):
     assert CallLeg.objects.count() == 20
 
 
+def test_rerun_rewrites_no_legs(account_a):
+    records = [call(i, legs=[leg(1, raw={"id": f"l{i}"}), leg(2)]) for i in range(3)]
+    upsert_calls(account_a, records)
+    before = list(CallLeg.objects.order_by("id").values_list("id", flat=True))
+
+    upsert_calls(account_a, records)
+
+    assert list(CallLeg.objects.order_by("id").values_list("id", flat=True)) == before
+
+
 def test_state_never_moves_backwards(account_a):
     upsert_calls(account_a, [call(1, CallState.COMPLETED)])
 
