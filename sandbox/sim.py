@@ -4,9 +4,11 @@ and `ProviderSim`, the base class of the simulator modules (`elks46.py`, `sipcen
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,8 @@ def valid_e164(number: str) -> str:
     Seeded histories use random digits after a country prefix; without this some of them
     would be numbers the product refuses to answer (issue #12: replies to a sandbox
     conversation failed with "not a valid phone number")."""
+    if _mobile_shaped(number):
+        return number
     try:
         parsed = phonenumbers.parse(number)
     except phonenumbers.NumberParseException:
@@ -46,6 +50,29 @@ def valid_e164(number: str) -> str:
             if phonenumbers.is_valid_number(phonenumbers.parse(fixed)):
                 return fixed
     return number
+
+
+def _mobile_shaped(number: str) -> bool:
+    """True when `number` is +<country code><national number> and the national number is
+    one of the country's mobile numbers by libphonenumber's own pattern: valid for it. A
+    regex instead of a full parse and validation (a fifth of a history page's CPU)."""
+    for length in (1, 2, 3):
+        code = number[1 : 1 + length]
+        pattern = _mobile_pattern(int(code)) if code.isdigit() else None
+        if pattern is not None:
+            national = number[1 + length :]
+            return national[:1] not in ("", "0") and pattern.fullmatch(national) is not None
+    return False
+
+
+@functools.cache
+def _mobile_pattern(country_code: int) -> re.Pattern[str] | None:
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    mobile = metadata.mobile if metadata is not None else None
+    if mobile is None or not mobile.national_number_pattern:
+        return None
+    return re.compile(mobile.national_number_pattern)
 
 
 # -- requests and responses --------------------------------------------------------------

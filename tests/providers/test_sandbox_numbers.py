@@ -4,6 +4,8 @@ reply to any conversation can be sent."""
 
 from __future__ import annotations
 
+import random
+
 import phonenumbers
 import pytest
 
@@ -13,6 +15,7 @@ from numbers.models import PhoneNumber
 from providers.models import SyncRun
 from providers.sync import run_sync
 from sandbox.core import valid_e164
+from sandbox.sim import _mobile_shaped
 
 
 def is_valid(number: str) -> bool:
@@ -51,3 +54,19 @@ def test_an_invalid_number_is_replaced_by_a_valid_one_of_the_same_country():
 
 def test_a_valid_number_is_kept_as_it_is():
     assert valid_e164("+46701234567") == "+46701234567"
+
+
+@pytest.mark.parametrize("prefix", ["+4670", "+4673", "+4634", "+46", "+44", "+1", "+49", "+33"])
+def test_a_number_kept_without_a_full_validation_is_valid(prefix):
+    rng = random.Random(prefix)
+    numbers = [
+        prefix + "".join(rng.choices("0123456789", k=rng.randint(9, 13) - len(prefix))) for _ in range(2000)
+    ]
+
+    kept = [n for n in numbers if _mobile_shaped(n)]
+
+    assert sorted(n for n in kept if not is_valid(n)) == []
+
+
+def test_the_seeded_swedish_mobile_numbers_skip_the_full_validation():
+    assert _mobile_shaped("+46701234567") and not _mobile_shaped("+4634123456")
