@@ -14,4 +14,5 @@ class ProvidersConfig(AppConfig):
             PurgeStep("providers.ProviderLog", "account", rank=80),
             PurgeStep("providers.WebhookEvent", "account", rank=81),
             PurgeStep("providers.SyncRun", "account", rank=82),
+            PurgeStep("providers.SyncedPage", "account", rank=83),
         )

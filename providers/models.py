@@ -304,3 +304,26 @@ class ProviderLog(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.method} {self.url} → {self.status}"
+
+
+class SyncedPage(TenantOwnedModel):
+    """A page of history a sync wrote, by a digest of its records (providers.page_memory):
+    the same page fetched again — a rerun over unchanged history, an overlap window — is
+    not written a second time. Kept SYNC_PAGE_MEMORY_DAYS after it was last seen."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+", db_index=False)
+    resource = models.CharField(max_length=16)
+    digest = models.BinaryField(max_length=16)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "resource", "digest"], name="syncedpage_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "account"], name="syncedpage_tenant_account"),
+            models.Index(fields=["seen_at"], name="syncedpage_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} page {bytes(self.digest).hex()[:12]}"

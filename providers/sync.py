@@ -24,12 +24,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import connect
+from . import connect, page_memory
 from .adapters import RESOURCES, Adapter
 from .adapters.errors import AuthFailed, NotSupported, ProviderError
 from .adapters.records import Capability, Page
 from .adapters.retry import READ_POLICY, call_with_retry
-from .ingest import importer_for
+from .ingest import UpsertResult, importer_for
 from .locks import provider_slot, sync_lock
 from .models import ProviderAccount, SyncRun
 from .prefetch import Prefetcher
@@ -203,10 +203,16 @@ def _sync_resource(
                             failure = exc
                             break
                         before = dict(state)  # scalar values only
+                        digest = page_memory.page_digest(resource, page.items)
                         try:
                             with transaction.atomic():
                                 write_logs()
-                                result = importer(account, page.items)
+                                if page_memory.written_before(account, resource, digest):
+                                    # written by an earlier sync: every record unchanged
+                                    result = UpsertResult(created=0, updated=len(page.items))
+                                    digest = None
+                                else:
+                                    result = importer(account, page.items)
                                 state["pages"] += 1
                                 state["fetched"] += len(page.items)
                                 state["created"] += result.created
@@ -214,7 +220,7 @@ def _sync_resource(
                                 state["cursor_after"] = page.cursor
                                 if page.done:
                                     state["status"] = "succeeded"
-                                _save_progress(account, run, resource, page.cursor)
+                                _save_progress(account, run, resource, page.cursor, digest)
                         except Exception as exc:  # the page is rolled back; earlier ones are kept
                             state.clear()
                             state.update(before)
@@ -254,21 +260,28 @@ class _LockLost(Exception):
     pass
 
 
-def _save_progress(account: ProviderAccount, run: SyncRun, resource: str, cursor: str | None) -> None:
+def _save_progress(
+    account: ProviderAccount, run: SyncRun, resource: str, cursor: str | None, digest: bytes | None
+) -> None:
     """The resource's new cursor (a key-level jsonb merge, so a concurrent save of other
-    fields cannot interleave badly) and the run's progress, in one statement."""
+    fields cannot interleave badly), the page's digest if it is to be remembered
+    (providers.page_memory) and the run's progress, in one statement."""
     with connection.cursor() as db:
         db.execute(
             f"""
             WITH cursor_saved AS (
                 UPDATE {ProviderAccount._meta.db_table}
                 SET sync_cursors = COALESCE(sync_cursors, '{{}}'::jsonb) || %s::jsonb WHERE id = %s
-            )
+            ), {page_memory.remember_sql()}
             UPDATE {SyncRun._meta.db_table} SET resources = %s::jsonb WHERE id = %s
             """,  # noqa: S608 - table names are ours, values are parameters
             [
                 json.dumps({resource: cursor}),
                 account.pk,
+                account.tenant_id,
+                account.pk,
+                resource,
+                digest,
                 json.dumps(run.resources, cls=DjangoJSONEncoder),
                 run.pk,
             ],

@@ -23,6 +23,7 @@ from accounts.rls import cross_tenant_task, runs_in_tenant_of
 from core.redis import client as redis_client
 from core.redis import key as redis_key
 
+from . import page_memory
 from .locks import SYNC_LOCK_TTL, is_sync_locked, non_blocking_lock, sync_lock_name
 from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 from .purge import purge_account
@@ -194,6 +195,13 @@ def prune_provider_logs() -> dict[str, Any]:
         if not batch:
             return {"deleted": deleted}
         deleted += ProviderLog.objects.filter(pk__in=batch).delete()[0]
+
+
+@shared_task
+@cross_tenant_task("retention of every tenant's sync page memory")
+def prune_synced_pages() -> dict[str, Any]:
+    """Daily: forget the history pages no sync has seen for SYNC_PAGE_MEMORY_DAYS."""
+    return {"deleted": page_memory.prune()}
 
 
 @shared_task

@@ -198,6 +198,10 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE: dict = {
     "sync-due-accounts": {"task": "providers.tasks.sync_due_accounts", "schedule": 60.0},
+    "prune-synced-pages": {
+        "task": "providers.tasks.prune_synced_pages",
+        "schedule": crontab(hour=3, minute=47),
+    },
     "retry-pending-webhook-events": {
         "task": "providers.tasks.retry_pending_webhook_events",
         "schedule": 30.0,
@@ -277,6 +281,8 @@ FERNET_KEYS = env.list("FERNET_KEYS")
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=20.0)
 PROVIDER_LOG_RETENTION_DAYS = env.int("PROVIDER_LOG_RETENTION_DAYS", default=14)
+# A history page a sync wrote is not written again while remembered (providers.page_memory).
+SYNC_PAGE_MEMORY_DAYS = env.int("SYNC_PAGE_MEMORY_DAYS", default=30)
 # After a webhook secret is rotated, signatures with the old one are accepted this long.
 WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", default=24)
 # Applied and ignored webhook events are deleted after this many days (pending/failed stay).
