@@ -54,7 +54,14 @@ FINAL_STATES = frozenset(s for s, rank in STATE_RANK.items() if rank == FINAL_RA
 
 class Call(TenantOwnedModel):
     provider_account = models.ForeignKey(
-        ProviderAccount, on_delete=models.CASCADE, related_name="calls", help_text="Root account."
+        ProviderAccount,
+        on_delete=models.CASCADE,
+        related_name="calls",
+        # call_unique_remote leads with it. A second, smaller index on the account alone
+        # looked as good as that one to the planner for a new account (no statistics yet),
+        # and every record of a sync page then scanned all of the account's calls.
+        db_index=False,
+        help_text="Root account.",
     )
     subaccount = models.ForeignKey(
         ProviderAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="subaccount_calls"
