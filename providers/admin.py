@@ -17,7 +17,7 @@ from core.admin_paging import BigTableAdminMixin
 
 from .adapters.errors import NotSupported
 from .adapters.registry import adapter_class
-from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
+from .models import ProviderAccount, ProviderLog, SyncedPage, SyncRun, WebhookEvent
 from .scheduling import start_sync
 from .services import validate_base_url
 from .tasks import apply_webhook_event
@@ -237,3 +237,17 @@ class ProviderLogAdmin(ReadOnlyAdmin):
     search_fields = ["url"]
     list_select_related = ["account", "tenant"]
     date_hierarchy = "created_at"
+
+
+@admin.register(SyncedPage)
+class SyncedPageAdmin(ReadOnlyAdmin):
+    """Pages a sync will not write again (providers.page_memory). Deleting an account's rows
+    here makes its next full sync write every page again."""
+
+    list_display = ["seen_at", "account", "tenant", "resource", "digest_hex"]
+    list_filter = ["resource", "account__provider"]
+    list_select_related = ["account", "tenant"]
+
+    @admin.display(description="digest")
+    def digest_hex(self, obj: SyncedPage) -> str:
+        return bytes(obj.digest).hex()
