@@ -29,7 +29,10 @@ SECRET_KEYS = re.compile(
 )
 REDACTED = "[redacted]"
 # Every match of SECRET_KEYS contains one of these.
-_SECRET_STEMS = ("pass", "secret", "token", "api", "auth", "credential", "hmac", "signature")
+_SECRET_STEMS = (
+    *("pass", "secret", "token", "apikey", "api_key", "api-key"),
+    *("auth", "credential", "hmac", "signature"),
+)
 _ESCAPED_LETTER = re.compile(r"\\u00[4-7][0-9a-f]", re.IGNORECASE)
 
 

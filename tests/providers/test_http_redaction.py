@@ -37,6 +37,12 @@ def test_a_json_body_without_secrets_is_kept_as_sent():
     assert redact_body(body.encode(), "application/json") == body
 
 
+def test_links_to_an_api_do_not_count_as_secrets():
+    body = json.dumps({"items": [{"uri": "https://pbx.example/api/v1/customers/me/sms/1"}]})
+
+    assert redact_body(body) == body
+
+
 def test_a_secret_word_in_a_value_does_not_hide_the_other_values():
     body = json.dumps({"message": "your token is 1234", "id": "s1"})
 
