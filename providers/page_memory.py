@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,24 +27,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from .adapters.records import Page
 from .models import ProviderAccount, SyncedPage
 
 PAGE_FORMAT = 1
 REMEMBERED = ("messages", "calls")
 PRUNE_BATCH = 5000
-
-
-@dataclass
-class DigestedPage(Page[Any]):
-    """A fetched page with its digest, computed on the fetching thread (off the writer's
-    path: it runs while the writer waits on the database)."""
-
-    digest: bytes | None = None
-
-
-def digested(resource: str, page: Page[Any]) -> DigestedPage:
-    return DigestedPage(page.items, page.cursor, page.done, page_digest(resource, page.items))
 
 
 def page_digest(resource: str, items: Sequence[Any]) -> bytes | None:

@@ -15,11 +15,11 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from .adapters.records import Page
 
-P = TypeVar("P", bound=Page[Any])
+Fetch = Callable[[str | None], Page]
 
 
 @dataclass
@@ -30,7 +30,7 @@ class _Failed:
 _DONE = object()
 
 
-class Prefetcher(Generic[P]):
+class Prefetcher:
     """Iterate the pages from `cursor` on, fetched ahead on a thread:
 
         with Prefetcher(fetch, cursor) as pages:
@@ -40,14 +40,14 @@ class Prefetcher(Generic[P]):
     A fetch error is raised by the iteration in the page's place (after every page before
     it was handed out). Leaving the block early stops the thread."""
 
-    def __init__(self, fetch: Callable[[str | None], P], cursor: str | None, depth: int = 1):
+    def __init__(self, fetch: Fetch, cursor: str | None, depth: int = 1):
         self._fetch = fetch
         self._cursor = cursor
         self._pages: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sync-prefetch", daemon=True)
 
-    def __enter__(self) -> Iterator[P]:
+    def __enter__(self) -> Iterator[Page]:
         self._thread.start()
         return self._iterate()
 
@@ -82,7 +82,7 @@ class Prefetcher(Generic[P]):
             cursor = page.cursor
         self._put(_DONE)
 
-    def _iterate(self) -> Iterator[P]:
+    def _iterate(self) -> Iterator[Page]:
         while True:
             item = self._pages.get()
             if item is _DONE:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from . import connect, page_memory
 from .adapters import RESOURCES, Adapter
 from .adapters.errors import AuthFailed, NotSupported, ProviderError
-from .adapters.records import Capability
+from .adapters.records import Capability, Page
 from .adapters.retry import READ_POLICY, call_with_retry
 from .ingest import UpsertResult, importer_for
 from .locks import provider_slot, sync_lock
@@ -180,9 +180,8 @@ def _sync_resource(
     heartbeat: Callable[[], bool],
     write_logs: Callable[[], None],
 ) -> None:
-    def fetch(cursor: str | None) -> page_memory.DigestedPage:
-        page = call_with_retry(lambda: adapter.list_page(resource, cursor), READ_POLICY, sleep)
-        return page_memory.digested(resource, page)
+    def fetch(cursor: str | None) -> Page:
+        return call_with_retry(lambda: adapter.list_page(resource, cursor), READ_POLICY, sleep)
 
     try:
         with Prefetcher(fetch, state["cursor_before"]) as pages:
@@ -204,7 +203,7 @@ def _sync_resource(
                             failure = exc
                             break
                         before = dict(state)  # scalar values only
-                        digest = page.digest
+                        digest = page_memory.page_digest(resource, page.items)
                         try:
                             with transaction.atomic():
                                 write_logs()
