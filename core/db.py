@@ -50,3 +50,14 @@ def retry_on_conflict(func: Callable[P, T]) -> Callable[P, T]:
 def atomic_with_retry(func: Callable[P, T]) -> Callable[P, T]:
     """`transaction.atomic` around `func`, retried on deadlock / serialization failure."""
     return retry_on_conflict(transaction.atomic(func))
+
+
+def delete_in_batches(queryset, batch: int = 5000) -> int:
+    """Delete the rows of `queryset` `batch` at a time, each batch its own short transaction
+    (retention on a big table never holds one long lock); returns how many were deleted."""
+    deleted = 0
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        deleted += queryset.model.objects.filter(pk__in=ids).delete()[0]

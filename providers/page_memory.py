@@ -25,13 +25,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .models import ProviderAccount, SyncedPage
 
 PAGE_FORMAT = 1
 REMEMBERED = ("messages", "calls")
-PRUNE_BATCH = 5000
 
 
 def page_digest(resource: str, items: Sequence[Any]) -> bytes | None:
@@ -52,8 +52,9 @@ def written_before(account: ProviderAccount, resource: str, digest: bytes | None
     table = SyncedPage._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET seen_at = now() WHERE account_id = %s AND resource = %s AND digest = %s",  # noqa: S608
-            [account.pk, resource, digest],
+            f"UPDATE {table} SET seen_at = now()"  # noqa: S608 - the table name is ours
+            " WHERE tenant_id = %s AND account_id = %s AND resource = %s AND digest = %s",
+            [account.tenant_id, account.pk, resource, digest],
         )
         return cursor.rowcount > 0
 
@@ -68,13 +69,7 @@ def remember_sql(table: str = SyncedPage._meta.db_table) -> str:
             )"""  # noqa: S608 - the table name is ours
 
 
-def prune(now: Any = None) -> int:
-    """Forget pages not seen for SYNC_PAGE_MEMORY_DAYS, in batches; returns how many."""
+def forgettable(now: Any = None) -> QuerySet[SyncedPage]:
+    """The pages no sync has seen for SYNC_PAGE_MEMORY_DAYS (deleted daily, in batches)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.SYNC_PAGE_MEMORY_DAYS)
-    deleted = 0
-    while True:
-        # cross-tenant: retention applies to every tenant's page memory.
-        batch = list(SyncedPage.objects.filter(seen_at__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH])
-        if not batch:
-            return deleted
-        deleted += SyncedPage.objects.filter(pk__in=batch).delete()[0]
+    return SyncedPage.objects.filter(seen_at__lt=cutoff)

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.rls import cross_tenant_task, runs_in_tenant_of
+from core.db import delete_in_batches
 from core.redis import client as redis_client
 from core.redis import key as redis_key
 
@@ -186,22 +187,16 @@ def retry_pending_webhook_events() -> dict[str, Any]:
 def prune_provider_logs() -> dict[str, Any]:
     """Daily: delete ProviderLog rows past the retention, in batches (short transactions)."""
     cutoff = timezone.now() - timedelta(days=settings.PROVIDER_LOG_RETENTION_DAYS)
-    deleted = 0
-    while True:
-        # cross-tenant: retention applies to every tenant's logs.
-        batch = list(
-            ProviderLog.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH]
-        )
-        if not batch:
-            return {"deleted": deleted}
-        deleted += ProviderLog.objects.filter(pk__in=batch).delete()[0]
+    # cross-tenant: retention applies to every tenant's logs.
+    return {"deleted": delete_in_batches(ProviderLog.objects.filter(created_at__lt=cutoff), PRUNE_BATCH)}
 
 
 @shared_task
 @cross_tenant_task("retention of every tenant's sync page memory")
 def prune_synced_pages() -> dict[str, Any]:
     """Daily: forget the history pages no sync has seen for SYNC_PAGE_MEMORY_DAYS."""
-    return {"deleted": page_memory.prune()}
+    # cross-tenant: retention applies to every tenant's page memory.
+    return {"deleted": delete_in_batches(page_memory.forgettable(), PRUNE_BATCH)}
 
 
 @shared_task
@@ -211,17 +206,9 @@ def prune_webhook_events() -> dict[str, Any]:
     batches. Pending and failed ones stay: they are work not done yet, or evidence of why."""
     cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_EVENT_RETENTION_DAYS)
     done = [WebhookEvent.Status.APPLIED, WebhookEvent.Status.IGNORED]
-    deleted = 0
-    while True:
-        # cross-tenant: retention applies to every tenant's events (index: status, received_at).
-        batch = list(
-            WebhookEvent.objects.filter(status__in=done, received_at__lt=cutoff).values_list("pk", flat=True)[
-                :PRUNE_BATCH
-            ]
-        )
-        if not batch:
-            return {"deleted": deleted}
-        deleted += WebhookEvent.objects.filter(pk__in=batch).delete()[0]
+    # cross-tenant: retention applies to every tenant's events (index: status, received_at).
+    old = WebhookEvent.objects.filter(status__in=done, received_at__lt=cutoff)
+    return {"deleted": delete_in_batches(old, PRUNE_BATCH)}
 
 
 def _fail_abandoned_runs() -> int:

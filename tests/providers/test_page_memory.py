@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from messaging.models import Message
-from providers import page_memory, sync
+from providers import page_memory, sync, tasks
 from providers.adapters.elks46 import client as elks46
 from providers.adapters.records import SmsRequest
 from providers.connect import open_adapter
@@ -107,5 +107,5 @@ def test_pages_not_seen_for_the_retention_are_forgotten(tenant_a, sandbox_accoun
         seen_at=timezone.now() - timedelta(days=31)
     )
 
-    assert page_memory.prune() == 1
+    assert tasks.prune_synced_pages() == {"deleted": 1}
     assert SyncedPage.objects.count() == remembered - 1
