@@ -17,11 +17,12 @@ something is missing (ALTER TABLE takes an exclusive lock).
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import ProgrammingError, connections, transaction
+from django.db import InternalError, ProgrammingError, connections, transaction
 from psycopg import errors, sql
 
 from . import rls
@@ -61,6 +62,21 @@ def _q(cursor, query, params=None):
     cursor.execute(query.as_string(cursor.connection) if isinstance(query, sql.Composable) else query, params)
 
 
+def _alter_role(cursor, statement: sql.Composable, using: str) -> None:
+    """Roles are cluster-wide: two migrates at once (hosts deploying together, test workers)
+    update the same pg_authid row, and the later one fails with "tuple concurrently
+    updated". The statement sets the same values, so it is simply tried again."""
+    for attempt in range(5):
+        try:
+            with transaction.atomic(using=using):
+                _q(cursor, statement)
+            return
+        except InternalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 def ensure_app_role(cursor, using: str = "default") -> str | None:
     """Create or update the application role and its grants. Returns its name, or None when
     DATABASE_URL connects as the owner itself (then row security cannot be enforced)."""
@@ -94,7 +110,7 @@ def ensure_app_role(cursor, using: str = "default") -> str | None:
     else:
         if row[0] or row[1]:
             _q(cursor, sql.SQL("ALTER ROLE {} NOSUPERUSER NOBYPASSRLS").format(role))
-        _q(cursor, sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(role, secret))
+        _alter_role(cursor, sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(role, secret), using)
     cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = %s", [name])
     if cursor.fetchone()[0]:
         raise ImproperlyConfigured(f"The application role {name!r} must not be SUPERUSER or BYPASSRLS.")

@@ -6,8 +6,9 @@ A page's rows, its new cursor and the run's progress are written together (one s
 per page, the bookkeeping in one statement) and committed with it, a few pages per
 transaction (COMMIT_PAGES / COMMIT_SECONDS: one WAL flush for several pages), so a crash or
 a failure mid-history never loses or double-counts a page: the next run resumes from the
-last committed cursor. The next page is fetched while one is written (`providers.prefetch`):
-one page, plus the one being fetched, in memory.
+last committed cursor. The next pages are fetched and parsed while one is written
+(`providers.prefetch`): the page being written, one parsed and one fetched ahead, plus the
+two in the making, in memory.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from django.utils import timezone
 from . import connect, page_memory
 from .adapters import RESOURCES, Adapter
 from .adapters.errors import AuthFailed, NotSupported, ProviderError
-from .adapters.records import Capability, Page
+from .adapters.records import Capability, RawPage
 from .adapters.retry import READ_POLICY, call_with_retry
 from .ingest import UpsertResult, importer_for
 from .locks import provider_slot, sync_lock
@@ -180,11 +181,11 @@ def _sync_resource(
     heartbeat: Callable[[], bool],
     write_logs: Callable[[], None],
 ) -> None:
-    def fetch(cursor: str | None) -> Page:
-        return call_with_retry(lambda: adapter.list_page(resource, cursor), READ_POLICY, sleep)
+    def fetch(cursor: str | None) -> RawPage:
+        return call_with_retry(lambda: adapter.fetch_page(resource, cursor), READ_POLICY, sleep)
 
     try:
-        with Prefetcher(fetch, state["cursor_before"]) as pages:
+        with Prefetcher(fetch, state["cursor_before"], parse=RawPage.parse) as pages:
             done = False
             while not done:
                 failure: Exception | None = None

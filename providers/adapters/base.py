@@ -25,6 +25,7 @@ from .records import (
     NumberConfig,
     Page,
     PriceEstimate,
+    RawPage,
     RemoteCall,
     RemoteMessage,
     RemoteNumber,
@@ -44,6 +45,9 @@ ANSWER_OPERATIONS = (
     "list_recordings",
     "list_numbers",
     "list_subaccounts",
+    "fetch_messages",
+    "fetch_calls",
+    "fetch_recordings",
     "get_message",
     "get_call",
     "send_sms",
@@ -69,6 +73,18 @@ def _answers_malformed_as_unavailable(operation: Callable[..., Any], provider: s
 
     read.checked = True  # type: ignore[attr-defined]
     return read
+
+
+def _parsed_or_unavailable(parse_rows: Callable[[list[Any]], list[Any]], provider: str) -> Callable[..., Any]:
+    """The parse-failure policy for records parsed after their fetch returned."""
+
+    def parse(rows: list[Any]) -> list[Any]:
+        try:
+            return parse_rows(rows)
+        except Malformed as exc:
+            raise Unavailable(f"Malformed response from {provider}: {exc}", request_sent=True) from None
+
+    return parse
 
 
 # History resources a sync walks, in order.
@@ -262,6 +278,19 @@ class Adapter:
     def list_page(self, resource: str, cursor: str | None) -> Page[Any]:
         page: Page[Any] = getattr(self, f"list_{resource}")(cursor)
         return page
+
+    def fetch_page(self, resource: str, cursor: str | None) -> RawPage[Any]:
+        """One page of `resource` whose records `.parse()` reads later, on another thread
+        (a sync requests the next page meanwhile). An adapter that can tell the next cursor
+        from the raw answer defines `fetch_<resource>` (returning a RawPage; its
+        `list_<resource>` is `fetch_<resource>(cursor).parse()`); any other resource is
+        parsed here, as `list_page` does."""
+        fetch = getattr(self, f"fetch_{resource}", None)
+        if fetch is None:
+            return RawPage.parsed(self.list_page(resource, cursor))
+        raw: RawPage[Any] = fetch(cursor)
+        raw.parse_rows = _parsed_or_unavailable(raw.parse_rows, getattr(self, "name", type(self).__name__))
+        return raw
 
     def get_message(self, remote_id: str) -> RemoteMessage:
         raise self._unsupported("fetching one message")

@@ -5,6 +5,7 @@ Normalized vocabularies live here so every adapter maps its provider's words ont
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -77,6 +78,29 @@ class Page(Generic[T]):
     items: list[T]
     cursor: str | None
     done: bool
+
+
+@dataclass
+class RawPage(Generic[T]):
+    """A page as fetched, its records not parsed yet. `cursor` and `done` are read from the
+    answer alone, so a sync can request the next page while another thread runs `parse()`
+    (the provider works on page N+1 while we parse page N)."""
+
+    rows: list[Any]
+    parse_rows: Callable[[list[Any]], list[T]]
+    cursor: str | None
+    done: bool
+
+    @classmethod
+    def parsed(cls, page: Page[T]) -> RawPage[T]:
+        return cls(page.items, _as_is, page.cursor, page.done)
+
+    def parse(self) -> Page[T]:
+        return Page(self.parse_rows(self.rows), self.cursor, self.done)
+
+
+def _as_is(rows: list[Any]) -> list[Any]:
+    return rows
 
 
 @dataclass

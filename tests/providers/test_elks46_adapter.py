@@ -870,3 +870,25 @@ def test_parsing_a_webhook_never_calls_the_api():
         ),
     )
     assert fake.requests == []
+
+
+# -- a sync's pages: the cursor from the raw answer, the records parsed later -------------------
+def test_a_fetched_page_has_the_cursor_of_the_listed_page_before_it_is_parsed():
+    routes = {"GET sms": EXAMPLES["sms_list"], "GET mms": {"data": []}}
+    listed = adapter(routes)[0].list_page("messages", None)
+
+    raw = adapter(routes)[0].fetch_page("messages", None)
+
+    assert (raw.cursor, raw.done) == (listed.cursor, listed.done)
+    assert raw.parse() == listed
+
+
+def test_a_record_that_cannot_be_parsed_fails_its_page_when_parsed():
+    rows = [dict(row) for row in EXAMPLES["sms_list"]["data"]]
+    rows[0]["cost"] = "lots"
+    ad, _ = adapter({"GET sms": {"data": rows}, "GET mms": {"data": []}})
+
+    raw = ad.fetch_page("messages", None)
+
+    with pytest.raises(Unavailable, match="Malformed response from 46elks"):
+        raw.parse()

@@ -36,6 +36,7 @@ from ..records import (
     NumberConfig,
     Page,
     PriceEstimate,
+    RawPage,
     RemoteCall,
     RemoteMessage,
     RemoteNumber,
@@ -231,7 +232,7 @@ class Elks46Client(Adapter):
 
     def _walk(
         self, resource: str, cursor: str | None, parse: Callable[[str, dict[str, Any]], Any]
-    ) -> Page[Any]:
+    ) -> RawPage[Any]:
         """One page of an incremental walk over one or more time-ordered endpoints.
 
         Cursor (JSON): {"phase": endpoint, "start": provider `next` or null,
@@ -255,9 +256,12 @@ class Elks46Client(Adapter):
             rows = payload["data"] if isinstance(payload, dict) else None
             if not isinstance(rows, list):
                 raise Malformed("no data list")
-            items = [parse(phase, row) for row in rows]
-            newest = max((item.created_at for item in items), default=None)
-            return items, payload.get("next") or None, newest
+            # Only the times here, for the cursor; the records are parsed by the RawPage.
+            newest = max(filter(None, (_time(row.get("created")) for row in rows)), default=None)
+            return rows, payload.get("next") or None, newest
+
+        def parse_rows(rows: list[Any]) -> list[Any]:
+            return self._read(lambda rows: [parse(phase, row) for row in rows], rows)
 
         items, next_start, newest = self._read(read, payload)
         hw = dict(state["hw"])
@@ -267,11 +271,11 @@ class Elks46Client(Adapter):
                 hw[phase] = format_naive_utc(newest)
         if next_start and items and next_start != state["start"]:
             new_state = {**state, "start": str(next_start), "hw": hw}
-            return Page(items, self._encode_cursor(new_state), done=False)
+            return RawPage(items, parse_rows, self._encode_cursor(new_state), done=False)
         index = phases.index(phase)
         if index + 1 < len(phases):
             new_state = {**state, "phase": phases[index + 1], "start": None, "hw": hw}
-            return Page(items, self._encode_cursor(new_state), done=False)
+            return RawPage(items, parse_rows, self._encode_cursor(new_state), done=False)
         # Pass complete: the next sync fetches what is newer than (newest seen − lookback).
         lookback = self._lookback()
         floors = {
@@ -279,7 +283,7 @@ class Elks46Client(Adapter):
             for p in phases
         }
         next_state = {"v": 1, "phase": phases[0], "start": None, "floor": floors, "hw": hw}
-        return Page(items, self._encode_cursor(next_state), done=True)
+        return RawPage(items, parse_rows, self._encode_cursor(next_state), done=True)
 
     @staticmethod
     def _encode_cursor(state: dict[str, Any]) -> str:
@@ -305,7 +309,7 @@ class Elks46Client(Adapter):
             # A cursor from elsewhere: starting over is safe (imports are upserts), just slower.
             return fresh
 
-    def list_messages(self, cursor: str | None) -> Page[RemoteMessage]:
+    def fetch_messages(self, cursor: str | None) -> RawPage[RemoteMessage]:
         currency, base_url = self.currency, self.http.base_url
         return self._walk(
             "messages",
@@ -315,12 +319,21 @@ class Elks46Client(Adapter):
             ),
         )
 
-    def list_calls(self, cursor: str | None) -> Page[RemoteCall]:
+    def fetch_calls(self, cursor: str | None) -> RawPage[RemoteCall]:
         currency = self.currency
         return self._walk("calls", cursor, lambda _phase, row: parse_call(row, currency))
 
-    def list_recordings(self, cursor: str | None) -> Page[RemoteRecording]:
+    def fetch_recordings(self, cursor: str | None) -> RawPage[RemoteRecording]:
         return self._walk("recordings", cursor, lambda _phase, row: parse_recording(row))
+
+    def list_messages(self, cursor: str | None) -> Page[RemoteMessage]:
+        return self.fetch_messages(cursor).parse()
+
+    def list_calls(self, cursor: str | None) -> Page[RemoteCall]:
+        return self.fetch_calls(cursor).parse()
+
+    def list_recordings(self, cursor: str | None) -> Page[RemoteRecording]:
+        return self.fetch_recordings(cursor).parse()
 
     def _list_all(self, path: str, cursor: str | None, parse: Callable[[dict[str, Any]], Any]) -> Page[Any]:
         """Numbers and subaccounts are small and change in place: every sync lists them all,

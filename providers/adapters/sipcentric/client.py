@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -34,6 +35,7 @@ from ..records import (
     CallState,
     Capability,
     Page,
+    RawPage,
     RemoteCall,
     RemoteMessage,
     RemoteNumber,
@@ -205,6 +207,9 @@ class SipcentricClient(Adapter):
 
     # -- history: sms (position counted from the oldest end) ------------------------------
     def list_messages(self, cursor: str | None) -> Page[RemoteMessage]:
+        return self.fetch_messages(cursor).parse()
+
+    def fetch_messages(self, cursor: str | None) -> RawPage[RemoteMessage]:
         state = _decode_cursor(cursor)
         path = f"{self.customer_path}/sms"
         if state.get("mode") != "walk":
@@ -238,21 +243,28 @@ class SipcentricClient(Adapter):
         items = items[: max(rem, 0)]
         rem -= len(items)
         cut_at = required_time(state["cut"]) if state.get("cut") else None
-        out: list[RemoteMessage] = []
+        # Only the times here, for the cursor (as parse_message reads them, the same
+        # fallback for a missing one); the records are parsed by the RawPage.
+        now = datetime.now(UTC)
+        kept: list[dict[str, Any]] = []
         stopped = False
         for item in items:
-            message = parse_message(item)
-            if cut_at is not None and message.created_at < cut_at:
+            created = _time(item.get("created")) or now
+            if cut_at is not None and created < cut_at:
                 stopped = True  # newest first: everything after is older still
                 break
-            out.append(message)
-            if state["top"] is None or message.created_at > required_time(state["top"]):
-                state["top"] = _fmt_filter_time(message.created_at)
+            kept.append(item)
+            if state["top"] is None or created > required_time(state["top"]):
+                state["top"] = _fmt_filter_time(created)
+
+        def parse_rows(rows: list[dict[str, Any]]) -> list[RemoteMessage]:
+            return [parse_message(item, fallback_time=now) for item in rows]
+
         if stopped or rem <= 0 or not items:
             since = _later(state.get("since"), state.get("top"))
-            return Page(out, _encode_cursor({"mode": "tail", "since": since}), True)
+            return RawPage(kept, parse_rows, _encode_cursor({"mode": "tail", "since": since}), True)
         state.update(rem=rem, total=total, ps=size)
-        return Page(out, _encode_cursor(state), False)
+        return RawPage(kept, parse_rows, _encode_cursor(state), False)
 
     # -- history: calls and recordings (pinned by createdBefore) --------------------------
     def _time_walk(self, resource: str, cursor: str | None) -> tuple[list[dict[str, Any]], str, bool]:
@@ -288,13 +300,19 @@ class SipcentricClient(Adapter):
         state.update(page=state["page"] + 1, ps=size)
         return items, _encode_cursor(state), False
 
-    def list_calls(self, cursor: str | None) -> Page[RemoteCall]:
+    def fetch_calls(self, cursor: str | None) -> RawPage[RemoteCall]:
         items, next_cursor, done = self._time_walk("calls", cursor)
-        return Page([parse_call(i) for i in items], next_cursor, done)
+        return RawPage(items, lambda rows: [parse_call(i) for i in rows], next_cursor, done)
+
+    def fetch_recordings(self, cursor: str | None) -> RawPage[RemoteRecording]:
+        items, next_cursor, done = self._time_walk("recordings", cursor)
+        return RawPage(items, lambda rows: [parse_recording(i) for i in rows], next_cursor, done)
+
+    def list_calls(self, cursor: str | None) -> Page[RemoteCall]:
+        return self.fetch_calls(cursor).parse()
 
     def list_recordings(self, cursor: str | None) -> Page[RemoteRecording]:
-        items, next_cursor, done = self._time_walk("recordings", cursor)
-        return Page([parse_recording(i) for i in items], next_cursor, done)
+        return self.fetch_recordings(cursor).parse()
 
     # -- numbers and customers: small lists, re-read in full every sync -------------------
     def list_numbers(self, cursor: str | None) -> Page[RemoteNumber]:
