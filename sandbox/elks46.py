@@ -12,12 +12,14 @@ Deliberately independent of `providers.adapters` so it can catch the adapter's m
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import heapq
 import io
 import itertools
 import json
 import math
+import random
 import re
 import struct
 import threading
@@ -29,6 +31,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .sim import ProviderSim, SimAccount, SimRequest, SimResponse, history_time, valid_e164
+
+# A seeded item's random source (first draw spent) and its time.
+Seeded = tuple[random.Random, datetime]
 
 SPAN = timedelta(days=365)  # seeded history covers the year before the account's anchor
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -62,6 +67,7 @@ TEXTS = [
 NAMES = ["Acme AB", "Nordic Fika", "Bergström & Co", "Lilla Kiosken", "Växjö IT", "Oslo Dental"]
 
 
+@functools.lru_cache(maxsize=256)  # the seeded history repeats a few texts
 def sms_parts(text: str) -> int:
     """GSM-7 160/153 per part (extension characters count twice), else UCS-2 70/67."""
     if all(c in GSM7 or c in GSM7_EXT for c in text):
@@ -275,7 +281,7 @@ class Elks46Sim(ProviderSim):
             return 0
         return {"sms": account.size, "mms": account.size // 10, "calls": account.size // 4}[kind]
 
-    def _seed_time(self, account: SimAccount, kind: str, i: int):
+    def _seed_time(self, account: SimAccount, kind: str, i: int) -> Seeded:
         """Item i's rng (first draw spent) and time: index order is strictly newest first."""
         count = self._count(account, kind)
         rng = account.rng(kind, i)
@@ -313,8 +319,8 @@ class Elks46Sim(ProviderSim):
                 lo = mid + 1
         return lo
 
-    def _seed_sms(self, account: SimAccount, i: int) -> dict[str, Any]:
-        rng, created = self._seed_time(account, "sms", i)
+    def _seed_sms(self, account: SimAccount, i: int, seeded: Seeded | None = None) -> dict[str, Any]:
+        rng, created = seeded or self._seed_time(account, "sms", i)
         own = rng.choice(self._own_numbers(account))
         other = valid_e164(f"+4670{rng.randrange(10**7):07d}")
         if rng.random() < 0.03:
@@ -347,8 +353,8 @@ class Elks46Sim(ProviderSim):
             )
         return rec
 
-    def _seed_mms(self, account: SimAccount, i: int) -> dict[str, Any]:
-        rng, created = self._seed_time(account, "mms", i)
+    def _seed_mms(self, account: SimAccount, i: int, seeded: Seeded | None = None) -> dict[str, Any]:
+        rng, created = seeded or self._seed_time(account, "mms", i)
         mid = self._seed_id(account, "mms", i)
         own = rng.choice(self._own_numbers(account))
         other = valid_e164(f"+4673{rng.randrange(10**7):07d}")
@@ -368,8 +374,8 @@ class Elks46Sim(ProviderSim):
                 rec["delivered"] = fmt(created + timedelta(seconds=2 + rng.randrange(30)))
         return rec
 
-    def _seed_call(self, account: SimAccount, i: int) -> dict[str, Any]:
-        rng, created = self._seed_time(account, "calls", i)
+    def _seed_call(self, account: SimAccount, i: int, seeded: Seeded | None = None) -> dict[str, Any]:
+        rng, created = seeded or self._seed_time(account, "calls", i)
         cid = self._seed_id(account, "calls", i)
         own = rng.choice(self._own_numbers(account))
         other = valid_e164(f"+4670{rng.randrange(10**7):07d}")
@@ -430,8 +436,10 @@ class Elks46Sim(ProviderSim):
             rec["_recording"] = {"id": f"{cid}-r0", "created": rec["created"], "duration": duration}
         return rec
 
-    def _seed(self, account: SimAccount, kind: str, i: int) -> dict[str, Any]:
-        return {"sms": self._seed_sms, "mms": self._seed_mms, "calls": self._seed_call}[kind](account, i)
+    def _seed(self, account: SimAccount, kind: str, i: int, seeded: Seeded | None = None) -> dict[str, Any]:
+        """Seeded item i; `seeded` is its `_seed_time` when the caller has it already."""
+        seeders = {"sms": self._seed_sms, "mms": self._seed_mms, "calls": self._seed_call}
+        return seeders[kind](account, i, seeded)
 
     def _image_meta(self, image_id: str, mms: dict[str, Any]) -> dict[str, Any]:
         data = tiny_png(image_id)
@@ -451,10 +459,11 @@ class Elks46Sim(ProviderSim):
         images from MMS, so those walk their parent series and map."""
         kind = {"sms": "sms", "mms": "mms", "calls": "calls", "recordings": "calls", "images": "mms"}[listing]
         for i in range(self._first_before(account, kind, before), self._count(account, kind)):
-            created = self._seed_time(account, kind, i)[1]
+            seeded = self._seed_time(account, kind, i)
+            created = seeded[1]
             if after is not None and created <= after:
                 return
-            rec = self._seed(account, kind, i)
+            rec = self._seed(account, kind, i, seeded)
             if listing == "recordings":
                 if "_recording" in rec:
                     yield created, rec["_recording"]

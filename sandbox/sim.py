@@ -28,7 +28,7 @@ def valid_e164(number: str) -> str:
     Seeded histories use random digits after a country prefix; without this some of them
     would be numbers the product refuses to answer (issue #12: replies to a sandbox
     conversation failed with "not a valid phone number")."""
-    if _mobile_shaped(number):
+    if _line_shaped(number):
         return number
     try:
         parsed = phonenumbers.parse(number)
@@ -38,41 +38,60 @@ def valid_e164(number: str) -> str:
         return number
     region = phonenumbers.region_code_for_country_code(parsed.country_code)
     digits = phonenumbers.national_significant_number(parsed)
-    for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
-        example = phonenumbers.example_number_for_type(region, kind)
-        if example is None:
-            continue
-        pattern = phonenumbers.national_significant_number(example)
+    for pattern in _example_numbers(region):
         for keep in range(min(4, len(pattern)), len(pattern) + 1):
             tail = digits[-(len(pattern) - keep) :] if keep < len(pattern) else ""
             candidate = pattern[:keep] + tail.rjust(len(pattern) - keep, "0")
             fixed = f"+{parsed.country_code}{candidate}"
-            if phonenumbers.is_valid_number(phonenumbers.parse(fixed)):
+            if _line_shaped(fixed) or phonenumbers.is_valid_number(phonenumbers.parse(fixed)):
                 return fixed
     return number
 
 
-def _mobile_shaped(number: str) -> bool:
+@functools.cache
+def _example_numbers(region: str) -> tuple[str, ...]:
+    """The national numbers of the region's example mobile and fixed-line numbers."""
+    examples = (
+        phonenumbers.example_number_for_type(region, kind)
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+    )
+    return tuple(phonenumbers.national_significant_number(e) for e in examples if e is not None)
+
+
+def _line_shaped(number: str) -> bool:
     """True when `number` is +<country code><national number> and the national number is
-    one of the country's mobile numbers by libphonenumber's own pattern: valid for it. A
-    regex instead of a full parse and validation (a fifth of a history page's CPU)."""
+    one of the country's numbers by libphonenumber's own patterns (its general pattern and
+    its mobile or fixed-line one): valid for it. Regexes instead of a full parse and
+    validation (a fifth of a history page's CPU)."""
     for length in (1, 2, 3):
         code = number[1 : 1 + length]
-        pattern = _mobile_pattern(int(code)) if code.isdigit() else None
-        if pattern is not None:
+        patterns = _line_patterns(int(code)) if code.isdigit() else None
+        if patterns is not None:
             national = number[1 + length :]
-            return national[:1] not in ("", "0") and pattern.fullmatch(national) is not None
+            general, lines = patterns
+            return (
+                national[:1] not in ("", "0")
+                and general.fullmatch(national) is not None
+                and lines.fullmatch(national) is not None
+            )
     return False
 
 
 @functools.cache
-def _mobile_pattern(country_code: int) -> re.Pattern[str] | None:
+def _line_patterns(country_code: int) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
     region = phonenumbers.region_code_for_country_code(country_code)
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
-    mobile = metadata.mobile if metadata is not None else None
-    if mobile is None or not mobile.national_number_pattern:
+    if metadata is None or metadata.general_desc is None or not metadata.general_desc.national_number_pattern:
         return None
-    return re.compile(mobile.national_number_pattern)
+    lines = [
+        desc.national_number_pattern
+        for desc in (metadata.mobile, metadata.fixed_line)
+        if desc is not None and desc.national_number_pattern
+    ]
+    if not lines:
+        return None
+    general = re.compile(metadata.general_desc.national_number_pattern)
+    return general, re.compile("|".join(f"(?:{line})" for line in lines))
 
 
 # -- requests and responses --------------------------------------------------------------

@@ -15,7 +15,7 @@ from numbers.models import PhoneNumber
 from providers.models import SyncRun
 from providers.sync import run_sync
 from sandbox.core import valid_e164
-from sandbox.sim import _mobile_shaped
+from sandbox.sim import _line_shaped
 
 
 def is_valid(number: str) -> bool:
@@ -63,10 +63,14 @@ def test_a_number_kept_without_a_full_validation_is_valid(prefix):
         prefix + "".join(rng.choices("0123456789", k=rng.randint(9, 13) - len(prefix))) for _ in range(2000)
     ]
 
-    kept = [n for n in numbers if _mobile_shaped(n)]
+    kept = [n for n in numbers if _line_shaped(n)]
 
     assert sorted(n for n in kept if not is_valid(n)) == []
 
 
-def test_the_seeded_swedish_mobile_numbers_skip_the_full_validation():
-    assert _mobile_shaped("+46701234567") and not _mobile_shaped("+4634123456")
+def test_the_seeded_swedish_numbers_skip_the_full_validation():
+    assert _line_shaped("+46701234567") and _line_shaped("+4634596853")
+
+
+def test_a_number_no_pattern_accepts_takes_the_full_validation():
+    assert not _line_shaped("+4634140891")
