@@ -98,3 +98,37 @@ class RowReader(Generic[M]):
             cursor.execute(f'SELECT {self.select} FROM "{self.table}" WHERE {where} LIMIT 1', params)  # noqa: S608
             row = cursor.fetchone()
         return None if row is None else self.load(row, using)
+
+
+class RowInserter(Generic[M]):
+    """`obj.save(force_insert=True)` for a new instance, without compiling the INSERT on every
+    call (the statement is built once from the model's fields): each field's `pre_save`
+    (auto_now and the like) and `get_db_prep_save`, as Django's own insert, and the new
+    primary key from RETURNING. For plain models on hot write paths: no signals are sent,
+    and a field the database computes (a generated column or a `db_default`) is refused."""
+
+    def __init__(self, model: type[M]):
+        meta = model._meta
+        self.model = model
+        self._fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+        refused = [f.name for f in self._fields if getattr(f, "generated", False) or f.has_db_default()]
+        if refused or meta.auto_field is None or meta.parents:
+            raise TypeError(f"RowInserter cannot insert {meta.label} ({', '.join(refused)})")
+        columns = ", ".join(f'"{f.column}"' for f in self._fields)
+        placeholders = ", ".join(["%s"] * len(self._fields))
+        self.sql = (
+            f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({placeholders}) '  # noqa: S608 - names are ours
+            f'RETURNING "{meta.auto_field.column}"'
+        )
+
+    def insert(self, obj: M, using: str = DEFAULT_DB_ALIAS) -> M:
+        if obj.pk is not None:
+            raise ValueError(f"{obj!r} has a primary key already: RowInserter inserts new rows only")
+        db = connections[using]
+        params = [f.get_db_prep_save(f.pre_save(obj, True), connection=db) for f in self._fields]
+        with db.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            obj.pk = cursor.fetchone()[0]
+        obj._state.adding = False
+        obj._state.db = using
+        return obj

@@ -22,7 +22,7 @@ from accounts.models import Tenant, User
 from billing import limits
 from billing.limits import LimitExceeded, Reservation
 from billing.usage import record_changes
-from core.db import atomic_with_retry
+from core.db import RowInserter, atomic_with_retry
 from outbound.checks import (
     IdempotencyConflict,
     SendRejected,
@@ -49,9 +49,7 @@ __all__ = [
 ]
 
 
-def reserve(
-    tenant: Tenant, checked: Checked, estimate: PriceEstimate | None, count: int = 1
-) -> Reservation:
+def reserve(tenant: Tenant, checked: Checked, estimate: PriceEstimate | None, count: int = 1) -> Reservation:
     """Take `count` messages at the estimated price from the limits (their own short
     transaction, before the messages are stored: see billing.limits)."""
     return limits.reserve(
@@ -102,12 +100,24 @@ def message_row(
     return message
 
 
+def _no_media():
+    """An evaluated, empty media queryset, as a prefetch leaves it: rendering the new message
+    reads it without a query (an unevaluated `none()` is still compiled when iterated)."""
+    media = MessageMedia.objects.none()
+    media._result_cache, media._prefetch_done = [], True
+    return media
+
+
+# Every send inserts one: built once, not compiled by the ORM on every save.
+_INSERT_MESSAGE = RowInserter(Message)
+
+
 @atomic_with_retry
 def _store(message: Message, created_by: Any) -> Message:
     """Insert the queued message with its ledger entry and audit row, and enqueue its send
     once that is committed. Raises IntegrityError on an idempotency-key race."""
-    message.save(force_insert=True)
-    message._prefetched_objects_cache = {"media": MessageMedia.objects.none()}  # a new message has none
+    _INSERT_MESSAGE.insert(message)
+    message._prefetched_objects_cache = {"media": _no_media()}  # a new message has none
     record_changes([usage(message, +1)])
     audit.record(
         message.tenant, created_by, "message.queue", message, to=message.to_number, kind=message.kind
