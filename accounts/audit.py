@@ -46,8 +46,16 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 def record(
     tenant: Tenant, actor: Any, action: str, obj: Any = None, summary: str = "", **data: Any
 ) -> AuditLog:
+    return _INSERT.insert(entry(tenant, actor, action, obj, summary, **data))
+
+
+def entry(
+    tenant: Tenant, actor: Any, action: str, obj: Any = None, summary: str = "", **data: Any
+) -> AuditLog:
+    """The unsaved row `record` writes (for a write path that inserts it with its own
+    statement)."""
     user, key = _principals(actor)
-    entry = AuditLog(
+    return AuditLog(
         tenant=tenant,
         actor=user,
         api_key=key,
@@ -57,4 +65,3 @@ def record(
         summary=(summary or (str(obj) if obj is not None else ""))[:300],
         data=_jsonable(data),
     )
-    return _INSERT.insert(entry)

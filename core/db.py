@@ -105,30 +105,49 @@ class RowInserter(Generic[M]):
     call (the statement is built once from the model's fields): each field's `pre_save`
     (auto_now and the like) and `get_db_prep_save`, as Django's own insert, and the new
     primary key from RETURNING. For plain models on hot write paths: no signals are sent,
-    and a field the database computes (a generated column or a `db_default`) is refused."""
+    and a field the database computes (a generated column or a `db_default`) is refused.
 
-    def __init__(self, model: type[M]):
+    `expressions` gives some columns an SQL expression instead of the instance's value
+    (e.g. the id of a row inserted by the same statement); such an inserter only builds
+    statements (`sql`, `params`) and has no RETURNING."""
+
+    def __init__(self, model: type[M], expressions: dict[str, str] | None = None):
         meta = model._meta
         self.model = model
-        self._fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
-        refused = [f.name for f in self._fields if getattr(f, "generated", False) or f.has_db_default()]
-        if refused or meta.auto_field is None or meta.parents:
-            raise TypeError(f"RowInserter cannot insert {meta.label} ({', '.join(refused)})")
-        columns = ", ".join(f'"{f.column}"' for f in self._fields)
-        placeholders = ", ".join(["%s"] * len(self._fields))
-        self.sql = (
-            f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({placeholders}) '  # noqa: S608 - names are ours
-            f'RETURNING "{meta.auto_field.column}"'
-        )
+        expressions = expressions or {}
+        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+        refused = [f.name for f in fields if getattr(f, "generated", False) or f.has_db_default()]
+        unknown = set(expressions) - {f.attname for f in fields}
+        if refused or unknown or meta.auto_field is None or meta.parents:
+            raise TypeError(
+                f"RowInserter cannot insert {meta.label} ({', '.join(refused + sorted(unknown))})"
+            )
+        self._fields = [f for f in fields if f.attname not in expressions]
+        columns = ", ".join(f'"{f.column}"' for f in fields)
+        values = ", ".join(expressions.get(f.attname, "%s") for f in fields)
+        self.sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values})'  # noqa: S608 - names are ours
+        if not expressions:
+            self.sql += f' RETURNING "{meta.auto_field.column}"'
+        self._expressions = bool(expressions)
 
-    def insert(self, obj: M, using: str = DEFAULT_DB_ALIAS) -> M:
+    def params(self, obj: M, using: str = DEFAULT_DB_ALIAS) -> list[Any]:
+        """The values of `sql`'s placeholders for `obj` (a new instance)."""
         if obj.pk is not None:
             raise ValueError(f"{obj!r} has a primary key already: RowInserter inserts new rows only")
         db = connections[using]
-        params = [f.get_db_prep_save(f.pre_save(obj, True), connection=db) for f in self._fields]
-        with db.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            obj.pk = cursor.fetchone()[0]
+        return [f.get_db_prep_save(f.pre_save(obj, True), connection=db) for f in self._fields]
+
+    def inserted(self, obj: M, pk: Any, using: str = DEFAULT_DB_ALIAS) -> M:
+        """Mark `obj` as the row just inserted with primary key `pk`."""
+        obj.pk = pk
         obj._state.adding = False
         obj._state.db = using
         return obj
+
+    def insert(self, obj: M, using: str = DEFAULT_DB_ALIAS) -> M:
+        if self._expressions:
+            raise TypeError("an inserter with expressions only builds statements")
+        params = self.params(obj, using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return self.inserted(obj, cursor.fetchone()[0], using)
