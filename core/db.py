@@ -92,10 +92,12 @@ class RowReader(Generic[M]):
             values[i] = field.from_db_value(values[i], field, db)
         return self.model.from_db(using, self._attnames, values)
 
-    def one(self, where: str, params: Any, using: str = DEFAULT_DB_ALIAS) -> M | None:
-        """The row of `SELECT <columns> FROM <table> WHERE <where> LIMIT 1`, or None."""
+    def one(self, where: str, params: Any, order_by: str = "", using: str = DEFAULT_DB_ALIAS) -> M | None:
+        """The row of `SELECT <columns> FROM <table> WHERE <where> [ORDER BY <order_by>] LIMIT 1`,
+        or None."""
+        order = f" ORDER BY {order_by}" if order_by else ""
         with connections[using].cursor() as cursor:
-            cursor.execute(f'SELECT {self.select} FROM "{self.table}" WHERE {where} LIMIT 1', params)  # noqa: S608
+            cursor.execute(f'SELECT {self.select} FROM "{self.table}" WHERE {where}{order} LIMIT 1', params)  # noqa: S608
             row = cursor.fetchone()
         return None if row is None else self.load(row, using)
 
