@@ -10,6 +10,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, throttling
 
+from core import redis as core_redis
 from core.db import RowReader
 
 from . import rls
@@ -92,18 +93,69 @@ class ApiKeyUser:
 
 
 class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
-    """Per key (or per user for session calls), answered with 429 and Retry-After."""
+    """Per key (or per user for session calls), answered with 429 and Retry-After.
+
+    A sliding-window counter, in one pipelined Redis round trip per request: a counter per
+    identity and window of `duration` seconds, plus the previous window's count weighted by
+    the share of it the sliding window still covers. (DRF's own throttle keeps a list of
+    every request's time in one cache entry that each request reads and writes back whole:
+    two round trips and up to `num_requests` timestamps unpickled and pickled per call.)
+    The counter is taken before it is checked, so concurrent requests cannot both take the
+    last unit; a refused request gives its unit back."""
 
     scope = "api_key"
+    num_requests: int  # set from the rate by SimpleRateThrottle.__init__
+    duration: int
 
     def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        ident = self.get_cache_key(request, view)
+        if ident is None:
+            return True
         # The counter lives in Redis. While Redis is briefly away, answering every call with
         # a 500 is worse than not throttling for those seconds: fail open, and say so.
         try:
-            return super().allow_request(request, view)
+            return self._take(ident)
         except (RedisError, OSError) as exc:
             logger.warning("API throttle skipped: the cache is unavailable (%s)", type(exc).__name__)
             return True
+
+    def _take(self, ident: str) -> bool:
+        now = self.timer()
+        window, elapsed = divmod(now, self.duration)
+        current, previous = (self.counter_key(ident, int(window) - back) for back in (0, 1))
+        pipe = core_redis.client().pipeline()
+        pipe.incr(current)
+        pipe.pexpire(current, int(self.duration * 2000))  # the next window still reads it
+        pipe.get(previous)
+        taken, _, before = pipe.execute()
+        before = int(before or 0)
+        share = 1 - elapsed / self.duration  # of the previous window, inside the sliding one
+        if before * share + taken <= self.num_requests:
+            return True
+        core_redis.client().decr(current)
+        self._wait = self._retry_after(taken - 1, before, elapsed)
+        return False
+
+    def _retry_after(self, used: int, before: int, elapsed: float) -> float:
+        """Seconds until one more request fits: when the previous window's weight has
+        decayed enough, or when this window ends if it is full by itself."""
+        room = self.num_requests - used - 1
+        if room < 0 or before == 0:
+            return self.duration - elapsed
+        return max(self.duration * (1 - room / before) - elapsed, 0.001)
+
+    def wait(self) -> float | None:
+        return getattr(self, "_wait", None)
+
+    def counter_key(self, ident: str, window: int) -> str:
+        return core_redis.key(f"{ident}:{window}")
+
+    def forget(self, ident: str) -> None:
+        """Drop an identity's counters (tests, an operator lifting a throttle)."""
+        window = int(self.timer() // self.duration)
+        core_redis.client().delete(*(self.counter_key(ident, window - back) for back in (0, 1)))
 
     def get_cache_key(self, request, view):
         if isinstance(request.auth, ApiKey):
