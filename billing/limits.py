@@ -27,6 +27,7 @@ from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Tenant
+from core.db import RowReader
 from providers.models import ProviderAccount
 
 from . import alerts
@@ -76,6 +77,10 @@ def _counter_currency(billing: BillingSettings | None, currency: str) -> str:
     return ""
 
 
+# Read by every send: hand-written SQL, not an ORM query compiled anew each time.
+_BILLING = RowReader(BillingSettings)
+
+
 def reserve(
     tenant: Tenant,
     *,
@@ -88,7 +93,7 @@ def reserve(
     Call it outside any transaction (see the module docstring)."""
     cost = cost or Decimal(0)
     row = None
-    billing = BillingSettings.objects.filter(tenant=tenant).first()
+    billing = _BILLING.one("tenant_id = %s", [tenant.pk])
     period = month_start(tenant)
     counter_currency = _counter_currency(billing, currency)
     spend_cost = cost if counter_currency else Decimal(0)

@@ -40,6 +40,17 @@ def record_changes(deltas: Iterable[UsageDelta]) -> int:
     """Append the deltas to the usage ledger with one INSERT (merged per key, zero deltas
     dropped); returns entries written. Nothing is locked that another send needs: the
     rollups are brought up to date by `billing.ledger.fold` (beat, and before every read)."""
+    statement = ledger_insert(deltas)
+    if statement is None:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+        return cursor.rowcount
+
+
+def ledger_insert(deltas: Iterable[UsageDelta]) -> tuple[str, list] | None:
+    """The INSERT `record_changes` runs, as (sql, params), for a caller that makes it part of
+    a bigger statement; None when the deltas add up to nothing."""
     merged: dict[UsageKey, list] = defaultdict(lambda: [0, 0, 0, Decimal(0)])
     for d in deltas:
         acc = merged[d.key]
@@ -49,11 +60,9 @@ def record_changes(deltas: Iterable[UsageDelta]) -> int:
         acc[3] += d.cost
     rows = [(k, v) for k, v in merged.items() if any(v)]
     if not rows:
-        return 0
+        return None
     columns = list(zip(*((*astuple(k), *v) for k, v in rows), strict=True))
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, [list(c) for c in columns])
-    return len(rows)
+    return _INSERT_SQL, [list(c) for c in columns]
 
 
 _INSERT_SQL = f"""

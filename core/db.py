@@ -7,9 +7,9 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
-from django.db import OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, models, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +61,95 @@ def delete_in_batches(queryset, batch: int = 5000) -> int:
         if not ids:
             return deleted
         deleted += queryset.model.objects.filter(pk__in=ids).delete()[0]
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+class RowReader(Generic[M]):
+    """A model's instances read with hand-written SQL, for the few per-request lookups whose
+    ORM query costs more CPU to build than to run (Django compiles a queryset's SQL on every
+    call: that was a third of an API send). `select` lists every concrete column, prefixed by
+    `alias`, in the order `load` expects; `load` turns those values into an instance exactly
+    as the ORM would (field converters such as JSON decoding, then `Model.from_db`).
+    Row-level security applies as to any query."""
+
+    def __init__(self, model: type[M], alias: str = ""):
+        self.model = model
+        fields = model._meta.concrete_fields
+        prefix = f"{alias}." if alias else ""
+        self.select = ", ".join(f'{prefix}"{f.column}"' for f in fields)
+        self.table = model._meta.db_table
+        self.width = len(fields)
+        self._attnames = [f.attname for f in fields]
+        # Fields whose database value needs converting (JSON, arrays of such, custom fields).
+        self._converted = [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+
+    def load(self, values: Any, using: str = DEFAULT_DB_ALIAS) -> M:
+        values = list(values)
+        db = connections[using]
+        for i, field in self._converted:
+            values[i] = field.from_db_value(values[i], field, db)
+        return self.model.from_db(using, self._attnames, values)
+
+    def one(self, where: str, params: Any, order_by: str = "", using: str = DEFAULT_DB_ALIAS) -> M | None:
+        """The row of `SELECT <columns> FROM <table> WHERE <where> [ORDER BY <order_by>] LIMIT 1`,
+        or None."""
+        order = f" ORDER BY {order_by}" if order_by else ""
+        with connections[using].cursor() as cursor:
+            cursor.execute(f'SELECT {self.select} FROM "{self.table}" WHERE {where}{order} LIMIT 1', params)  # noqa: S608
+            row = cursor.fetchone()
+        return None if row is None else self.load(row, using)
+
+
+class RowInserter(Generic[M]):
+    """`obj.save(force_insert=True)` for a new instance, without compiling the INSERT on every
+    call (the statement is built once from the model's fields): each field's `pre_save`
+    (auto_now and the like) and `get_db_prep_save`, as Django's own insert, and the new
+    primary key from RETURNING. For plain models on hot write paths: no signals are sent,
+    and a field the database computes (a generated column or a `db_default`) is refused.
+
+    `expressions` gives some columns an SQL expression instead of the instance's value
+    (e.g. the id of a row inserted by the same statement); such an inserter only builds
+    statements (`sql`, `params`) and has no RETURNING."""
+
+    def __init__(self, model: type[M], expressions: dict[str, str] | None = None):
+        meta = model._meta
+        self.model = model
+        expressions = expressions or {}
+        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+        refused = [f.name for f in fields if getattr(f, "generated", False) or f.has_db_default()]
+        unknown = set(expressions) - {f.attname for f in fields}
+        if refused or unknown or meta.auto_field is None or meta.parents:
+            raise TypeError(
+                f"RowInserter cannot insert {meta.label} ({', '.join(refused + sorted(unknown))})"
+            )
+        self._fields = [f for f in fields if f.attname not in expressions]
+        columns = ", ".join(f'"{f.column}"' for f in fields)
+        values = ", ".join(expressions.get(f.attname, "%s") for f in fields)
+        self.sql = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values})'  # noqa: S608 - names are ours
+        if not expressions:
+            self.sql += f' RETURNING "{meta.auto_field.column}"'
+        self._expressions = bool(expressions)
+
+    def params(self, obj: M, using: str = DEFAULT_DB_ALIAS) -> list[Any]:
+        """The values of `sql`'s placeholders for `obj` (a new instance)."""
+        if obj.pk is not None:
+            raise ValueError(f"{obj!r} has a primary key already: RowInserter inserts new rows only")
+        db = connections[using]
+        return [f.get_db_prep_save(f.pre_save(obj, True), connection=db) for f in self._fields]
+
+    def inserted(self, obj: M, pk: Any, using: str = DEFAULT_DB_ALIAS) -> M:
+        """Mark `obj` as the row just inserted with primary key `pk`."""
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = using
+        return obj
+
+    def insert(self, obj: M, using: str = DEFAULT_DB_ALIAS) -> M:
+        if self._expressions:
+            raise TypeError("an inserter with expressions only builds statements")
+        params = self.params(obj, using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return self.inserted(obj, cursor.fetchone()[0], using)

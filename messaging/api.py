@@ -44,6 +44,17 @@ def render_message(message: Message) -> dict:
     return _MESSAGE_RENDERER.to_representation(message)
 
 
+# Likewise one serializer validates every send request (its fields keep no state while
+# validating; a new serializer per request deep-copied them, 4% of a send's CPU).
+_SEND_REQUEST = SendMessageSerializer()
+_SEND_REQUEST.fields  # noqa: B018 - built once here
+
+
+def valid_send_request(data) -> dict:
+    """The validated send request; raises ValidationError as `is_valid(raise_exception=True)`."""
+    return _SEND_REQUEST.run_validation(data)
+
+
 class MessageViewSet(TenantScopedReadOnlyViewSet):
     """SMS and MMS, sent and received, newest first; POST sends one (or many: `bulk/`)."""
 
@@ -65,7 +76,7 @@ class MessageViewSet(TenantScopedReadOnlyViewSet):
         responses={202: MessageSerializer, 409: ERROR_409, 422: ERROR_422},
     )
     def create(self, request):
-        data = self._valid(SendMessageSerializer, request)
+        data = valid_send_request(request.data)
         with send_errors():
             message = services.queue_message(
                 self.tenant,

@@ -14,6 +14,7 @@ import phonenumbers
 from django.db import IntegrityError, models
 
 from accounts.models import Tenant
+from core.db import RowReader
 from numbers.models import PhoneNumber
 from providers.adapters.records import Capability, MessageKind
 from providers.ingest import owners
@@ -108,14 +109,17 @@ def check_account(tenant: Tenant, account: ProviderAccount | None, capability: C
     return problems
 
 
+# Every send from a number looks it up: hand-written SQL, not an ORM query compiled anew.
+_NUMBER = RowReader(PhoneNumber)
+
+
 def held_number(tenant: Tenant, account: ProviderAccount, number: str) -> PhoneNumber | None:
     """The tenant's active number `number` at the account's root, if it holds it."""
     root, _ = owners(account)
-    return (
-        PhoneNumber.objects.for_tenant(tenant)
-        .filter(provider_account=root, number=number, active=True)
-        .order_by("id")
-        .first()
+    return _NUMBER.one(
+        "tenant_id = %s AND provider_account_id = %s AND number = %s AND active",
+        [tenant.pk, root.pk, number],
+        order_by="id",
     )
 
 

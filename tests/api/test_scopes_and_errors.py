@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
+import redis
 
 from accounts.api_auth import ApiKeyRateThrottle
 from accounts.models import ApiKey
+from core import redis as core_redis
 
 from .factories import provider_account
 
@@ -64,8 +65,8 @@ def test_404_shape(api_a):
 
 def test_429_with_retry_after(api, tenant_a, monkeypatch):
     key, raw = ApiKey.issue(tenant_a, "busy")
-    cache.delete(f"throttle_api_key_key-{key.pk}")
     monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
+    ApiKeyRateThrottle().forget(f"throttle_api_key_key-{key.pk}")
     client = api(raw)
     statuses = [client.get("/api/v1/messages/").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
@@ -74,15 +75,30 @@ def test_429_with_retry_after(api, tenant_a, monkeypatch):
     assert int(response["Retry-After"]) > 0
 
 
-def test_throttle_fails_open_while_redis_is_down(api_a, settings, caplog):
-    # A cache on a port nothing listens on: every throttle read raises a connection error.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:9/0",
-            "OPTIONS": {"socket_connect_timeout": 0.5},
-        }
-    }
+def test_the_previous_window_still_counts_at_the_start_of_the_next(api, tenant_a, monkeypatch):
+    key, raw = ApiKey.issue(tenant_a, "busy")
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
+    now = [6_000_000 * 60 + 50.0]  # 50 s into a minute
+    monkeypatch.setattr(ApiKeyRateThrottle, "timer", staticmethod(lambda: now[0]))
+    throttle, ident = ApiKeyRateThrottle(), f"throttle_api_key_key-{key.pk}"
+    throttle.forget(ident)
+    core_redis.client().delete(throttle.counter_key(ident, 6_000_001))  # the next minute
+    client = api(raw)
+    assert [client.get("/api/v1/messages/").status_code for _ in range(2)] == [200, 200]
+
+    now[0] += 15  # 5 s into the next minute: the sliding minute still holds both requests
+    refused = client.get("/api/v1/messages/")
+    now[0] += 50  # 55 s into it: the previous minute's weight has decayed
+    allowed = client.get("/api/v1/messages/")
+
+    assert (refused.status_code, allowed.status_code) == (429, 200)
+    assert int(refused["Retry-After"]) > 0
+
+
+def test_throttle_fails_open_while_redis_is_down(api_a, monkeypatch, caplog):
+    # A Redis on a port nothing listens on: every throttle call raises a connection error.
+    dead = redis.Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)
+    monkeypatch.setattr(core_redis, "client", lambda: dead)
     response = api_a.get("/api/v1/messages/")
     assert response.status_code == 200
     assert "API throttle skipped: the cache is unavailable" in caplog.text

@@ -78,6 +78,21 @@ def test_another_tenants_account_is_unknown(api_b, elks):
     assert response.json()["error"]["fields"] == {"provider_account": ["Unknown provider account."]}
 
 
+@pytest.mark.parametrize("account_id", [2**70, -1, 0])
+def test_an_account_id_out_of_range_is_unknown(api_a, elks, account_id):
+    response = api_a.post(MESSAGES, payload(elks, provider_account=account_id), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"provider_account": ["Unknown provider account."]}
+
+
+def test_a_body_that_is_not_an_object_is_400(api_a):
+    response = api_a.post(MESSAGES, ["not", "an", "object"], format="json")
+
+    assert response.status_code == 400
+    assert Message.objects.count() == 0
+
+
 def test_sending_needs_the_send_scope(api, key_with_scopes, elks):
     response = api(key_with_scopes("read")).post(MESSAGES, payload(elks), format="json")
 

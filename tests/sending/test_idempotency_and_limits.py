@@ -78,6 +78,28 @@ def test_concurrent_requests_with_one_key_store_one_message(queue, monkeypatch, 
     assert len(ids) == 1 and Message.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_losers_of_an_idempotency_race_leave_no_ledger_entry_or_audit_row(queue, monkeypatch, tenant_a):
+    from accounts.rls import tenant_context
+    from billing.models import UsageEntry
+    from messaging import services
+
+    monkeypatch.setattr(services, "kick_drain", lambda account_id: None)
+
+    def attempt(_):
+        try:
+            with tenant_context(tenant_a):
+                return queue(idempotency_key="race").pk
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        (message_id,) = set(pool.map(attempt, range(8)))
+
+    assert [e.object_id for e in AuditLog.objects.filter(action="message.queue")] == [str(message_id)]
+    assert [e.count for e in UsageEntry.objects.all()] == [1]
+
+
 def test_queueing_writes_an_audit_entry(queue, owner_a):
     message = queue(created_by=owner_a)
 
