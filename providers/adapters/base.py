@@ -62,29 +62,22 @@ ANSWER_OPERATIONS = (
 )
 
 
-def _answers_malformed_as_unavailable(operation: Callable[..., Any], provider: str) -> Callable[..., Any]:
+def _malformed_as_unavailable(operation: Callable[..., Any], provider: str) -> Callable[..., Any]:
     @functools.wraps(operation)
-    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def read(*args: Any, **kwargs: Any) -> Any:
         try:
-            return operation(self, *args, **kwargs)
+            return operation(*args, **kwargs)
         except Malformed as exc:
             # The request may have taken effect (a send): its outcome is unknown, never retried blindly.
             raise Unavailable(f"Malformed response from {provider}: {exc}", request_sent=True) from None
 
-    read.checked = True  # type: ignore[attr-defined]
     return read
 
 
-def _parsed_or_unavailable(parse_rows: Callable[[list[Any]], list[Any]], provider: str) -> Callable[..., Any]:
-    """The parse-failure policy for records parsed after their fetch returned."""
-
-    def parse(rows: list[Any]) -> list[Any]:
-        try:
-            return parse_rows(rows)
-        except Malformed as exc:
-            raise Unavailable(f"Malformed response from {provider}: {exc}", request_sent=True) from None
-
-    return parse
+def _answers_malformed_as_unavailable(operation: Callable[..., Any], provider: str) -> Callable[..., Any]:
+    read = _malformed_as_unavailable(operation, provider)
+    read.checked = True  # type: ignore[attr-defined]
+    return read
 
 
 # History resources a sync walks, in order.
@@ -289,7 +282,8 @@ class Adapter:
         if fetch is None:
             return RawPage.parsed(self.list_page(resource, cursor))
         raw: RawPage[Any] = fetch(cursor)
-        raw.parse_rows = _parsed_or_unavailable(raw.parse_rows, getattr(self, "name", type(self).__name__))
+        # The same parse-failure policy for records parsed after their fetch returned.
+        raw.parse_rows = _malformed_as_unavailable(raw.parse_rows, getattr(self, "name", type(self).__name__))
         return raw
 
     def get_message(self, remote_id: str) -> RemoteMessage:

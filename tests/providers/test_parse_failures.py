@@ -10,6 +10,7 @@ from providers.adapters import Connection, ProviderHttp, Unavailable
 from providers.adapters.base import ANSWER_OPERATIONS, Adapter
 from providers.adapters.errors import Malformed
 from providers.adapters.normalize import parse_int, parse_time, to_decimal
+from providers.adapters.records import RawPage
 from providers.adapters.registry import adapter_classes
 from providers.adapters.sipcentric.parse import parse_call, parse_message
 
@@ -52,6 +53,9 @@ class _Garbled(Adapter):
     def list_messages(self, cursor):
         raise Malformed("bad timestamp 'y'")
 
+    def fetch_calls(self, cursor):
+        return RawPage([{"id": "1"}], lambda rows: parse_call({**rows[0], "duration": "long"}), None, True)
+
 
 def _garbled() -> _Garbled:
     return _Garbled(Connection("https://garbled.invalid", {}), ProviderHttp("https://garbled.invalid"))
@@ -68,6 +72,13 @@ def test_a_malformed_answer_is_unavailable_and_may_have_taken_effect():
 def test_a_malformed_history_page_is_unavailable():
     with pytest.raises(Unavailable, match="Malformed response from Garbled"):
         _garbled().list_page("messages", None)
+
+
+def test_a_fetched_page_whose_records_are_malformed_is_unavailable_when_parsed():
+    raw = _garbled().fetch_page("calls", None)
+
+    with pytest.raises(Unavailable, match="Malformed response from Garbled: bad integer"):
+        raw.parse()
 
 
 @pytest.mark.parametrize("cls", adapter_classes(), ids=lambda cls: cls.code)
