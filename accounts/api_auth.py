@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import connection
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, throttling
 
 from core import redis as core_redis
-from core.db import RowReader
+from core.db import RowReader, prepared_cursor
 
 from . import rls
 from .models import ApiKey, Tenant, hash_api_key
@@ -38,7 +37,7 @@ _FIND_KEY_SQL = f"""
 
 def find_key(key_hash: str) -> ApiKey | None:
     """The key with this hash, with its tenant, whatever tenant the connection is set to."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_FIND_KEY_SQL, [key_hash])
         row = cursor.fetchone()
     if row is None:

@@ -39,6 +39,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from django.db import connections
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest
 
@@ -93,7 +94,8 @@ def _apply_to(conn) -> None:
     if getattr(conn, "rls_applied", None) == wanted and getattr(conn, "rls_applied_to", None) is raw:
         return  # already what the server holds: a request's start and end often are
     # On the raw connection: no query log, no execute wrappers, no test-time DB blocker.
-    raw.execute(_SET_SQL, wanted)
+    with ServerBindingCursor(raw) as cursor:  # prepared: it runs twice in most requests
+        cursor.execute(_SET_SQL, wanted, prepare=True)
     conn.rls_applied, conn.rls_applied_to = wanted, raw
 
 

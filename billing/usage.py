@@ -61,6 +61,9 @@ def ledger_insert(deltas: Iterable[UsageDelta]) -> tuple[str, list] | None:
     rows = [(k, v) for k, v in merged.items() if any(v)]
     if not rows:
         return None
+    if len(rows) == 1:  # a send's one entry: plain values, no arrays to build and to dump
+        key, values = rows[0]
+        return _INSERT_ONE_SQL, [*astuple(key), *values]
     columns = list(zip(*((*astuple(k), *v) for k, v in rows), strict=True))
     return _INSERT_SQL, [list(c) for c in columns]
 
@@ -70,4 +73,10 @@ _INSERT_SQL = f"""
                                              direction, day, currency, count, parts, seconds, cost)
     SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::date[],
                          %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[])
+"""  # noqa: S608 - the table name is ours, values are parameters
+_INSERT_ONE_SQL = f"""
+    INSERT INTO {UsageEntry._meta.db_table} (tenant_id, provider_account_id, subaccount_id, kind,
+                                             direction, day, currency, count, parts, seconds, cost)
+    VALUES (%s::bigint, %s::bigint, %s::bigint, %s::text, %s::text, %s::date, %s::text, %s::bigint,
+            %s::bigint, %s::bigint, %s::numeric)
 """  # noqa: S608 - the table name is ours, values are parameters

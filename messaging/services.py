@@ -23,7 +23,7 @@ from accounts.models import AuditLog, Tenant, User
 from billing import limits
 from billing.limits import LimitExceeded, Reservation
 from billing.usage import ledger_insert
-from core.db import RowInserter, retry_on_conflict
+from core.db import RowInserter, prepared_cursor, retry_on_conflict
 from outbound.checks import (
     IdempotencyConflict,
     SendRejected,
@@ -137,7 +137,7 @@ def _store(message: Message, created_by: Any) -> Message:
     sql = f"WITH {', '.join(ctes)} {_INSERT_AUDIT.sql} RETURNING (SELECT id FROM new_message), id"  # noqa: S608
     # In a caller's transaction, a savepoint keeps that usable after an idempotency race.
     scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with scope, connection.cursor() as cursor:
+    with scope, prepared_cursor() as cursor:
         cursor.execute(sql, params)
         message_id, entry_id = cursor.fetchone()
     _INSERT_MESSAGE.inserted(message, message_id)

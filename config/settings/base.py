@@ -70,7 +70,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
     "config.middleware.RejectNulQueryMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.middleware.CachedCSPMiddleware",
     "providers.middleware.WebhookBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,6 +106,13 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL")}
+# Django's backend with a health check that needs no round trip (core/postgres/base.py).
+DATABASES["default"]["ENGINE"] = "core.postgres"
+# Server-side prepared statements for the statements that ask for them (core.db.prepared_cursor,
+# the hot paths of sends and delivery reports) and never automatically: Django's default
+# (None) would disable them altogether. A transaction-pooling pgbouncer needs
+# max_prepared_statements (1.21+) for them.
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 # DATABASE_URL is the application role (no superuser, no BYPASSRLS; created by the migrations
 # with this password); migrations run as the schema owner, on the same host and database.
 # See docs/security.md, "Row-level security".

@@ -290,3 +290,25 @@ def test_a_webhook_for_an_account_being_deleted_is_accepted_and_dropped(client, 
 
     assert response.status_code == 200
     assert not WebhookEvent.objects.exists()
+
+
+def _connection_tenant() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(current_setting('app.tenant_id', true), '')")
+        return cursor.fetchone()[0]
+
+
+def test_storing_an_event_sets_its_tenant_for_that_statement_only(elks):
+    from accounts.rls import rls_bypass, tenant_context
+    from providers.adapters.records import WebhookRequest
+    from providers.webhooks import store_event
+
+    hook = WebhookRequest("POST", "/hooks/x/", {}, {}, b"id=tenant-probe", "127.0.0.1", FORM)
+    with tenant_context(None):
+        before = _connection_tenant()
+        event_id = store_event(elks, "dlr", "tenant-probe", hook, WebhookEvent.Status.PENDING, "")
+        assert _connection_tenant() == before == ""
+    with rls_bypass("test"):
+        assert WebhookEvent.objects.get(pk=event_id).tenant_id == elks.tenant_id
