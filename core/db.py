@@ -126,6 +126,38 @@ class RowReader(Generic[M]):
         return None if row is None else self.load(row, using)
 
 
+def update_rows(
+    model: type[models.Model], rows: list[Any], field_names: list[str], using: str = DEFAULT_DB_ALIAS
+) -> int:
+    """`QuerySet.bulk_update(rows, field_names)` as one `UPDATE … FROM unnest(…)` statement:
+    each field's values travel as one typed array. Django's bulk_update builds a `CASE WHEN`
+    expression per field and row, which cost a send worker more CPU than the sends it
+    recorded. Returns the number of rows updated."""
+    if not rows:
+        return 0
+    db = connections[using]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in field_names]
+    pk = meta.pk
+    columns = [pk, *fields]
+    selects = ", ".join(
+        f'unnest(%s::{f.db_type(db)}[]) AS "{f.column}"' for f in columns  # type: ignore[union-attr]
+    )
+    assignments = ", ".join(f'"{f.column}" = v."{f.column}"' for f in fields)  # type: ignore[union-attr]
+    table = meta.db_table
+    sql = (
+        f'UPDATE "{table}" SET {assignments} FROM (SELECT {selects}) v '  # noqa: S608 - names are ours
+        f'WHERE "{table}"."{pk.column}" = v."{pk.column}"'
+    )
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection=db) for row in rows]  # type: ignore[union-attr]
+        for f in columns
+    ]
+    with prepared_cursor(using) as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 class RowInserter(Generic[M]):
     """`obj.save(force_insert=True)` for a new instance, without compiling the INSERT on every
     call (the statement is built once from the model's fields): each field's `pre_save`

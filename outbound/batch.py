@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import redis as core_redis
-from core.db import retry_on_conflict
+from core.db import retry_on_conflict, update_rows
 from providers.adapters.errors import AuthFailed, NotSupported, ProviderError, Rejected
 from providers.adapters.records import SendResult
 from providers.adapters.retry import DEFAULT_POLICY
@@ -250,7 +250,7 @@ def _move_many(box: Outbox, values: dict[int, dict[str, Any]]) -> list[Any]:
                 names.add(name)
             row.updated_at = timezone.now()
             deltas.append(box.usage(row, +1))
-        box.objects().bulk_update(rows, [*sorted(names), "updated_at"])
+        update_rows(box.model, rows, [*sorted(names), "updated_at"])
         box.record_usage(deltas)
     return rows
 
