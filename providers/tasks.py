@@ -30,7 +30,7 @@ from .models import ProviderAccount, ProviderLog, SyncRun, WebhookEvent
 from .purge import purge_account
 from .scheduling import due_accounts, start_sync, sync_queue
 from .sync import run_sync
-from .webhook_events import apply_event, apply_pending, pending_ids
+from .webhook_events import APPLY_BATCH, apply_event, apply_pending, pending_ids
 from .webhooks import KICK_KEY
 
 PRUNE_BATCH = 5000
@@ -148,6 +148,8 @@ def apply_pending_webhooks() -> dict[str, Any]:
         taken = apply_pending()
         applied += taken
         if taken:
+            if taken < APPLY_BATCH // 10:
+                time.sleep(settings.WEBHOOK_APPLY_PAUSE_MS / 1000)
             continue
         # Nothing pending: let the next event kick a new applier, then look once more so an
         # event stored between our last look and the delete is not left behind.

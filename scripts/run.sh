@@ -46,9 +46,11 @@ supervise() {
   done
 }
 
+# Without gossip, mingle and heartbeat: they are events between workers that nothing here
+# uses (remote control and inspect still work), and every worker paid for every other's.
 worker() {  # worker NAME QUEUES CONCURRENCY [NICENESS]
   supervise nice -n "${4:-0}" $PY -m celery -A config worker -Q "$2" -c "$3" -l "${CELERY_LOG_LEVEL:-info}" \
-    -n "$1@%h" &
+    -n "$1@%h" --without-gossip --without-mingle --without-heartbeat &
   pids+=($!)
 }
 
@@ -58,7 +60,7 @@ if [ "$MODE" = serve ]; then
   # The web server answers first when the cores are busy: the queues absorb a burst and the
   # workers catch up after it (WORKER_NICE=0 to treat them alike).
   worker send send "${SEND_CONCURRENCY:-$((CORES * 2))}" "${WORKER_NICE:-5}"
-  worker hooks hooks "${HOOKS_CONCURRENCY:-1}"
+  worker hooks hooks "${HOOKS_CONCURRENCY:-1}" "${WORKER_NICE:-5}"
   worker sync sync "${SYNC_CONCURRENCY:-1}" "${WORKER_NICE:-5}"
   worker sync_bulk sync_bulk "${SYNC_BULK_CONCURRENCY:-1}" "${WORKER_NICE:-5}"
   worker default default "${DEFAULT_CONCURRENCY:-1}"

@@ -313,6 +313,10 @@ SEND_KICK_MS = env.int("SEND_KICK_MS", default=1000)
 SEND_BULK_SENDERS = env.int("SEND_BULK_SENDERS", default=4)
 # At most one webhook applier task is enqueued per this many milliseconds (0: one per event).
 WEBHOOK_KICK_MS = env.int("WEBHOOK_KICK_MS", default=2000)
+# After a batch smaller than a tenth of its size, the applier waits this long before the next
+# one: reports that trickle in are applied in batches (each costs a query and an adapter),
+# not one by one.
+WEBHOOK_APPLY_PAUSE_MS = env.int("WEBHOOK_APPLY_PAUSE_MS", default=50)
 # The webhook view keeps an account (and its adapter) this long after reading it by token.
 WEBHOOK_ACCOUNT_CACHE_SECONDS = env.float("WEBHOOK_ACCOUNT_CACHE_SECONDS", default=10.0)
 PROVIDER_LOG_ENABLED = env.bool("PROVIDER_LOG_ENABLED", default=True)
