@@ -355,4 +355,8 @@ def drain(
             totals[name] += getattr(report, name)
         if report.handed_back:
             return {**totals, "done": True}  # the rest go one by one, with backoff
+        if len(rows) < size // 2:
+            # Sends that trickle in are sent in batches, not one by one: each batch costs a
+            # claim, an adapter and an outcome write whatever its size.
+            sleep(settings.SEND_BATCH_PAUSE_MS / 1000)
     return {**totals, "done": False}

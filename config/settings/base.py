@@ -309,6 +309,9 @@ SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=50)
 # Requests of one batch waiting on the provider at once (hides the provider's latency).
 SEND_BATCH_IN_FLIGHT = env.int("SEND_BATCH_IN_FLIGHT", default=4)
 SEND_KICK_MS = env.int("SEND_KICK_MS", default=1000)
+# After a batch under half its size, the batch sender waits this long before claiming the
+# next, so sends that trickle in go out in batches (adds at most this to a send's latency).
+SEND_BATCH_PAUSE_MS = env.int("SEND_BATCH_PAUSE_MS", default=50)
 # A bulk send starts this many batch senders for its account (they share the send workers).
 SEND_BULK_SENDERS = env.int("SEND_BULK_SENDERS", default=4)
 # At most one webhook applier task is enqueued per this many milliseconds (0: one per event).

@@ -312,3 +312,20 @@ def test_storing_an_event_sets_its_tenant_for_that_statement_only(elks):
         assert _connection_tenant() == before == ""
     with rls_bypass("test"):
         assert WebhookEvent.objects.get(pk=event_id).tenant_id == elks.tenant_id
+
+
+def test_the_applier_pauses_after_a_small_batch_so_trickling_reports_are_batched(
+    client, elks, settings, monkeypatch
+):
+    settings.WEBHOOK_APPLY_PAUSE_MS = 30
+    with mock.patch.object(tasks.apply_pending_webhooks, "delay"):
+        post(client, elks, "dlr", dlr("trickle1", "delivered"))
+        post(client, elks, "dlr", dlr("trickle2", "delivered"))
+    pauses: list[float] = []
+    monkeypatch.setattr(tasks.time, "sleep", pauses.append)
+
+    result = tasks.apply_pending_webhooks()
+
+    assert result == {"applied": 2}
+    assert pauses == [0.03]
+    assert not WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).exists()

@@ -62,6 +62,29 @@ def test_a_drain_takes_batches_no_larger_than_the_setting(queue, elks, settings)
     assert result["batches"] == 3 and result["sent"] == 12
 
 
+def test_a_small_batch_is_followed_by_a_pause_before_the_next_claim(queue, elks, settings):
+    settings.SEND_BATCH_SIZE, settings.SEND_BATCH_PAUSE_MS = 10, 40
+    _queue_many(queue, 3)
+    pauses: list[float] = []
+
+    with tenant_context(elks.tenant_id):
+        result = batch.drain(outbox.OUTBOX, elks, sleep=pauses.append)
+
+    assert result["sent"] == 3 and result["done"]
+    assert 0.04 in pauses  # after the batch of 3 (under half of 10), before looking again
+
+
+def test_a_full_batch_is_followed_by_the_next_claim_at_once(queue, elks, settings):
+    settings.SEND_BATCH_SIZE, settings.SEND_BATCH_PAUSE_MS = 5, 40
+    _queue_many(queue, 5)
+    pauses: list[float] = []
+
+    with tenant_context(elks.tenant_id):
+        batch.drain(outbox.OUTBOX, elks, sleep=pauses.append)
+
+    assert 0.04 not in pauses
+
+
 def test_a_drain_leaves_a_message_waiting_for_its_retry_alone(queue, elks, sandbox):
     retrying = queue(to="+46705550001")
     Message.objects.filter(pk=retrying.pk).update(send_attempts=1)
