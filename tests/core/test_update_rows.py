@@ -19,7 +19,8 @@ def test_the_named_fields_of_the_given_rows_are_written():
     first.name, first.active = "First", False
     second.name, second.timezone = "Second", "Europe/Oslo"
     assert update_rows(Tenant, [first, second], ["name", "active"]) == 2
-    values = {t.pk: (t.name, t.active, t.timezone) for t in Tenant.objects.filter(slug__startswith="update-rows-")}
+    rows = Tenant.objects.filter(slug__startswith="update-rows-")
+    values = {t.pk: (t.name, t.active, t.timezone) for t in rows}
     assert values[first.pk] == ("First", False, first.timezone)
     assert values[second.pk] == ("Second", True, Tenant._meta.get_field("timezone").default)  # not named
     assert values[untouched.pk] == ("T2", True, untouched.timezone)
