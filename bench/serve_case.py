@@ -114,6 +114,33 @@ def _awaiting_reports(tenant: Tenant, account: ProviderAccount, count: int) -> l
     return [row.pk for row in rows]
 
 
+def _burst_without_send_workers(
+    stack: load.Stack, client: load.Client, account: ProviderAccount, api_key: str, count: int, clients: int
+) -> dict[str, Any]:
+    from config.celery import app
+
+    numbers = load.recipients(count, 5)
+    requests = [
+        load.send_request(account.pk, to, f"alone-{i}-{load.unique_label()}", f"Alone {i}", api_key)
+        for i, to in enumerate(numbers)
+    ]
+    cancelled = app.control.cancel_consumer("send", reply=True, timeout=5)
+    if not cancelled:
+        raise RuntimeError("no send worker answered cancel_consumer")
+    try:
+        results, wall = load.fire(client, requests, clients)
+    finally:
+        app.control.add_consumer("send", reply=True, timeout=5)
+    ids = _ids(results)
+    load.wait_until(lambda: _all_sent(ids), 300, 0.5)
+    per_to = Counter(e["to"] for e in _ledger(stack, set(numbers)))
+    _settle(ids)
+    return {
+        **load.summary(results, wall),
+        "sent_exactly_once_after": len(per_to) == len(ids) and set(per_to.values()) == {1},
+    }
+
+
 def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: float, hooks: int,
                hook_clients: int, cap: int) -> dict[str, Any]:  # fmt: skip
     tenant, api_key, account = _tenant("send")
@@ -165,6 +192,11 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
 
         _settle(ids)
 
+        # 1a. The web tier alone: the same burst while the send queue has no consumer (an
+        # operator's `celery control cancel_consumer send`), so no delivery and no delivery
+        # report shares the cores with the API; the workers send the backlog afterwards.
+        result["web_alone"] = _burst_without_send_workers(stack, client, account, api_key, burst, clients)
+
         # 1b. The send workers alone: one bulk send (one API call) of `burst` recipients, then
         # how fast the workers hand them to the provider while no API client competes.
         bulk_numbers = load.recipients(burst, 4)
@@ -214,6 +246,8 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
             "queue_to_provider_median_ms": round(load.percentile(lags, 0.5), 1),
             "queue_to_provider_p99_ms": round(load.percentile(lags, 0.99), 1),
         }
+
+        _settle(steady_ids)  # their delivery reports arrive 1 s and 3 s later: not in phase 3
 
         # 3. Delivery reports from `hook_clients` clients, each one new: for messages the
         # provider took (rows as a send leaves them, `sending` with a remote id) whose reports
@@ -284,12 +318,19 @@ def case_serve(burst: int, clients: int, steady_rate: float, steady_seconds: flo
 def _rows(r: dict[str, Any]) -> list[dict[str, Any]]:
     """The results as {"name", "value", "unit", "target", "met"} rows (results.json, README)."""
     b, wk, s, w, cap, m = r["burst"], r["workers"], r["steady"], r["webhooks"], r["cap"], r["met"]
+    wa = r["web_alone"]
     burst = f"serve: {b['requests']:,} sends from 16 concurrent API clients"
     hooks = f"serve: {w['requests']:,} delivery reports from 32 clients"
     table = [
         (f"{burst}, accepted", b["accepted_per_second"], "msg/s", ">= 500/s", m["accepted_per_second"]),
         (f"{burst}, median latency (p95 {b['p95_ms']} ms)", b["median_ms"], "ms", None, None),
         (f"{burst}, responses >= 500", b["errors_5xx"], "responses", "0", b["errors_5xx"] == 0),
+        (
+            f"serve: the web tier alone, {wa['requests']:,} sends from 16 clients while the send queue "
+            f"has no consumer (p95 {wa['p95_ms']} ms, {wa['errors_5xx']} >= 500; sent once after: "
+            f"{wa['sent_exactly_once_after']})",
+            wa["per_second"], "msg/s", None, None,
+        ),
         (
             f"serve: send workers, a bulk of {wk['messages']:,} to the provider (each once: "
             f"{wk['sent_exactly_once']})",
