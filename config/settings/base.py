@@ -110,8 +110,8 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ENGINE"] = "core.postgres"
 # Server-side prepared statements for the statements that ask for them (core.db.prepared_cursor,
 # the hot paths of sends and delivery reports) and never automatically: Django's default
-# (None) would disable them altogether. A transaction-pooling pgbouncer needs
-# max_prepared_statements (1.21+) for them.
+# (None) would disable them altogether. They live with the session, like the row-level
+# security settings (hence no transaction-pooling proxy: docs/security.md).
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 # DATABASE_URL is the application role (no superuser, no BYPASSRLS; created by the migrations
 # with this password); migrations run as the schema owner, on the same host and database.
