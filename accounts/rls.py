@@ -39,9 +39,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from django.db import connections
-from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest
+from psycopg import Cursor as ServerBindingCursor
 
 logger = logging.getLogger("switchboard.rls")
 

@@ -29,6 +29,7 @@ from weakref import WeakSet
 
 from django.db import connection
 from django.db.backends.signals import connection_created
+from psycopg import Cursor as ServerBindingCursor
 
 _EXCLUDED = re.compile(r"\bexcluded\.(\w+)", re.IGNORECASE)
 # Every staging table, created by each new connection; and the sessions that created them.
@@ -164,15 +165,17 @@ class StagedUpsert:
 
 
 def fetch_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
-    """Run a statement of a page write with server-side parameters, so psycopg prepares it
-    after a few executions (Django's cursors bind on the client, which makes every
-    execution a new statement to plan: a merge of many CASE expressions plans in a few ms).
+    """Run a statement of a page write with server-side parameters, prepared on its first
+    execution (Django's cursors bind on the client, which makes every execution a new
+    statement to plan: a merge of many CASE expressions plans in a few ms).
     Same connection and transaction as Django's; logged like Django's own queries when
     queries are being recorded (DEBUG, tests counting queries)."""
     connection.ensure_connection()
     start = time.monotonic()
-    with connection.connection.cursor() as cursor:
-        cursor.execute(sql, params if isinstance(params, Mapping) else list(params))
+    # Not `connection.connection.cursor()`: Django makes that a client-binding cursor, which
+    # psycopg never prepares.
+    with ServerBindingCursor(connection.connection) as cursor:
+        cursor.execute(sql, params if isinstance(params, Mapping) else list(params), prepare=True)
         rows = cursor.fetchall() if cursor.description else []
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})

@@ -44,3 +44,12 @@ def test_database_errors_are_djangos():
         cursor.execute("INSERT INTO prepared_probe (id) VALUES (%s)", [1])
     with pytest.raises(IntegrityError), prepared_cursor() as cursor:
         cursor.execute("INSERT INTO prepared_probe (id) VALUES (%s)", [1])
+
+
+def test_a_page_write_statement_is_prepared_once_and_reused():
+    from core.bulk import fetch_prepared
+
+    for value in (1, 2, 3):
+        rows = fetch_prepared("SELECT %s::int * 2, 'page-write-probe'", [value])
+        assert rows == [(value * 2, "page-write-probe")]
+    assert _prepared("page-write-probe") == 1
