@@ -112,7 +112,8 @@ DATABASES["default"]["ENGINE"] = "core.postgres"
 # the hot paths of sends and delivery reports) and never automatically: Django's default
 # (None) would disable them altogether. They live with the session, like the row-level
 # security settings (hence no transaction-pooling proxy: docs/security.md).
-DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD", default=2**31 - 1) or None
+PREPARE_AFTER = env.int("DB_PREPARE_THRESHOLD", default=2**31 - 1) or None  # 0: none at all
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = PREPARE_AFTER
 # DATABASE_URL is the application role (no superuser, no BYPASSRLS; created by the migrations
 # with this password); migrations run as the schema owner, on the same host and database.
 # See docs/security.md, "Row-level security".
