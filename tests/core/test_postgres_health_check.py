@@ -9,6 +9,8 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from tests.database import terminate_our_backend
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -31,13 +33,8 @@ def test_an_idle_healthy_connection_is_usable_without_a_query():
 
 
 def test_a_connection_the_server_ended_is_unusable():
-    pid = _backend_pid()
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        other.close()
+    _backend_pid()
+    pid = terminate_our_backend()
     deadline = time.monotonic() + 5  # the server closes the socket as the backend exits
     while connection.is_usable() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -4,19 +4,10 @@ provider's answer and the outcome write: the write reconnects and the outcome is
 from __future__ import annotations
 
 import pytest
-from django.db import OperationalError, connection, connections
+from django.db import OperationalError
 
 from outbound import delivery
-
-
-def _terminate_our_backend() -> None:
-    pid = connection.connection.info.backend_pid
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        other.close()
+from tests.database import terminate_our_backend
 
 
 @pytest.mark.django_db(transaction=True)  # a transaction of the test itself could not survive it
@@ -25,7 +16,7 @@ def test_the_outcome_is_written_over_a_new_connection_after_the_old_one_dropped(
     real = type(subject.box).success
 
     def success_then_drop(box, row, result):
-        _terminate_our_backend()
+        terminate_our_backend()
         return real(box, row, result)
 
     monkeypatch.setattr(type(subject.box), "success", success_then_drop)
