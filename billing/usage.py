@@ -11,7 +11,7 @@ from dataclasses import astuple, dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import connection
+from core.db import prepared_cursor
 
 from .models import UsageEntry
 
@@ -43,7 +43,7 @@ def record_changes(deltas: Iterable[UsageDelta]) -> int:
     statement = ledger_insert(deltas)
     if statement is None:
         return 0
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # every send outcome and import page writes one
         cursor.execute(*statement)
         return cursor.rowcount
 

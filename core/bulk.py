@@ -21,7 +21,6 @@ apply to a session's own temporary tables.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,8 @@ from weakref import WeakSet
 
 from django.db import connection
 from django.db.backends.signals import connection_created
-from psycopg import Cursor as ServerBindingCursor
+
+from core.db import prepared_cursor
 
 _EXCLUDED = re.compile(r"\bexcluded\.(\w+)", re.IGNORECASE)
 # Every staging table, created by each new connection; and the sessions that created them.
@@ -165,21 +165,13 @@ class StagedUpsert:
 
 
 def fetch_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
-    """Run a statement of a page write with server-side parameters, prepared on its first
-    execution (Django's cursors bind on the client, which makes every execution a new
-    statement to plan: a merge of many CASE expressions plans in a few ms).
-    Same connection and transaction as Django's; logged like Django's own queries when
-    queries are being recorded (DEBUG, tests counting queries)."""
-    connection.ensure_connection()
-    start = time.monotonic()
-    # Not `connection.connection.cursor()`: Django makes that a client-binding cursor, which
-    # psycopg never prepares.
-    with ServerBindingCursor(connection.connection) as cursor:
-        cursor.execute(sql, params if isinstance(params, Mapping) else list(params), prepare=True)
-        rows = cursor.fetchall() if cursor.description else []
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
-    return rows
+    """Run a statement of a page write as a prepared statement (core.db.prepared_cursor):
+    Django's cursors bind on the client, which makes every execution a new statement to
+    plan, and a merge of many CASE expressions plans in a few ms. Same connection and
+    transaction as Django's, and logged and error-mapped like Django's own queries."""
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params if isinstance(params, Mapping) else list(params))
+        return cursor.fetchall() if cursor.description else []
 
 
 def _create_stages(sender: Any, connection: Any, **kwargs: Any) -> None:
